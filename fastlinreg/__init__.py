@@ -1,0 +1,9 @@
+"""fastlinreg: gradient-descent linear regression as fast as the memory allows."""
+
+from . import _config  # noqa: F401  (sets the thread-safe threading layer first)
+from .estimator import LinearRegression
+from .plotting import plot_loss
+from .solvers import DivergenceError
+
+__version__ = "0.1.0"
+__all__ = ["DivergenceError", "LinearRegression", "plot_loss", "__version__"]

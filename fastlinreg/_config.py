@@ -1,0 +1,58 @@
+"""Every tuning knob of the kernels in one place: JIT flags, threading layer, blocks.
+
+Kernels read these module constants at import time; change them before importing
+``fastlinreg.kernels`` (or through the ``NUMBA_*`` environment variables numba reads).
+"""
+
+from __future__ import annotations
+
+import os
+
+import numba
+
+# Only the fast-math flags that keep NaN/inf checks valid: "nnan"/"ninf" would let LLVM
+# assume finite values and silently break the divergence detection of the solvers.
+FASTMATH_FLAGS = frozenset({"reassoc", "contract", "nsz", "arcp"})
+
+# ``cache=True`` writes compiled machine code next to the sources (or to
+# NUMBA_CACHE_DIR), so a second process does not recompile. ``nogil`` lets several
+# Python threads run kernels at once.
+JIT_OPTIONS: dict[str, object] = {
+    "cache": True,
+    "nogil": True,
+    "fastmath": set(FASTMATH_FLAGS),
+    "error_model": "numpy",
+}
+
+# Each block of rows writes its own partial sums; blocks are combined in block order.
+# A block holds about BLOCK_BYTES of X so that the column-major path (which reads a
+# block twice) finds it in L2 on the second read, and so that there are enough blocks
+# for prange to balance. The decomposition depends only on (n_samples, n_features),
+# never on the thread count: that is what makes serial and parallel bit-identical.
+BLOCK_BYTES = 256 * 1024
+MIN_ROWS_PER_BLOCK = 16
+MAX_ROWS_PER_BLOCK = 16384
+
+# Row-major X with at most this many columns is processed as "residuals of the block,
+# then one reduction per column"; wider X row by row (measured crossover, README).
+COLUMN_SWEEP_MAX_FEATURES = 16
+# X with at most this many columns gets a kernel specialised on the column count, so
+# the feature loops unroll (1.5x at d=1..2; no gain from d=4 on, README).
+UNROLL_MAX_FEATURES = 2
+
+# parallel=None runs the parallel kernel when X has at least this many elements.
+# Measured with benchmarks/bench_threshold.py (see README, "Parallel threshold").
+PARALLEL_MIN_ELEMENTS = 1 << 17
+
+# numba's default "workqueue" layer aborts the process when two Python threads enter
+# a parallel region at once (numba issue #7133, and Dask's threaded scheduler does
+# exactly that). "threadsafe" picks TBB, else OpenMP. A user's NUMBA_THREADING_LAYER wins.
+THREADING_LAYER = "threadsafe"
+if "NUMBA_THREADING_LAYER" not in os.environ:
+    numba.config.THREADING_LAYER = THREADING_LAYER
+
+
+def rows_per_block(n_features: int) -> int:
+    """Rows in one block for X with ``n_features`` columns (itemsize taken as 8)."""
+    rows = BLOCK_BYTES // (8 * max(n_features, 1))
+    return int(min(MAX_ROWS_PER_BLOCK, max(MIN_ROWS_PER_BLOCK, rows)))

@@ -1,0 +1,196 @@
+"""The @njit functions. No validation, no Python objects, no per-row allocation.
+
+Callers (``fastlinreg.kernels``) guarantee: X is 2-D (n, d) float32/float64 in any
+memory order, y is 1-D (n,) of X's dtype, w is 1-D (d,) float64, n >= 1.
+
+Every pass cuts the rows into ``n_blocks`` blocks of ``row_block`` rows (the last one
+shorter). Block ``k`` writes only ``partial_*[k]``; the caller combines the partials in
+block order. The serial and parallel drivers run the very same block function, so
+their results are bit-for-bit identical for every thread count.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import literally, njit, prange
+
+from ._config import JIT_OPTIONS
+
+
+@njit(**JIT_OPTIONS)
+def _block_loss_grad(X, y, w, b, start, stop, g_out, scratch, sweep_columns, unroll):
+    """Fused pass over rows [start, stop): returns (sum r², sum r), writes sum x r to g_out.
+
+    r = y - (X w + b) is the residual; ``g_out`` (d,) float64 is overwritten.
+    ``scratch`` (>= stop - start,) float64 holds the block's residuals when
+    ``sweep_columns`` is true. ``unroll`` is a compile-time literal: the number of
+    features when it is tiny (1 or 2), letting LLVM unroll the feature loops, else 0.
+    """
+    d = unroll if unroll > 0 else X.shape[1]
+    sq_sum = 0.0
+    r_sum = 0.0
+    if not sweep_columns:
+        # Wide row-major X: each row is read from memory once; the second loop over it
+        # (the gradient) hits L1.
+        for j in range(d):
+            g_out[j] = 0.0
+        for i in range(start, stop):
+            pred = b
+            for j in range(d):
+                pred += X[i, j] * w[j]
+            r = y[i] - pred
+            sq_sum += r * r
+            r_sum += r
+            for j in range(d):
+                g_out[j] += X[i, j] * r
+        return sq_sum, r_sum
+    # Narrow or column-major X: residuals of the block first, then the gradient as one
+    # reduction per column. The block (_config.BLOCK_BYTES) is still in L2 for the
+    # second sweep, and per-column reductions vectorize where the row loop above cannot
+    # (2x faster at d=2 and 1.3x at d=10, C order; README, "Kernel design").
+    m = stop - start
+    if X.strides[0] >= X.strides[1]:
+        for i in range(m):
+            pred = b
+            for j in range(d):
+                pred += X[start + i, j] * w[j]
+            scratch[i] = pred
+    else:
+        for i in range(m):
+            scratch[i] = b
+        for j in range(d):
+            wj = w[j]
+            for i in range(m):
+                scratch[i] += X[start + i, j] * wj
+    for i in range(m):
+        r = y[start + i] - scratch[i]
+        scratch[i] = r
+        sq_sum += r * r
+        r_sum += r
+    for j in range(d):
+        acc = 0.0
+        for i in range(m):
+            acc += X[start + i, j] * scratch[i]
+        g_out[j] = acc
+    return sq_sum, r_sum
+
+
+@njit(**JIT_OPTIONS)
+def loss_grad_partials_serial(
+    X, y, w, b, row_block, sweep_columns, unroll, partial_sq, partial_r, partial_g
+):
+    """Per-block partial sums, one block after the other.
+
+    Writes in place: partial_sq (n_blocks,), partial_r (n_blocks,),
+    partial_g (n_blocks, d), all float64. ``unroll`` must be a literal (see
+    :func:`_block_loss_grad`); each value compiles its own specialization.
+    """
+    literally(unroll)
+    n = X.shape[0]
+    n_blocks = partial_sq.shape[0]
+    scratch = np.empty(row_block)
+    for k in range(n_blocks):
+        start = k * row_block
+        stop = min(start + row_block, n)
+        partial_sq[k], partial_r[k] = _block_loss_grad(
+            X, y, w, b, start, stop, partial_g[k], scratch, sweep_columns, unroll
+        )
+
+
+@njit(parallel=True, **JIT_OPTIONS)
+def loss_grad_partials_parallel(
+    X, y, w, b, row_block, sweep_columns, unroll, partial_sq, partial_r, partial_g
+):
+    """The same as :func:`loss_grad_partials_serial`, blocks spread over threads.
+
+    Each block writes only its own row of the partial arrays (no shared accumulator:
+    numba issues #3681, #7133).
+    """
+    literally(unroll)
+    n = X.shape[0]
+    n_blocks = partial_sq.shape[0]
+    for k in prange(n_blocks):
+        start = k * row_block
+        stop = min(start + row_block, n)
+        scratch = np.empty(stop - start)
+        partial_sq[k], partial_r[k] = _block_loss_grad(
+            X, y, w, b, start, stop, partial_g[k], scratch, sweep_columns, unroll
+        )
+
+
+@njit(**JIT_OPTIONS)
+def combine_partials(partial_sq, partial_r, partial_g, g_out):
+    """Sum the partials in block order: returns (sum r², sum r); writes sum x r to g_out."""
+    n_blocks, d = partial_g.shape
+    sq_sum = 0.0
+    r_sum = 0.0
+    for j in range(d):
+        g_out[j] = 0.0
+    for k in range(n_blocks):
+        sq_sum += partial_sq[k]
+        r_sum += partial_r[k]
+        for j in range(d):
+            g_out[j] += partial_g[k, j]
+    return sq_sum, r_sum
+
+
+@njit(**JIT_OPTIONS)
+def _block_predict(X, w, b, start, stop, out):
+    d = X.shape[1]
+    if X.strides[0] >= X.strides[1]:
+        for i in range(start, stop):
+            pred = b
+            for j in range(d):
+                pred += X[i, j] * w[j]
+            out[i] = pred
+    else:
+        # Accumulate in float64 even when out is float32.
+        m = stop - start
+        acc = np.empty(m)
+        for i in range(m):
+            acc[i] = b
+        for j in range(d):
+            wj = w[j]
+            for i in range(m):
+                acc[i] += X[start + i, j] * wj
+        for i in range(m):
+            out[start + i] = acc[i]
+
+
+@njit(**JIT_OPTIONS)
+def predict_serial(X, w, b, row_block, out):
+    """out[i] = X[i] @ w + b, written in place into out (n,) of any float dtype."""
+    n = X.shape[0]
+    n_blocks = (n + row_block - 1) // row_block
+    for k in range(n_blocks):
+        start = k * row_block
+        _block_predict(X, w, b, start, min(start + row_block, n), out)
+
+
+@njit(parallel=True, **JIT_OPTIONS)
+def predict_parallel(X, w, b, row_block, out):
+    """The same as :func:`predict_serial`, blocks spread over threads."""
+    n = X.shape[0]
+    n_blocks = (n + row_block - 1) // row_block
+    for k in prange(n_blocks):
+        start = k * row_block
+        _block_predict(X, w, b, start, min(start + row_block, n), out)
+
+
+@njit(parallel=True, **JIT_OPTIONS)
+def streaming_sum(flat, block):
+    """Sum of a 1-D array, in parallel blocks: the cost of reading it once from memory.
+
+    The benchmarks time it on a flat view of X as the streaming-read bound of an epoch.
+    """
+    n = flat.shape[0]
+    n_blocks = (n + block - 1) // block
+    partial = np.zeros(n_blocks)
+    for k in prange(n_blocks):
+        # Accumulate in flat's own dtype so that float32 is read at float32 speed.
+        start = k * block
+        acc = flat[start]
+        for i in range(start + 1, min(start + block, n)):
+            acc += flat[i]
+        partial[k] = acc
+    return partial.sum()

@@ -1,0 +1,62 @@
+"""The plain NumPy twin of the algorithm: the oracle every fast path is tested against.
+
+This is the "linear regression from scratch" tutorial, with its typos fixed. It accepts
+the tutorial's shapes (y of shape (n, 1), w of shape (d, 1)) as well as flat ones
+(y (n,), w (d,)), and several targets (y (n, k), w (d, k)). Keep it plain: it is also
+the documentation of what the kernels compute.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def forward(X, w, b):
+    """y_pred = X @ w + b"""
+    return np.dot(X, w) + b
+
+
+def mse(y, y_pred):
+    """Mean squared error over all entries."""
+    return np.mean((y - y_pred) ** 2)
+
+
+def gradient(X, y, y_pred):
+    """Gradients of the MSE: dw = -2/n X.T (y - y_pred), db = -2/n sum(y - y_pred)."""
+    n = X.shape[0]
+    residual = y - y_pred
+    dw = -2 / n * np.dot(X.T, residual)
+    db = -2 / n * np.sum(residual, axis=0)
+    return dw, db
+
+
+def step(w, b, dw, db, lr):
+    """One gradient-descent update."""
+    return w - lr * dw, b - lr * db
+
+
+def loss_grad(X, y, w, b):
+    """(loss, dw, db) at (w, b): what ``fastlinreg.kernels.loss_grad`` computes in one pass."""
+    y_pred = forward(X, w, b)
+    dw, db = gradient(X, y, y_pred)
+    return mse(y, y_pred), dw, db
+
+
+def predict(X, w, b):
+    """What ``fastlinreg.kernels.predict`` computes."""
+    return forward(X, w, b)
+
+
+def fit(X, y, w, b, lr, num_iter):
+    """Run ``num_iter`` gradient-descent iterations from (w, b).
+
+    Returns (w, b, loss_history); loss_history[i] is the loss of iteration i,
+    computed before that iteration's update.
+    """
+    loss_history = []
+    for _ in range(num_iter):
+        y_pred = forward(X, w, b)
+        loss_history.append(mse(y, y_pred))
+        dw, db = gradient(X, y, y_pred)
+        w, b = step(w, b, dw, db, lr)
+    return w, b, np.array(loss_history)
