@@ -10,9 +10,12 @@ import os
 
 import numba
 
-# Only the fast-math flags that keep NaN/inf checks valid: "nnan"/"ninf" would let LLVM
-# assume finite values and silently break the divergence detection of the solvers.
-FASTMATH_FLAGS = frozenset({"reassoc", "contract", "nsz", "arcp"})
+# Only fast-math flags that neither break NaN/inf checks ("nnan"/"ninf" would silently
+# disable the solvers' divergence detection) nor let LLVM reorder sums: with "reassoc"
+# and "contract" the same block function, inlined into the serial and the parallel
+# driver, was vectorized differently and the two disagreed in the last bit. The
+# kernels get their speed from explicit interleaved partial sums instead (_jit.py).
+FASTMATH_FLAGS = frozenset({"nsz", "arcp"})
 
 # ``cache=True`` writes compiled machine code next to the sources (or to
 # NUMBA_CACHE_DIR), so a second process does not recompile. ``nogil`` lets several
@@ -36,9 +39,6 @@ MAX_ROWS_PER_BLOCK = 16384
 # Row-major X with at most this many columns is processed as "residuals of the block,
 # then one reduction per column"; wider X row by row (measured crossover, README).
 COLUMN_SWEEP_MAX_FEATURES = 16
-# X with at most this many columns gets a kernel specialised on the column count, so
-# the feature loops unroll (1.5x at d=1..2; no gain from d=4 on, README).
-UNROLL_MAX_FEATURES = 2
 
 # parallel=None runs the parallel kernel when X has at least this many elements.
 # Measured with benchmarks/bench_threshold.py (see README, "Parallel threshold").

@@ -36,13 +36,10 @@ def block_layout(X: np.ndarray) -> tuple[int, int]:
     return row_block, -(-X.shape[0] // row_block)
 
 
-def _loop_shape(X: np.ndarray) -> tuple[bool, int]:
-    """(sweep_columns, unroll): which loop nest of the block kernel suits X's layout."""
-    d = X.shape[1]
+def _sweep_columns(X: np.ndarray) -> bool:
+    """Which loop nest of the block kernel suits X's layout (see _jit._block_loss_grad)."""
     row_major = X.strides[0] >= X.strides[1]
-    sweep_columns = not row_major or d <= _config.COLUMN_SWEEP_MAX_FEATURES
-    unroll = d if d <= _config.UNROLL_MAX_FEATURES else 0
-    return sweep_columns, unroll
+    return not row_major or X.shape[1] <= _config.COLUMN_SWEEP_MAX_FEATURES
 
 
 def loss_grad(
@@ -84,9 +81,9 @@ def loss_grad(
     >>> import numpy as np
     >>> from fastlinreg.kernels import loss_grad
     >>> X = np.array([[1.0], [2.0]]); y = np.array([3.0, 5.0])
-    >>> loss, grad_w, grad_b = loss_grad(X, y, np.array([2.0]), 1.0)
+    >>> loss, grad_w, grad_b = loss_grad(X, y, np.array([1.0]), 1.0)  # residuals 1, 2
     >>> float(loss), grad_w.tolist(), float(grad_b)
-    (0.0, [0.0], 0.0)
+    (2.5, [-5.0], -3.0)
     """
     X = _check_X(X)
     n, d = X.shape
@@ -107,8 +104,7 @@ def loss_grad(
         if use_parallel(X, parallel)
         else _jit.loss_grad_partials_serial
     )
-    sweep_columns, unroll = _loop_shape(X)
-    run(X, y, w, float(b), row_block, sweep_columns, unroll, partial_sq, partial_r, partial_g)
+    run(X, y, w, float(b), row_block, _sweep_columns(X), partial_sq, partial_r, partial_g)
     grad_w = np.empty(d)
     sq_sum, r_sum = _jit.combine_partials(partial_sq, partial_r, partial_g, grad_w)
     grad_w *= -2.0 / n

@@ -1,0 +1,136 @@
+"""Markdown tables from a pytest-benchmark JSON file of benchmarks/test_*.py.
+
+Usage::
+
+    python benchmarks/report.py RESULT.json [RESULT.json ...]
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import defaultdict
+
+EPOCH_IMPLS = ("serial", "parallel", "numpy", "stream")
+
+
+def _load(paths: list[str]) -> tuple[list[dict], list[dict]]:
+    benches, machines = [], []
+    for path in paths:
+        with open(path) as f:
+            data = json.load(f)
+        benches.extend(data.get("benchmarks", []))
+        machines.append(data.get("machine_info", {}))
+    return benches, machines
+
+
+def _impl(bench: dict) -> str:
+    return bench.get("extra_info", {}).get("impl") or bench["name"].split("|")[0]
+
+
+def _fmt(x: float | None, spec: str) -> str:
+    return "" if x is None else format(x, spec)
+
+
+def epoch_table(benches: list[dict]) -> list[str]:
+    groups: dict[str, dict[str, dict]] = defaultdict(dict)
+    for b in benches:
+        if (b.get("group") or "").startswith("epoch|"):
+            groups[b["group"]][_impl(b)] = b
+    if not groups:
+        return []
+    rows = {}
+    for group, impls in groups.items():
+        _, shape, dtype = group.split("|")
+        n, d = (int(v) for v in shape.split("x"))
+        rows[(d, n, dtype)] = {k: v["stats"]["median"] for k, v in impls.items()}, impls
+    out = [
+        "| d | n | dtype | serial ms | parallel ms | numpy ms | stream ms "
+        "| parallel vs numpy | parallel / stream | parallel GB/s | f32 / f64 (parallel) |",
+        "|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    order = sorted(rows, key=lambda k: (k[0], k[1], k[2] != "float64"))
+    for d, n, dtype in order:
+        med, impls = rows[(d, n, dtype)]
+        ms = [_fmt(med[i] * 1e3, ".2f") if i in med else "" for i in EPOCH_IMPLS]
+        par = med.get("parallel")
+        speedup = med["numpy"] / par if par and "numpy" in med else None
+        to_stream = par / med["stream"] if par and "stream" in med else None
+        gbps = impls["parallel"]["extra_info"].get("gbps_X") if par else None
+        f32 = None
+        if dtype == "float32" and par:
+            ref = rows.get((d, n, "float64"), ({}, {}))[0].get("parallel")
+            f32 = par / ref if ref else None
+        out.append(
+            f"| {d} | {n} | {dtype} | "
+            + " | ".join(ms)
+            + f" | {_fmt(speedup, '.2f')}x | {_fmt(to_stream, '.2f')} | {_fmt(gbps, '.1f')} "
+            f"| {_fmt(f32, '.2f')} |"
+        )
+    out.append("")
+    out.append(
+        "ms: median per epoch. parallel / stream: the parallel median over the median of a "
+        "streaming read of the same X in the same run. GB/s: X.nbytes / median."
+    )
+    return out
+
+
+def compile_table(benches: list[dict]) -> list[str]:
+    rows = [b for b in benches if (b.get("group") or "").startswith("compile|")]
+    if not rows:
+        return []
+    sk = next((b["stats"]["median"] for b in rows if _impl(b) == "sklearn"), None)
+    out = [
+        "| process | median s | min s | max s | vs sklearn | target |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for b in rows:
+        s, info = b["stats"], b.get("extra_info", {})
+        ratio = s["median"] / sk if sk else None
+        target = info.get("target_ratio")
+        out.append(
+            f"| {_impl(b)} | {s['median']:.2f} | {s['min']:.2f} | {s['max']:.2f} "
+            f"| {_fmt(ratio, '.2f')}x | {'<= ' + format(target, 'g') + 'x' if target else ''} |"
+        )
+    out.append("")
+    out.append(
+        "Wall time of a fresh `python -c` process: import, fit and predict on a 1000x10 "
+        "make_regression problem."
+    )
+    return out
+
+
+def header(benches: list[dict], machines: list[dict]) -> list[str]:
+    lines = []
+    infos = {
+        (
+            i.get("blas"),
+            i.get("numba_threading_layer"),
+            i.get("numba_num_threads"),
+            i.get("openblas_coretype"),
+        )
+        for i in (b.get("extra_info", {}) for b in benches)
+        if "blas" in i
+    }
+    for blas, layer, threads, coretype in sorted(infos, key=str):
+        extra = f", OPENBLAS_CORETYPE={coretype}" if coretype else ""
+        lines.append(f"BLAS: {blas}{extra}. numba threading layer: {layer}, {threads} threads.")
+    cpus = {(m.get("cpu", {}).get("brand_raw"), m.get("cpu", {}).get("count")) for m in machines}
+    for brand, count in sorted(cpus, key=str):
+        if brand:
+            lines.append(f"CPU: {brand}, {count} logical CPUs.")
+    return lines
+
+
+def main(argv: list[str]) -> int:
+    if not argv:
+        print(__doc__.strip(), file=sys.stderr)
+        return 2
+    benches, machines = _load(argv)
+    parts = [header(benches, machines), epoch_table(benches), compile_table(benches)]
+    print("\n\n".join("\n".join(p) for p in parts if p))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,211 @@
+"""Fused kernels against the NumPy reference, across shapes, dtypes, layouts, threads."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import tracemalloc
+
+import numba
+import numpy as np
+import pytest
+from conftest import make_problem
+from numpy.testing import assert_allclose
+
+from fastlinreg import _config, kernels, reference
+
+# (n, d): single row, single column, d > n, several blocks, both loop nests.
+SHAPES = [(1, 1), (1, 6), (9, 1), (5, 40), (40_000, 2), (3_000, 7), (2_500, 33), (300, 200)]
+
+
+def assert_matches_reference(X, y, w, b, result):
+    loss, grad_w, grad_b = result
+    X64, y64 = X.astype(np.float64), y.astype(np.float64)
+    ref_loss, ref_w, ref_b = reference.loss_grad(X64, y64, w, b)
+    # Only the summation order differs (float32 data is accumulated in float64 by both).
+    scale = np.sqrt(ref_loss) * np.abs(X64).max() * 2
+    assert_allclose(loss, ref_loss, rtol=1e-12)
+    assert_allclose(grad_w, ref_w, rtol=1e-10, atol=1e-12 * scale)
+    assert_allclose(grad_b, ref_b, rtol=1e-10, atol=1e-12 * scale)
+
+
+def assert_bit_identical(a, b):
+    assert a[0] == b[0] and a[2] == b[2]
+    assert np.array_equal(a[1], b[1])
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_loss_grad_matches_reference_serial_and_parallel_bitwise(shape, dtype, order):
+    X, y, w, b = make_problem(*shape, dtype=dtype, order=order)
+    serial = kernels.loss_grad(X, y, w, b, parallel=False)
+    parallel = kernels.loss_grad(X, y, w, b, parallel=True)
+    assert_matches_reference(X, y, w, b, serial)
+    assert_bit_identical(serial, parallel)
+    assert serial[1].dtype == np.float64
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_strided_views_are_read_in_place(dtype):
+    X, y, w, b = make_problem(400, 12, dtype=dtype)
+    for view in (X[::3], X[:, ::2], X.T[::2].T):
+        Xv = view
+        yv = y[: Xv.shape[0]]
+        wv = w[: Xv.shape[1]]
+        assert_matches_reference(Xv, yv, wv, b, kernels.loss_grad(Xv, yv, wv, b))
+
+
+def test_readonly_and_memmap_inputs(tmp_path):
+    X, y, w, b = make_problem(5_000, 4)
+    X.flags.writeable = False
+    y.flags.writeable = False
+    assert_matches_reference(X, y, w, b, kernels.loss_grad(X, y, w, b))
+    path = tmp_path / "X.npy"
+    np.save(path, X)
+    mapped = np.load(path, mmap_mode="r")
+    assert isinstance(mapped, np.memmap)
+    assert_bit_identical(kernels.loss_grad(mapped, y, w, b), kernels.loss_grad(X, y, w, b))
+    raw = np.memmap(tmp_path / "X.raw", dtype=np.float64, mode="w+", shape=X.shape, order="F")
+    raw[:] = X
+    assert_matches_reference(X, y, w, b, kernels.loss_grad(raw, y, w, b, parallel=True))
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_no_copy_of_X(order):
+    # tracemalloc sees NumPy's allocations: a copy of X would show up as ~X.nbytes.
+    X, y, w, b = make_problem(100_000, 10, order=order)
+    kernels.loss_grad(X, y, w, b, parallel=True)  # compile outside the measurement
+    kernels.predict(X, w, b, parallel=True)
+    tracemalloc.start()
+    try:
+        kernels.loss_grad(X, y, w, b, parallel=True)
+        kernels.predict(X, w, b, parallel=True)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # predict's output is n * 8 bytes (X.nbytes / 10); a copy of X would be X.nbytes.
+    assert peak < 0.2 * X.nbytes
+
+
+def test_thread_count_does_not_change_a_bit(all_threads):
+    X, y, w, b = make_problem(200_000, 5)
+    results = []
+    for n_threads in sorted({1, all_threads}):
+        numba.set_num_threads(n_threads)
+        results.append(kernels.loss_grad(X, y, w, b, parallel=True))
+    results.append(kernels.loss_grad(X, y, w, b, parallel=False))
+    for other in results[1:]:
+        assert_bit_identical(results[0], other)
+
+
+def test_eight_python_threads_at_once():
+    X, y, w, b = make_problem(100_000, 8)
+    expected = kernels.loss_grad(X, y, w, b, parallel=False)
+    results: list = [None] * 8
+    errors: list = []
+
+    def work(i):
+        try:
+            for _ in range(5):
+                results[i] = kernels.loss_grad(X, y, w, b, parallel=True)
+        except BaseException as error:  # pragma: no cover - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    for result in results:
+        assert_bit_identical(result, expected)
+    assert numba.threading_layer() in ("tbb", "omp")
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_predict_matches_reference(order, dtype):
+    X, _, w, b = make_problem(3_000, 5, dtype=dtype, order=order)
+    expected = reference.predict(X.astype(np.float64), w, b)
+    for parallel in (False, True):
+        out = kernels.predict(X, w, b, parallel=parallel)
+        assert out.dtype == dtype
+        assert_allclose(out, expected, rtol=1e-12 if dtype == np.float64 else 1e-6)
+
+
+def test_parallel_none_picks_by_size():
+    small = np.zeros((10, 2))
+    large = np.zeros((_config.PARALLEL_MIN_ELEMENTS, 1))
+    assert not kernels.use_parallel(small, None)
+    assert kernels.use_parallel(large, None)
+    assert kernels.use_parallel(small, True) and not kernels.use_parallel(large, False)
+
+
+def test_streaming_read_sums_X():
+    X, *_ = make_problem(1_000, 3, order="F")
+    assert_allclose(kernels.streaming_read(X), X.sum(), rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("args", "error", "message"),
+    [
+        ((np.ones(3), np.ones(3), np.ones(1), 0.0), ValueError, "X must be 2-D"),
+        ((np.ones((3, 1), dtype=int), np.ones(3), np.ones(1), 0.0), TypeError, "float32 or float64"),
+        ((np.ones((0, 2)), np.ones(0), np.ones(2), 0.0), ValueError, "0 rows"),
+        ((np.ones((3, 2)), np.ones(4), np.ones(2), 0.0), ValueError, r"y must have shape \(3,\)"),
+        ((np.ones((3, 2)), np.ones(3), np.ones(3), 0.0), ValueError, r"w must have shape \(2,\)"),
+    ],
+)
+def test_bad_arguments(args, error, message):
+    with pytest.raises(error, match=message):
+        kernels.loss_grad(*args)
+
+
+CACHE_SCRIPT = """
+import numpy as np
+from fastlinreg import kernels, _jit
+X = np.ones((50, 3)); kernels.loss_grad(X, np.ones(50), np.ones(3), 0.0, parallel=False)
+d = _jit.loss_grad_partials_serial
+print(sum(d.stats.cache_hits.values()), len(d.signatures))
+"""
+
+
+def test_jit_cache_is_used_by_a_second_process(tmp_path):
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+    runs = [
+        subprocess.run([sys.executable, "-c", CACHE_SCRIPT], env=env, capture_output=True,
+                       text=True, check=True).stdout.split()
+        for _ in range(2)
+    ]
+    assert runs[0][0] == "0"  # empty cache: compiled
+    hits, compiled = runs[1]
+    assert int(hits) >= 1 and hits == compiled  # every signature came from the cache
+
+
+ORDER_SCRIPT = """
+import sys
+sys.path.insert(0, {tests!r})
+from conftest import make_problem
+from fastlinreg import kernels
+X, y, w, b = make_problem(40_000, 2)
+par = kernels.loss_grad(X, y, w, b, parallel=True)  # parallel compiled first here
+ser = kernels.loss_grad(X, y, w, b, parallel=False)
+print(*[repr(float(v)) for v in (par[0], par[2], *par[1], ser[0], ser[2], *ser[1])])
+"""
+
+
+def test_same_bits_in_a_fresh_process_whatever_compiles_first(tmp_path):
+    # The block function is shared by both drivers; which driver compiles it first
+    # (and whether it comes from the cache) must not change a bit.
+    script = ORDER_SCRIPT.format(tests=os.path.dirname(__file__))
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                         text=True, check=True).stdout
+    values = [float(v) for v in out.split()]
+    X, y, w, b = make_problem(40_000, 2)
+    loss, grad_w, grad_b = kernels.loss_grad(X, y, w, b, parallel=False)
+    expected = [loss, grad_b, *grad_w]
+    assert values == expected + expected
