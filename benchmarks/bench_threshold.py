@@ -5,16 +5,11 @@ and the parallel ``kernels.loss_grad`` (interleaved samples, median of each) and
 the smallest n*d from which the parallel kernel is faster at every larger size. That is
 the value for ``fastlinreg._config.PARALLEL_MIN_ELEMENTS``.
 
-Two ways to call are measured:
-
-* ``api``: ``kernels.loss_grad(X, y, w, b, parallel=...)``, the public call;
-* ``kernel``: the same work with numba's dispatcher bypassed (the compiled overload's
-  entry point called directly), so a fixed per-call dispatch cost does not hide the
-  difference between the two kernels.
+Each call is the public ``kernels.loss_grad``, so its fixed per-call cost counts.
 
 Usage::
 
-    python benchmarks/bench_threshold.py [--dtype float64] [--repeat 9] [--mode both]
+    python benchmarks/bench_threshold.py [--dtype float64] [--repeat 9]
 """
 
 from __future__ import annotations
@@ -28,40 +23,14 @@ from collections.abc import Callable
 import numba
 import numpy as np
 
-from fastlinreg import _config, _jit, kernels
+from fastlinreg import _config, kernels
 
 DS = (2, 10, 100)
 LOG2_SIZES = range(10, 23)
 MIN_SAMPLE_S = 2e-3
 
 
-def _direct_call(X, y, w, b, parallel: bool) -> Callable[[], object]:
-    """``kernels.loss_grad`` without the numba dispatcher (bound to this X's layout)."""
-    kernels.loss_grad(X, y, w, b, parallel=parallel)  # compile, and find the overload
-    disp = _jit.loss_grad_partials_parallel if parallel else _jit.loss_grad_partials_serial
-    row_block, n_blocks = kernels.block_layout(X)
-    sweep_columns, unroll = kernels._loop_shape(X)
-    x_type = numba.typeof(X)
-    entry = None
-    for sig, overload in disp.overloads.items():
-        lit = getattr(sig[6], "literal_value", unroll)
-        if sig[0] == x_type and lit == unroll:
-            entry = overload.entry_point
-    if entry is None:
-        raise RuntimeError("no compiled overload found for this X")
-    d = X.shape[1]
-    combine = _jit.combine_partials
-
-    def call():
-        partial_sq, partial_r = np.empty(n_blocks), np.empty(n_blocks)
-        partial_g = np.empty((n_blocks, d))
-        entry(X, y, w, b, row_block, sweep_columns, unroll, partial_sq, partial_r, partial_g)
-        return combine(partial_sq, partial_r, partial_g, np.empty(d))
-
-    return call
-
-
-def _api_call(X, y, w, b, parallel: bool) -> Callable[[], object]:
+def _call(X, y, w, b, parallel: bool) -> Callable[[], object]:
     def call():
         return kernels.loss_grad(X, y, w, b, parallel=parallel)
 
@@ -111,10 +80,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dtype", default="float64", choices=["float64", "float32"])
     parser.add_argument("--repeat", type=int, default=9)
-    parser.add_argument("--mode", default="both", choices=["api", "kernel", "both"])
     args = parser.parse_args()
-    modes = ["api", "kernel"] if args.mode == "both" else [args.mode]
-    makers = {"api": _api_call, "kernel": _direct_call}
 
     # Run one parallel region first so the threading layer is known.
     kernels.loss_grad(np.ones((64, 2)), np.ones(64), np.zeros(2), 0.0, parallel=True)
@@ -124,35 +90,30 @@ def main() -> None:
         f"current PARALLEL_MIN_ELEMENTS = {_config.PARALLEL_MIN_ELEMENTS}"
     )
     rng = np.random.default_rng(0)
-    results: dict[tuple[str, int], int | None] = {}
-    for mode in modes:
-        print(f"\n## mode: {mode}\n")
-        print("| d | n*d | n | serial us | parallel us | serial / parallel |")
-        print("|---:|---:|---:|---:|---:|---:|")
-        for d in DS:
-            rows = []
-            for log2 in LOG2_SIZES:
-                n = max(1, (1 << log2) // d)
-                X = rng.standard_normal((n, d)).astype(args.dtype)
-                y = rng.standard_normal(n).astype(args.dtype)
-                w = rng.standard_normal(d)
-                serial = makers[mode](X, y, w, 0.5, False)
-                parallel = makers[mode](X, y, w, 0.5, True)
-                t_s, t_p = _time_pair(serial, parallel, args.repeat)
-                rows.append((1 << log2, t_s, t_p))  # nominal n*d (n is rounded down)
-                us = f"{t_s * 1e6:.1f} | {t_p * 1e6:.1f}"
-                print(f"| {d} | {n * d} | {n} | {us} | {t_s / t_p:.2f} |")
-            results[(mode, d)] = threshold(rows)
+    results: dict[int, int | None] = {}
+    print("\n| d | n*d | n | serial us | parallel us | serial / parallel |")
+    print("|---:|---:|---:|---:|---:|---:|")
+    for d in DS:
+        rows = []
+        for log2 in LOG2_SIZES:
+            n = max(1, (1 << log2) // d)
+            X = rng.standard_normal((n, d)).astype(args.dtype)
+            y = rng.standard_normal(n).astype(args.dtype)
+            w = rng.standard_normal(d)
+            t_s, t_p = _time_pair(
+                _call(X, y, w, 0.5, False), _call(X, y, w, 0.5, True), args.repeat
+            )
+            rows.append((1 << log2, t_s, t_p))  # nominal n*d (n is rounded down)
+            us = f"{t_s * 1e6:.1f} | {t_p * 1e6:.1f}"
+            print(f"| {d} | {n * d} | {n} | {us} | {t_s / t_p:.2f} |")
+        results[d] = threshold(rows)
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"\nload average at the end: {load} on {os.cpu_count()} CPUs (other work skews this)")
     print("Parallel faster at every size >= (nominal n*d):")
-    for (mode, d), value in results.items():
-        shown = "never" if value is None else f"2**{value.bit_length() - 1} = {value}"
-        print(f"  {mode:6s} d={d:<4d} {shown}")
-    for mode in modes:
-        values = [results[(mode, d)] for d in DS]
-        if all(v is not None for v in values):
-            print(f"  {mode}: max over d = {max(values)}  <- suggested PARALLEL_MIN_ELEMENTS")
+    for d, value in results.items():
+        print(f"  d={d:<4d} " + ("never" if value is None else f"2**{value.bit_length() - 1}"))
+    if all(v is not None for v in results.values()):
+        print(f"Suggested PARALLEL_MIN_ELEMENTS (max over d): {max(results.values())}")
 
 
 if __name__ == "__main__":

@@ -38,7 +38,7 @@ def _blas_entries() -> list[dict]:
                 "version": lib.get("version"),
             }
         )
-    return entries
+    return sorted(entries, key=lambda e: (e["owner"], str(e["version"])))
 
 
 @functools.lru_cache(maxsize=1)

@@ -104,7 +104,7 @@ def header(benches: list[dict], machines: list[dict]) -> list[str]:
     lines = []
     infos = {
         (
-            i.get("blas"),
+            "; ".join(sorted(str(i.get("blas")).split("; "))),
             i.get("numba_threading_layer"),
             i.get("numba_num_threads"),
             i.get("openblas_coretype"),

@@ -51,8 +51,11 @@ def build_parser() -> argparse.ArgumentParser:
         "Prints the loss every 20 epochs and the final coefficients next to the exact "
         "least-squares ones, and writes the 'Epochs vs Loss' plot.",
     )
-    demo.add_argument("--plot", default="loss.png", help="PNG file for the loss plot "
-                      "(default: loss.png; an empty string writes none)")
+    demo.add_argument(
+        "--plot",
+        default="loss.png",
+        help="PNG file for the loss plot (default: loss.png; an empty string writes none)",
+    )
     demo.add_argument("--seed", type=int, default=0, help="random_state of make_regression")
     demo.set_defaults(run=_demo)
     return parser

@@ -122,9 +122,7 @@ class LinearRegression(RegressorMixin, BaseEstimator):
             Fitted estimator.
         """
         self._validate_params()
-        X, y = validate_data(
-            self, X, y, dtype=_FLOAT_DTYPES, multi_output=True, y_numeric=True
-        )
+        X, y = validate_data(self, X, y, dtype=_FLOAT_DTYPES, multi_output=True, y_numeric=True)
         n_samples, n_features = X.shape
         Y = y.reshape(n_samples, -1)
         n_targets = Y.shape[1]
@@ -184,8 +182,7 @@ def _initial(name, value, shape):
     accepted = [shape, shape[1:]] if shape[0] == 1 else [shape]
     if array.shape not in accepted:
         raise ValueError(
-            f"{name} has shape {array.shape}; expected "
-            + " or ".join(str(s) for s in accepted)
+            f"{name} has shape {array.shape}; expected " + " or ".join(str(s) for s in accepted)
         )
     if not np.all(np.isfinite(array)):
         raise ValueError(f"{name} contains NaN or infinity")

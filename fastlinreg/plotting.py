@@ -7,7 +7,9 @@ from typing import Any
 import numpy as np
 
 
-def plot_loss(model_or_history: Any, ax: Any = None, *, log: bool = False, label: str | None = None):
+def plot_loss(
+    model_or_history: Any, ax: Any = None, *, log: bool = False, label: str | None = None
+):
     """The tutorial's "Epochs vs Loss" plot.
 
     Parameters

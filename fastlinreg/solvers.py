@@ -73,8 +73,10 @@ def _check_divergence(loss: float, history: list[float], epoch: int, lr: float, 
         rose = False
     if np.isfinite(loss) and not rose:
         return
-    what = "became non-finite" if not np.isfinite(loss) else (
-        f"rose from {history[-1]:.6g} to {loss:.6g}"
+    what = (
+        "became non-finite"
+        if not np.isfinite(loss)
+        else (f"rose from {history[-1]:.6g} to {loss:.6g}")
     )
     if auto:
         raise DivergenceError(

@@ -8,8 +8,9 @@ from fastlinreg import reference
 
 
 def run(*args, cwd):
-    return subprocess.run([sys.executable, "-m", "fastlinreg", *args], cwd=cwd,
-                          capture_output=True, text=True)
+    return subprocess.run(
+        [sys.executable, "-m", "fastlinreg", *args], cwd=cwd, capture_output=True, text=True
+    )
 
 
 def test_demo_prints_the_tutorial_run_and_writes_the_plot(tmp_path):

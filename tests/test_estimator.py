@@ -215,7 +215,9 @@ def test_bad_parameters(regression_data, params, message):
 
 def test_bad_initial_values(regression_data):
     X, y = regression_data
-    with pytest.raises(ValueError, match=r"coef_init has shape \(3,\); expected \(1, 5\) or \(5,\)"):
+    with pytest.raises(
+        ValueError, match=r"coef_init has shape \(3,\); expected \(1, 5\) or \(5,\)"
+    ):
         LinearRegression().fit(X, y, coef_init=np.ones(3))
     with pytest.raises(ValueError, match="intercept_init contains NaN"):
         LinearRegression().fit(X, y, intercept_init=np.nan)

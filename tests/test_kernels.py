@@ -153,7 +153,11 @@ def test_streaming_read_sums_X():
     ("args", "error", "message"),
     [
         ((np.ones(3), np.ones(3), np.ones(1), 0.0), ValueError, "X must be 2-D"),
-        ((np.ones((3, 1), dtype=int), np.ones(3), np.ones(1), 0.0), TypeError, "float32 or float64"),
+        (
+            (np.ones((3, 1), dtype=int), np.ones(3), np.ones(1), 0.0),
+            TypeError,
+            "float32 or float64",
+        ),
         ((np.ones((0, 2)), np.ones(0), np.ones(2), 0.0), ValueError, "0 rows"),
         ((np.ones((3, 2)), np.ones(4), np.ones(2), 0.0), ValueError, r"y must have shape \(3,\)"),
         ((np.ones((3, 2)), np.ones(3), np.ones(3), 0.0), ValueError, r"w must have shape \(2,\)"),
@@ -176,8 +180,13 @@ print(sum(d.stats.cache_hits.values()), len(d.signatures))
 def test_jit_cache_is_used_by_a_second_process(tmp_path):
     env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
     runs = [
-        subprocess.run([sys.executable, "-c", CACHE_SCRIPT], env=env, capture_output=True,
-                       text=True, check=True).stdout.split()
+        subprocess.run(
+            [sys.executable, "-c", CACHE_SCRIPT],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
         for _ in range(2)
     ]
     assert runs[0][0] == "0"  # empty cache: compiled
@@ -202,8 +211,9 @@ def test_same_bits_in_a_fresh_process_whatever_compiles_first(tmp_path):
     # (and whether it comes from the cache) must not change a bit.
     script = ORDER_SCRIPT.format(tests=os.path.dirname(__file__))
     env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
-    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
-                         text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
+    ).stdout
     values = [float(v) for v in out.split()]
     X, y, w, b = make_problem(40_000, 2)
     loss, grad_w, grad_b = kernels.loss_grad(X, y, w, b, parallel=False)

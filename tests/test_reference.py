@@ -14,11 +14,15 @@ def test_gradient_matches_finite_differences():
     for j in range(3):
         e = np.zeros(3)
         e[j] = h
-        numeric = (reference.mse(y, reference.forward(X, w + e, b)) -
-                   reference.mse(y, reference.forward(X, w - e, b))) / (2 * h)
+        numeric = (
+            reference.mse(y, reference.forward(X, w + e, b))
+            - reference.mse(y, reference.forward(X, w - e, b))
+        ) / (2 * h)
         assert_allclose(dw[j], numeric, rtol=1e-6)
-    numeric_b = (reference.mse(y, reference.forward(X, w, b + h)) -
-                 reference.mse(y, reference.forward(X, w, b - h))) / (2 * h)
+    numeric_b = (
+        reference.mse(y, reference.forward(X, w, b + h))
+        - reference.mse(y, reference.forward(X, w, b - h))
+    ) / (2 * h)
     assert_allclose(db, numeric_b, rtol=1e-6)
 
 
