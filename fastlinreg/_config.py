@@ -1,7 +1,8 @@
 """Every tuning knob of the kernels in one place: JIT flags, threading layer, blocks.
 
-Kernels read these module constants at import time; change them before importing
-``fastlinreg.kernels`` (or through the ``NUMBA_*`` environment variables numba reads).
+JIT_OPTIONS are read when ``fastlinreg._jit`` is imported; the block sizes and thresholds
+by ``fastlinreg.kernels`` at each call (they are passed to the JIT code as arguments, so
+the on-disk JIT cache never holds a stale value).
 """
 
 from __future__ import annotations
@@ -37,11 +38,14 @@ MIN_ROWS_PER_BLOCK = 16
 MAX_ROWS_PER_BLOCK = 16384
 
 # Row-major X with at most this many columns is processed as "residuals of the block,
-# then one reduction per column"; wider X row by row (measured crossover, README).
+# then one reduction per column"; wider X row by row. Measured while the kernels still
+# let LLVM reassociate: d=10 32 vs 41 ms, d=30 42 vs 25 ms per 256 MB epoch (serial).
+# Without reassociation the two are within noise at d=2 and d=10: worth re-measuring.
 COLUMN_SWEEP_MAX_FEATURES = 16
 
 # parallel=None runs the parallel kernel when X has at least this many elements.
-# Measured with benchmarks/bench_threshold.py (see README, "Parallel threshold").
+# Measured with benchmarks/bench_threshold.py: parallel wins from 2**17 elements at
+# d=10 and d=100 (2**16 at d=2), about four blocks.
 PARALLEL_MIN_ELEMENTS = 1 << 17
 
 # numba's default "workqueue" layer aborts the process when two Python threads enter

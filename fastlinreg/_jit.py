@@ -113,8 +113,8 @@ def _block_loss_grad(X, y, w, b, start, stop, g_out, scratch, sweep_columns):
         return sq_sum, r_sum
     # Narrow or column-major X: residuals of the block first, then the gradient as one
     # reduction per column. The block (_config.BLOCK_BYTES) is still in L2 for the
-    # second sweep, and the per-column reductions beat the row loop's scattered
-    # updates of g for narrow X (README, "Kernel design").
+    # second sweep, and each column's reduction has its own accumulators instead of the
+    # row loop's read-modify-write of g_out for every row (see _config.py).
     m = stop - start
     if X.strides[0] >= X.strides[1]:
         for i in range(m):
