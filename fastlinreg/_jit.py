@@ -63,6 +63,22 @@ def _column_dot(X, j, start, v, m):
 
 
 @njit(**JIT_OPTIONS)
+def _block_forward(X, w, b, start, m, pred):
+    """pred[i] = X[start + i] @ w + b for i < m, in float64, in X's memory order."""
+    d = X.shape[1]
+    if X.strides[0] >= X.strides[1]:
+        for i in range(m):
+            pred[i] = b + _row_dot(X, start + i, w, d)
+    else:
+        for i in range(m):
+            pred[i] = b
+        for j in range(d):
+            wj = w[j]
+            for i in range(m):
+                pred[i] += X[start + i, j] * wj
+
+
+@njit(**JIT_OPTIONS)
 def _residuals(y, start, scratch, m):
     """scratch[i] = y[start + i] - scratch[i]; returns (sum r², sum r) in two lanes each."""
     sq0 = 0.0
@@ -116,16 +132,7 @@ def _block_loss_grad(X, y, w, b, start, stop, g_out, scratch, sweep_columns):
     # second sweep, and each column's reduction has its own accumulators instead of the
     # row loop's read-modify-write of g_out for every row (see _config.py).
     m = stop - start
-    if X.strides[0] >= X.strides[1]:
-        for i in range(m):
-            scratch[i] = b + _row_dot(X, start + i, w, d)
-    else:
-        for i in range(m):
-            scratch[i] = b
-        for j in range(d):
-            wj = w[j]
-            for i in range(m):
-                scratch[i] += X[start + i, j] * wj
+    _block_forward(X, w, b, start, m, scratch)
     sq_sum, r_sum = _residuals(y, start, scratch, m)
     for j in range(d):
         g_out[j] = _column_dot(X, j, start, scratch, m)
@@ -191,22 +198,12 @@ def combine_partials(partial_sq, partial_r, partial_g, g_out):
 
 @njit(**JIT_OPTIONS)
 def _block_predict(X, w, b, start, stop, out):
-    d = X.shape[1]
-    if X.strides[0] >= X.strides[1]:
-        for i in range(start, stop):
-            out[i] = b + _row_dot(X, i, w, d)
-    else:
-        # Accumulate in float64 even when out is float32.
-        m = stop - start
-        acc = np.empty(m)
-        for i in range(m):
-            acc[i] = b
-        for j in range(d):
-            wj = w[j]
-            for i in range(m):
-                acc[i] += X[start + i, j] * wj
-        for i in range(m):
-            out[start + i] = acc[i]
+    # Accumulate in float64 even when out is float32.
+    m = stop - start
+    pred = np.empty(m)
+    _block_forward(X, w, b, start, m, pred)
+    for i in range(m):
+        out[start + i] = pred[i]
 
 
 @njit(**JIT_OPTIONS)
