@@ -1,10 +1,11 @@
 """The @njit functions. No validation, no Python objects, no per-row allocation.
 
 Callers (``fastlinreg.kernels``) guarantee: X is 2-D (n, d) float32/float64 in any
-memory order, y is 1-D (n,) of X's dtype, w is 1-D (d,) float64, n >= 1.
+memory order; targets Y (n, k) of X's dtype with each column contiguous; weights
+W (k, d) C-ordered float64; n >= 1. k = 1 is the tutorial's single target.
 
 Every pass cuts the rows into ``n_blocks`` blocks of ``row_block`` rows (the last one
-shorter). Block ``k`` writes only ``partial_*[k]``; the caller combines the partials in
+shorter). Block ``blk`` writes only ``partial_*[blk]``; the caller combines the partials in
 block order. The serial and parallel drivers run the very same block function, so
 their results are bit-for-bit identical for every thread count.
 """
@@ -79,8 +80,9 @@ def _block_forward(X, w, b, start, m, pred):
 
 
 @njit(**JIT_OPTIONS)
-def _residuals(y, start, scratch, m):
-    """scratch[i] = y[start + i] - scratch[i]; returns (sum r², sum r) in two lanes each."""
+def _residuals(y, start, sample_weight, weighted, scratch, m):
+    """scratch[i] = s_i * (y[start + i] - scratch[i]), s_i the row's weight (1 if not
+    ``weighted``); returns (sum s r², sum s r), in two interleaved lanes each."""
     sq0 = 0.0
     sq1 = 0.0
     rs0 = 0.0
@@ -89,80 +91,94 @@ def _residuals(y, start, scratch, m):
     while i + 2 <= m:
         r0 = y[start + i] - scratch[i]
         r1 = y[start + i + 1] - scratch[i + 1]
-        scratch[i] = r0
-        scratch[i + 1] = r1
-        sq0 += r0 * r0
-        sq1 += r1 * r1
-        rs0 += r0
-        rs1 += r1
+        s0 = sample_weight[start + i] if weighted else 1.0
+        s1 = sample_weight[start + i + 1] if weighted else 1.0
+        scratch[i] = s0 * r0
+        scratch[i + 1] = s1 * r1
+        sq0 += scratch[i] * r0
+        sq1 += scratch[i + 1] * r1
+        rs0 += scratch[i]
+        rs1 += scratch[i + 1]
         i += 2
     if i < m:
         r0 = y[start + i] - scratch[i]
-        scratch[i] = r0
-        sq0 += r0 * r0
-        rs0 += r0
+        s0 = sample_weight[start + i] if weighted else 1.0
+        scratch[i] = s0 * r0
+        sq0 += scratch[i] * r0
+        rs0 += scratch[i]
     return sq0 + sq1, rs0 + rs1
 
 
 @njit(**JIT_OPTIONS)
-def _block_loss_grad(X, y, w, b, start, stop, g_out, scratch, sweep_columns):
-    """Fused pass over rows [start, stop): returns (sum r², sum r), writes sum x r to g_out.
+def _block_loss_grad(
+    X, Y, W, b, sample_weight, weighted, start, stop, g_out, r_out, sweep_columns
+):
+    """Fused pass over rows [start, stop) for all k targets at once.
 
-    r = y - (X w + b) is the residual; ``g_out`` (d,) float64 is overwritten.
-    ``scratch`` (>= stop - start,) float64 holds the block's residuals when
-    ``sweep_columns`` is true.
+    With r = y - (X w + b) the residual of each target and s the row weight (1 when not
+    ``weighted``): returns sum s r² over rows and targets, writes sum s r (k,) to
+    ``r_out`` and sum x s r (k, d) to ``g_out``, both float64 and overwritten.
+    X is read once per row (row path) or once per target from L2 (column path).
     """
     d = X.shape[1]
+    k = W.shape[0]
+    m = stop - start
     sq_sum = 0.0
-    r_sum = 0.0
     if not sweep_columns:
-        # Wide row-major X: each row is read from memory once; the second loop over it
-        # (the gradient) hits L1.
-        for j in range(d):
-            g_out[j] = 0.0
+        # Wide row-major X: each row is read from memory once; the gradient's second
+        # loop over it hits L1.
+        g_out[:, :] = 0.0
+        r_out[:] = 0.0
+        weighted_r = np.empty(k)
         for i in range(start, stop):
-            r = y[i] - (b + _row_dot(X, i, w, d))
-            sq_sum += r * r
-            r_sum += r
-            for j in range(d):
-                g_out[j] += X[i, j] * r
-        return sq_sum, r_sum
+            s = sample_weight[i] if weighted else 1.0
+            for t in range(k):
+                r = Y[i, t] - (b[t] + _row_dot(X, i, W[t], d))
+                weighted_r[t] = s * r
+                sq_sum += weighted_r[t] * r
+                r_out[t] += weighted_r[t]
+            for t in range(k):
+                for j in range(d):
+                    g_out[t, j] += X[i, j] * weighted_r[t]
+        return sq_sum
     # Narrow or column-major X: residuals of the block first, then the gradient as one
     # reduction per column. The block (_config.BLOCK_BYTES) is still in L2 for the
     # second sweep, and each column's reduction has its own accumulators instead of the
     # row loop's read-modify-write of g_out for every row (see _config.py).
-    m = stop - start
-    _block_forward(X, w, b, start, m, scratch)
-    sq_sum, r_sum = _residuals(y, start, scratch, m)
-    for j in range(d):
-        g_out[j] = _column_dot(X, j, start, scratch, m)
-    return sq_sum, r_sum
+    scratch = np.empty(m)
+    for t in range(k):
+        _block_forward(X, W[t], b[t], start, m, scratch)
+        sq_t, r_out[t] = _residuals(Y[:, t], start, sample_weight, weighted, scratch, m)
+        sq_sum += sq_t
+        for j in range(d):
+            g_out[t, j] = _column_dot(X, j, start, scratch, m)
+    return sq_sum
 
 
 @njit(**JIT_OPTIONS)
 def loss_grad_partials_serial(
-    X, y, w, b, row_block, sweep_columns, partial_sq, partial_r, partial_g
+    X, Y, W, b, sample_weight, weighted, row_block, sweep_columns, partial_sq, partial_r, partial_g
 ):
     """Per-block partial sums, one block after the other.
 
-    Writes in place: partial_sq (n_blocks,), partial_r (n_blocks,),
-    partial_g (n_blocks, d), all float64.
+    X (n, d); Y (n, k) of X's dtype; W (k, d) and b (k,) float64; sample_weight (n,)
+    float64, read only when ``weighted``. Writes in place: partial_sq (n_blocks,),
+    partial_r (n_blocks, k), partial_g (n_blocks, k, d), all float64.
     """
     n = X.shape[0]
     n_blocks = partial_sq.shape[0]
-    for k in range(n_blocks):
-        start = k * row_block
+    for blk in range(n_blocks):
+        start = blk * row_block
         stop = min(start + row_block, n)
-        # Allocated per block as in the parallel driver: the same code in both.
-        scratch = np.empty(stop - start)
-        partial_sq[k], partial_r[k] = _block_loss_grad(
-            X, y, w, b, start, stop, partial_g[k], scratch, sweep_columns
-        )
+        partial_sq[blk] = _block_loss_grad(
+            X, Y, W, b, sample_weight, weighted, start, stop,
+            partial_g[blk], partial_r[blk], sweep_columns,
+        )  # fmt: skip
 
 
 @njit(parallel=True, **JIT_OPTIONS)
 def loss_grad_partials_parallel(
-    X, y, w, b, row_block, sweep_columns, partial_sq, partial_r, partial_g
+    X, Y, W, b, sample_weight, weighted, row_block, sweep_columns, partial_sq, partial_r, partial_g
 ):
     """The same as :func:`loss_grad_partials_serial`, blocks spread over threads.
 
@@ -171,29 +187,30 @@ def loss_grad_partials_parallel(
     """
     n = X.shape[0]
     n_blocks = partial_sq.shape[0]
-    for k in prange(n_blocks):
-        start = k * row_block
+    for blk in prange(n_blocks):
+        start = blk * row_block
         stop = min(start + row_block, n)
-        scratch = np.empty(stop - start)
-        partial_sq[k], partial_r[k] = _block_loss_grad(
-            X, y, w, b, start, stop, partial_g[k], scratch, sweep_columns
-        )
+        partial_sq[blk] = _block_loss_grad(
+            X, Y, W, b, sample_weight, weighted, start, stop,
+            partial_g[blk], partial_r[blk], sweep_columns,
+        )  # fmt: skip
 
 
 @njit(**JIT_OPTIONS)
-def combine_partials(partial_sq, partial_r, partial_g, g_out):
-    """Sum the partials in block order: returns (sum r², sum r); writes sum x r to g_out."""
-    n_blocks, d = partial_g.shape
+def combine_partials(partial_sq, partial_r, partial_g, r_out, g_out):
+    """Sum the partials in block order: returns sum s r²; writes sum s r to r_out (k,)
+    and sum x s r to g_out (k, d)."""
+    n_blocks, k, d = partial_g.shape
     sq_sum = 0.0
-    r_sum = 0.0
-    for j in range(d):
-        g_out[j] = 0.0
-    for k in range(n_blocks):
-        sq_sum += partial_sq[k]
-        r_sum += partial_r[k]
-        for j in range(d):
-            g_out[j] += partial_g[k, j]
-    return sq_sum, r_sum
+    r_out[:] = 0.0
+    g_out[:, :] = 0.0
+    for blk in range(n_blocks):
+        sq_sum += partial_sq[blk]
+        for t in range(k):
+            r_out[t] += partial_r[blk, t]
+            for j in range(d):
+                g_out[t, j] += partial_g[blk, t, j]
+    return sq_sum
 
 
 @njit(**JIT_OPTIONS)

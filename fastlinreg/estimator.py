@@ -7,36 +7,75 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from . import kernels, solvers
+from . import kernels, precompute, solvers
+from .objective import Objective
 from .sources import InMemorySource
 
 _FLOAT_DTYPES = [np.float64, np.float32]
+# precompute="auto" factors X when the factor, (n_features + n_targets)² numbers, is
+# small; the pass then costs about as much as a few epochs (see README).
+_PRECOMPUTE_MAX_COLUMNS = 512
 
 
 class LinearRegression(RegressorMixin, BaseEstimator):
     """Linear regression trained by gradient descent with fused Numba kernels.
 
     Each epoch is one pass over the rows of X computing the predictions, the mean
-    squared error and both gradients; ``loss_history_`` records the loss of every epoch.
+    squared error and both gradients; ``loss_history_`` records the objective of every
+    epoch. The objective, for each target (mean over targets), is
+
+        1 / sum(s) * sum_i s_i (y_i - x_i w - b)² + alpha (1 - l1_ratio) |w|²
+        + 2 alpha l1_ratio |w|_1
+
+    with s the sample weights: scikit-learn's ``ElasticNet`` objective times two (the
+    plain mean squared error when ``alpha=0``), and ``Ridge(alpha=alpha * sum(s))``'s
+    divided by sum(s) when ``l1_ratio=0``.
 
     Parameters
     ----------
-    solver : {"gd"}, default="gd"
-        "gd": full-batch gradient descent.
+    solver : {"gd", "agd", "exact"}, default="gd"
+        "gd": full-batch gradient descent, the tutorial's algorithm.
+        "agd": Nesterov-accelerated gradient descent with step 1/L and adaptive
+        restart; far fewer epochs than "gd" on ill-conditioned data.
+        "exact": the least-squares (or ridge) solution from a single pass over the
+        rows, through a numerically stable QR factor; minimum-norm when X is rank
+        deficient (see ``rank_``). L2 penalty only.
     learning_rate : float or "auto", default="auto"
-        Step size. "auto" uses 1/L, with L the largest eigenvalue of the loss's Hessian
-        (power iteration through the kernels): a step that cannot diverge. A float is
-        used as given; if it makes the loss rise, ``fit`` raises
-        :class:`fastlinreg.DivergenceError`.
-    max_iter : int, default=1000
-        Maximum number of epochs.
-    tol : float or None, default=1e-8
-        Stop when no parameter changes by more than ``tol`` times the largest parameter
-        magnitude in one epoch. None runs exactly ``max_iter`` epochs.
+        Step size of "gd"/"agd". "auto" uses 1/L, with L the largest eigenvalue of the
+        objective's Hessian: a step that cannot diverge. A float is used as given; if
+        it makes the loss rise, ``fit`` raises :class:`fastlinreg.DivergenceError`.
+    max_iter : int or None, default=None
+        Maximum number of epochs of "gd"/"agd". None: 1000 when every epoch is a
+        pass over X, 100_000 when the epochs run on the precomputed factor (each then
+        costs O(n_features²)).
+    tol : float or None, default=1e-9
+        "gd"/"agd" have converged when, for ``n_iter_no_change`` consecutive epochs, no
+        parameter moved by more than ``tol`` times its own magnitude, once that move is
+        multiplied by how many more steps an error of its size may still take (sqrt of
+        the condition number for "agd", the condition number for "gd"; known exactly
+        with ``precompute``, taken as 1 otherwise). None runs exactly ``max_iter``.
+    n_iter_no_change : int, default=5
+        Consecutive epochs that must meet ``tol`` (momentum can pause an accelerated
+        fit for an epoch or two).
     fit_intercept : bool, default=True
         Whether to learn the bias; if False it stays at ``intercept_init`` (default 0).
+    alpha : float, default=0.0
+        Penalty strength (see the objective above); 0 is plain least squares.
+    l1_ratio : float, default=0.0
+        Share of L1 in the penalty (elastic net, by a proximal step); "gd"/"agd" only.
+    precompute : "auto" or bool, default="auto"
+        First make one pass over X that factors it (a QR factor of the centred data:
+        the square root of XᵀX); every epoch then costs O(n_features²) instead of a
+        pass over X, with the same trajectory and losses (to rounding). "auto" does so
+        when n_samples >= n_features + n_targets and n_features + n_targets <= 512.
+        "exact" always makes this pass.
+    scale_features : "auto" or bool, default="auto"
+        Iterate on standardized columns ((x - mean) / std, or x / rms without an
+        intercept) and report coefficients for the original ones, so that badly scaled
+        columns do not force a tiny step. "auto": on for "agd", off for "gd" (the
+        tutorial's trajectory).
     parallel : bool or None, default=None
         Run the multi-threaded kernels (True), the single-threaded ones (False), or
         decide by the size of X (None). Results are bit-identical either way.
@@ -48,13 +87,16 @@ class LinearRegression(RegressorMixin, BaseEstimator):
     intercept_ : float or ndarray of shape (n_targets,)
         Bias.
     loss_history_ : ndarray of shape (n_iter_,)
-        Mean squared error at the start of each epoch (before its update).
+        Objective at the start of each epoch (before its update; for "agd", at the
+        point where the gradient is taken). "exact": the objective at the solution.
     n_iter_ : int
-        Epochs run.
+        Epochs run (1 for "exact").
     converged_ : bool
-        Whether ``tol`` was met (always False when ``tol`` is None).
-    learning_rate_ : float
-        The step actually used.
+        Whether ``tol`` was met (always False when ``tol`` is None; True for "exact").
+    learning_rate_ : float or None
+        The step actually used (None for "exact").
+    rank_ : int or None
+        Numerical rank of the centred X ("exact" only; None otherwise).
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -69,14 +111,21 @@ class LinearRegression(RegressorMixin, BaseEstimator):
     >>> model = LinearRegression().fit(X, y)
     >>> np.round(model.coef_, 6).tolist(), round(float(model.intercept_), 6)
     ([2.0], 1.0)
+    >>> LinearRegression(solver="exact").fit(X, y).predict([[4.0]]).round(12).tolist()
+    [9.0]
     """
 
     _parameter_constraints: dict = {
-        "solver": [StrOptions({"gd"})],
+        "solver": [StrOptions({"gd", "agd", "exact"})],
         "learning_rate": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
-        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left"), None],
         "tol": [Interval(Real, 0, None, closed="left"), None],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "fit_intercept": ["boolean"],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "l1_ratio": [Interval(Real, 0, 1, closed="both")],
+        "precompute": ["boolean", StrOptions({"auto"})],
+        "scale_features": ["boolean", StrOptions({"auto"})],
         "parallel": ["boolean", None],
     }
 
@@ -84,16 +133,26 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         self,
         solver="gd",
         learning_rate="auto",
-        max_iter=1000,
-        tol=1e-8,
+        max_iter=None,
+        tol=1e-9,
+        n_iter_no_change=5,
         fit_intercept=True,
+        alpha=0.0,
+        l1_ratio=0.0,
+        precompute="auto",
+        scale_features="auto",
         parallel=None,
     ):
         self.solver = solver
         self.learning_rate = learning_rate
         self.max_iter = max_iter
         self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
         self.fit_intercept = fit_intercept
+        self.alpha = alpha
+        self.l1_ratio = l1_ratio
+        self.precompute = precompute
+        self.scale_features = scale_features
         self.parallel = parallel
 
     def __sklearn_tags__(self):
@@ -101,8 +160,8 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         tags.target_tags.multi_output = True
         return tags
 
-    def fit(self, X, y, coef_init=None, intercept_init=None):
-        """Fit the model by gradient descent.
+    def fit(self, X, y, sample_weight=None, coef_init=None, intercept_init=None):
+        """Fit the model.
 
         Parameters
         ----------
@@ -110,11 +169,13 @@ class LinearRegression(RegressorMixin, BaseEstimator):
             Training data. float32 stays float32; other numbers are converted to
             float64. Never modified, and not copied when already float32/float64.
         y : array-like of shape (n_samples,) or (n_samples, n_targets)
-            Target values.
+            Target values; all targets are fitted in the same passes over X.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative row weights; a weight of 2 is the same as repeating the row.
         coef_init : array-like of shape (n_features,) or (n_targets, n_features), default=None
-            Starting weights (zeros if None).
+            Starting weights (zeros if None); ignored by "exact".
         intercept_init : float or array-like of shape (n_targets,), default=None
-            Starting bias (zero if None).
+            Starting bias (zero if None); the fixed bias when ``fit_intercept=False``.
 
         Returns
         -------
@@ -122,31 +183,76 @@ class LinearRegression(RegressorMixin, BaseEstimator):
             Fitted estimator.
         """
         self._validate_params()
+        if self.solver == "exact" and self.l1_ratio > 0 and self.alpha > 0:
+            raise ValueError(
+                "solver='exact' solves least squares and ridge only; an L1 penalty "
+                f"(l1_ratio={self.l1_ratio}) needs solver='gd' or 'agd'"
+            )
         X, y = validate_data(self, X, y, dtype=_FLOAT_DTYPES, multi_output=True, y_numeric=True)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(
+                sample_weight, X, dtype=np.float64, ensure_non_negative=True
+            )
+            if not np.sum(sample_weight) > 0:
+                raise ValueError("sample_weight sums to zero: there is nothing to fit")
         n_samples, n_features = X.shape
         Y = y.reshape(n_samples, -1)
         n_targets = Y.shape[1]
         coef0 = _initial("coef_init", coef_init, (n_targets, n_features))
         intercept0 = _initial("intercept_init", intercept_init, (n_targets,))
-        source = InMemorySource(X, Y, parallel=self.parallel)
-        result = solvers.gd(
-            source,
-            coef0.T,
-            intercept0,
-            learning_rate=self.learning_rate,
-            max_iter=self.max_iter,
-            tol=self.tol,
-            fit_intercept=self.fit_intercept,
-        )
+        source = InMemorySource(X, Y, sample_weight, parallel=self.parallel)
+        result = self._solve(source, coef0, intercept0)
         # Attributes are set only now: a fit that raised leaves no half-fitted model.
-        coef = result.coef.T.astype(X.dtype)
+        coef = result.coef.astype(X.dtype)
         self.coef_ = coef.ravel() if y.ndim == 1 else coef
         self.intercept_ = float(result.intercept[0]) if y.ndim == 1 else result.intercept
         self.loss_history_ = result.loss_history
         self.n_iter_ = result.n_iter
         self.converged_ = result.converged
         self.learning_rate_ = result.learning_rate
+        self.rank_ = result.rank
         return self
+
+    def _solve(self, source, coef0, intercept0) -> solvers.SolverResult:
+        """Translate the parameters into one solver call."""
+        if self.solver == "exact":
+            factor = precompute.triangular_factor(source)
+            return solvers.exact(
+                factor, intercept0, fit_intercept=self.fit_intercept, alpha=self.alpha
+            )
+        use_factor = self.precompute
+        if use_factor == "auto":
+            columns = source.n_features + source.n_targets
+            use_factor = source.n_samples >= columns and columns <= _PRECOMPUTE_MAX_COLUMNS
+        factor = precompute.triangular_factor(source) if use_factor else None
+        scale_features = self.scale_features
+        if scale_features == "auto":
+            scale_features = self.solver == "agd"
+        if scale_features:
+            center, scale = precompute.feature_scaling(source, self.fit_intercept, factor)
+        else:
+            center, scale = np.zeros(source.n_features), np.ones(source.n_features)
+        objective = Objective(
+            precompute.PrecomputedSource(factor) if factor is not None else source,
+            center,
+            scale,
+            fit_intercept=self.fit_intercept,
+            alpha=self.alpha,
+            l1_ratio=self.l1_ratio,
+        )
+        max_iter = self.max_iter
+        if max_iter is None:
+            max_iter = 100_000 if factor is not None else 1000
+        return solvers.descend(
+            objective,
+            coef0,
+            intercept0,
+            accelerated=self.solver == "agd",
+            learning_rate=self.learning_rate,
+            max_iter=max_iter,
+            tol=self.tol,
+            n_iter_no_change=self.n_iter_no_change,
+        )
 
     def predict(self, X):
         """Predict with the fitted linear model.

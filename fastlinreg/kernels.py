@@ -11,6 +11,8 @@ import numpy as np
 from . import _config, _jit
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+# Passed in place of sample_weight when there is none (the kernel does not read it).
+_NO_WEIGHTS = np.ones(1)
 
 
 def _check_X(X: np.ndarray) -> np.ndarray:
@@ -46,10 +48,11 @@ def loss_grad(
     X: np.ndarray,
     y: np.ndarray,
     w: np.ndarray,
-    b: float,
+    b: float | np.ndarray,
     *,
+    sample_weight: np.ndarray | None = None,
     parallel: bool | None = None,
-) -> tuple[float, np.ndarray, float]:
+) -> tuple[float, np.ndarray, float | np.ndarray]:
     """MSE loss and its gradients for ``y_pred = X @ w + b``, in one pass over X.
 
     Parameters
@@ -57,12 +60,14 @@ def loss_grad(
     X : ndarray of shape (n_samples, n_features), float32 or float64
         Any memory order (C, F or strided), read-only and ``np.memmap`` arrays
         included; it is never copied.
-    y : ndarray of shape (n_samples,)
-        Converted to X's dtype if it differs (a copy of y, not of X).
-    w : ndarray of shape (n_features,)
+    y : ndarray of shape (n_samples,) or (n_samples, n_targets)
+        Converted to X's dtype, column-major (a copy of y, never of X).
+    w : ndarray of shape (n_features,) or (n_targets, n_features)
         Weights; used in float64.
-    b : float
+    b : float or ndarray of shape (n_targets,)
         Bias.
+    sample_weight : ndarray of shape (n_samples,), default=None
+        Non-negative row weights; the loss is then the weighted mean.
     parallel : bool or None, default=None
         True/False force the parallel/serial kernel; None picks by the size of X.
         Both give bit-for-bit identical results, for any number of threads.
@@ -70,11 +75,12 @@ def loss_grad(
     Returns
     -------
     loss : float
-        ``mean((y - y_pred) ** 2)``.
-    grad_w : ndarray of shape (n_features,), float64
-        ``-2 / n * X.T @ (y - y_pred)``.
-    grad_b : float
-        ``-2 / n * sum(y - y_pred)``.
+        ``sum(s * (y - y_pred) ** 2) / (sum(s) * n_targets)``, s the weights (all 1
+        by default): the mean over rows and targets.
+    grad_w : ndarray of shape of ``w``, float64
+        Each target's ``-2 / sum(s) * X.T @ (s * (y - y_pred))``.
+    grad_b : float or ndarray of shape (n_targets,)
+        Each target's ``-2 / sum(s) * sum(s * (y - y_pred))``.
 
     Examples
     --------
@@ -91,24 +97,45 @@ def loss_grad(
         raise ValueError("X has 0 rows: the loss of an empty dataset is undefined")
     y = np.asarray(y, dtype=X.dtype)
     w = np.asarray(w, dtype=np.float64)
-    if y.shape != (n,):
-        raise ValueError(f"y must have shape ({n},) to match X, got {y.shape}")
-    if w.shape != (d,):
-        raise ValueError(f"w must have shape ({d},) to match X, got {w.shape}")
+    one_target = y.ndim == 1
+    if y.ndim not in (1, 2) or y.shape[0] != n:
+        raise ValueError(f"y must have shape ({n},) or ({n}, n_targets) to match X, got {y.shape}")
+    Y = np.asfortranarray(y.reshape(n, -1))  # each target's column contiguous
+    k = Y.shape[1]
+    w_shape = (d,) if one_target else (k, d)
+    if w.shape != w_shape:
+        raise ValueError(f"w must have shape {w_shape} to match X and y, got {w.shape}")
+    W = np.ascontiguousarray(w.reshape(k, d))
+    bias = np.ascontiguousarray(np.broadcast_to(np.asarray(b, dtype=np.float64), (k,)))
+    weighted = sample_weight is not None
+    if weighted:
+        sample_weight = np.ascontiguousarray(sample_weight, dtype=np.float64)
+        if sample_weight.shape != (n,):
+            raise ValueError(f"sample_weight must have shape ({n},), got {sample_weight.shape}")
+        total_weight = float(np.sum(sample_weight))
+    else:
+        sample_weight = _NO_WEIGHTS
+        total_weight = float(n)
     row_block, n_blocks = block_layout(X)
     partial_sq = np.empty(n_blocks)
-    partial_r = np.empty(n_blocks)
-    partial_g = np.empty((n_blocks, d))
+    partial_r = np.empty((n_blocks, k))
+    partial_g = np.empty((n_blocks, k, d))
     run = (
         _jit.loss_grad_partials_parallel
         if use_parallel(X, parallel)
         else _jit.loss_grad_partials_serial
     )
-    run(X, y, w, float(b), row_block, _sweep_columns(X), partial_sq, partial_r, partial_g)
-    grad_w = np.empty(d)
-    sq_sum, r_sum = _jit.combine_partials(partial_sq, partial_r, partial_g, grad_w)
-    grad_w *= -2.0 / n
-    return sq_sum / n, grad_w, -2.0 / n * r_sum
+    run(X, Y, W, bias, sample_weight, weighted, row_block, _sweep_columns(X),
+        partial_sq, partial_r, partial_g)  # fmt: skip
+    r_sum = np.empty(k)
+    grad_w = np.empty((k, d))
+    sq_sum = _jit.combine_partials(partial_sq, partial_r, partial_g, r_sum, grad_w)
+    grad_w *= -2.0 / total_weight
+    grad_b = -2.0 / total_weight * r_sum
+    loss = sq_sum / (total_weight * k)
+    if one_target:
+        return loss, grad_w[0], float(grad_b[0])
+    return loss, grad_w, grad_b
 
 
 def predict(

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
-from .sources import InMemorySource
+from .objective import Objective
+from .precompute import Factor, PrecomputedSource
 
 # A loss that rises by more than this fraction from one epoch to the next cannot be
 # rounding (the loss is evaluated to ~1e-13 relative): plain gradient descent on a
@@ -28,44 +29,19 @@ class DivergenceError(ValueError):
 
 @dataclass
 class SolverResult:
-    """What a solver found. coef (d, k) and intercept (k,) are float64."""
+    """What a solver found, in original coordinates: coef (k, d), intercept (k,) float64."""
 
     coef: np.ndarray
     intercept: np.ndarray
     loss_history: np.ndarray
     n_iter: int
     converged: bool
-    learning_rate: float
-
-
-def lipschitz_constant(
-    source: InMemorySource, fit_intercept: bool, *, max_iter: int = 100, rtol: float = 1e-3
-) -> float:
-    """Largest eigenvalue of the MSE's Hessian, by power iteration through the kernels.
-
-    The Rayleigh quotient approaches it from below; stopping at a relative change of
-    ``rtol`` gives a value well above L/2, so a step of 1/estimate stays below 2/L.
-    """
-    rng = np.random.default_rng(0)  # fixed: fits are deterministic
-    v = rng.standard_normal(source.n_features)
-    vb = float(rng.standard_normal()) if fit_intercept else 0.0
-    estimate = 0.0
-    for _ in range(max_iter):
-        norm = np.sqrt(v @ v + vb * vb)
-        if norm == 0.0:
-            return 0.0
-        v, vb = v / norm, vb / norm
-        hv, hvb = source.hessian_vector(v, vb)
-        if not fit_intercept:
-            hvb = 0.0
-        previous, estimate = estimate, float(v @ hv + vb * hvb)
-        v, vb = hv, hvb
-        if abs(estimate - previous) <= rtol * estimate:
-            break
-    return estimate
+    learning_rate: float | None = None
+    rank: int | None = None
 
 
 def _check_divergence(loss: float, history: list[float], epoch: int, lr: float, auto: bool):
+    """Raise when the loss is non-finite or rose (callers check only after plain steps)."""
     if history:
         floor = _FLOOR_FRACTION * history[0]
         rose = loss - history[-1] > _RISE_TOLERANCE * history[-1] + floor
@@ -91,77 +67,165 @@ def _check_divergence(loss: float, history: list[float], epoch: int, lr: float, 
     )
 
 
-def gd(
-    source: InMemorySource,
+def descend(
+    objective: Objective,
     coef: np.ndarray,
     intercept: np.ndarray,
     *,
+    accelerated: bool,
     learning_rate: float | str,
     max_iter: int,
     tol: float | None,
-    fit_intercept: bool,
+    n_iter_no_change: int,
 ) -> SolverResult:
-    """Full-batch gradient descent, the tutorial's algorithm.
+    """Gradient descent ("gd") or Nesterov's accelerated gradient descent ("agd").
 
-    Each epoch: one fused pass (loss and gradients at the current point), record the
-    loss, update ``coef -= lr * grad_w`` and ``intercept -= lr * grad_b``.
+    Each epoch is one pass (``objective.smooth_loss_grad``) at the current point: its
+    objective goes into the loss history, then the point moves by ``-lr * gradient``
+    (followed by the L1 part's proximal step). "agd" evaluates at an extrapolated point
+    y = theta + momentum * (theta - theta_previous), with FISTA's momentum schedule,
+    and restarts the momentum whenever it points uphill (the gradient-based adaptive
+    restart of O'Donoghue and Candès, 2015): that keeps the accelerated rate on
+    strongly convex problems without knowing their curvature.
 
     Parameters
     ----------
-    source : InMemorySource
-    coef : ndarray of shape (n_features, n_targets)
+    objective : Objective
+    coef : ndarray of shape (n_targets, n_features)
         Starting weights (not modified).
     intercept : ndarray of shape (n_targets,)
-        Starting bias (not modified); kept fixed when ``fit_intercept`` is False.
+        Starting bias (not modified); kept fixed when the objective fits no intercept.
+    accelerated : bool
+        "agd" if True, "gd" if False.
     learning_rate : float or "auto"
-        "auto" is 1/L with L the largest eigenvalue of the Hessian (power iteration).
+        "auto" is 1/L, L the largest eigenvalue of the Hessian.
     max_iter : int
         Most epochs to run.
     tol : float or None
-        Stop when the largest change of a parameter in an epoch is at most
-        ``tol`` times the largest parameter magnitude. None runs exactly ``max_iter``.
-    fit_intercept : bool
+        Convergence: for ``n_iter_no_change`` consecutive epochs, no parameter (in the
+        solver's coordinates) moved by more than ``tol`` times its own magnitude,
+        after multiplying the move by the number of steps an error of that size can
+        still take to shrink: sqrt(L/mu) for "agd", L/mu for "gd". mu, the smallest
+        curvature, is known exactly with a precomputed factor; on passes over the
+        data it is not estimated (the factor is 1). None runs exactly ``max_iter``.
+    n_iter_no_change : int
+        How many consecutive epochs must meet ``tol``.
 
     Raises
     ------
     DivergenceError
-        When the loss rises or turns non-finite (the step is too large).
+        When the loss turns non-finite, or rises after a plain (momentum-free) step:
+        a proximal gradient step of at most 1/L cannot raise it, so the step is too
+        large for the data.
     """
     auto = isinstance(learning_rate, str)
+    L, mu = objective.curvature()
     if auto:
-        L = lipschitz_constant(source, fit_intercept)
         lr = 1.0 / L if L > 0.0 else 1.0
     else:
         lr = float(learning_rate)
-    W = np.array(coef, dtype=np.float64)
-    b = np.array(intercept, dtype=np.float64)
+    condition = L / mu if (mu is not None and mu > 0.0) else 1.0
+    remaining_steps = np.sqrt(condition) if accelerated else condition
+    theta, beta = objective.to_solver(np.array(coef, np.float64), np.array(intercept, np.float64))
+    y_theta, y_beta = theta, beta
+    momentum_time = 1.0
+    plain_step = True  # the first step has no momentum
     history: list[float] = []
+    quiet_epochs = 0
     converged = False
+    relative_move = np.inf
     for epoch in range(max_iter):
-        loss, G, gb = source.loss_grad(W, b)
-        _check_divergence(loss, history, epoch, lr, auto)
+        loss, g_theta, g_beta = objective.smooth_loss_grad(y_theta, y_beta)
+        loss += objective.l1_penalty(y_theta)
+        if plain_step or not np.isfinite(loss):
+            _check_divergence(loss, history, epoch, lr, auto)
         history.append(loss)
-        step_w = lr * G
-        W = W - step_w
-        largest_step = float(np.max(np.abs(step_w), initial=0.0))
-        largest_param = float(np.max(np.abs(W), initial=0.0))
-        if fit_intercept:
-            step_b = lr * gb
-            b = b - step_b
-            largest_step = max(largest_step, float(np.max(np.abs(step_b))))
-            largest_param = max(largest_param, float(np.max(np.abs(b))))
-        if not (np.all(np.isfinite(W)) and np.all(np.isfinite(b))):
+        new_theta = objective.prox(y_theta - lr * g_theta, lr)
+        new_beta = y_beta - lr * g_beta
+        move_theta, move_beta = new_theta - theta, new_beta - beta
+        if accelerated:
+            uphill = np.sum((y_theta - new_theta) * move_theta) + np.sum(
+                (y_beta - new_beta) * move_beta
+            )
+            if uphill > 0.0:
+                momentum_time = 1.0
+            next_time = (1.0 + np.sqrt(1.0 + 4.0 * momentum_time**2)) / 2.0
+            momentum = (momentum_time - 1.0) / next_time
+            momentum_time = next_time
+            plain_step = momentum == 0.0
+            y_theta = new_theta + momentum * move_theta
+            y_beta = new_beta + momentum * move_beta
+        else:
+            y_theta, y_beta = new_theta, new_beta
+        theta, beta = new_theta, new_beta
+        if not (np.all(np.isfinite(theta)) and np.all(np.isfinite(beta))):
             _check_divergence(np.inf, history, epoch + 1, lr, auto)
-        if tol is not None and largest_step <= tol * largest_param:
+        relative_move = remaining_steps * _largest_relative(
+            np.concatenate([move_theta.ravel(), move_beta]),
+            np.concatenate([theta.ravel(), beta]),
+        )
+        quiet_epochs = quiet_epochs + 1 if tol is not None and relative_move <= tol else 0
+        if tol is not None and quiet_epochs >= n_iter_no_change:
             converged = True
             break
-    n_iter = len(history)
     if tol is not None and not converged:
         warnings.warn(
-            f"Gradient descent stopped at max_iter={max_iter} before reaching "
-            f"tol={tol} (last relative step {largest_step / max(largest_param, 1e-300):.3g}). "
-            "Increase max_iter, or scale the features.",
+            f"{'Accelerated g' if accelerated else 'G'}radient descent stopped at "
+            f"max_iter={max_iter} before reaching tol={tol} (last relative move "
+            f"{relative_move:.3g}). Increase max_iter, or scale the features.",
             ConvergenceWarning,
             stacklevel=3,
         )
-    return SolverResult(W, b, np.asarray(history), n_iter, converged, lr)
+    W, b = objective.to_original(theta, beta)
+    return SolverResult(W, b, np.asarray(history), len(history), converged, lr)
+
+
+def _largest_relative(move: np.ndarray, value: np.ndarray) -> float:
+    """max |move| / |value| over the parameters; a parameter at 0 that stays at 0 counts 0."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratios = np.abs(move) / np.abs(value)
+    ratios[move == 0.0] = 0.0
+    return float(np.max(ratios, initial=0.0))
+
+
+def exact(
+    factor: Factor, intercept: np.ndarray, *, fit_intercept: bool, alpha: float
+) -> SolverResult:
+    """The least-squares (or ridge) solution from the single-pass factor.
+
+    The system |R_xx w - R_xy|² (+ S (ȳ - b - x̄ w)² when b is fixed, + S alpha |w|²)
+    has (d + 1 or 2d) rows: its columns are scaled to unit norm and it is solved by
+    SVD. Singular values below eps * max(shape) of the largest are dropped (rank
+    deficiency); the solution is then the one of minimum norm in w.
+    """
+    d = factor.n_features
+    S = factor.total_weight
+    x_mean, y_mean = factor.mean[:d], factor.mean[d:]
+    A = factor.R[:d, :d]
+    rhs = factor.R[:d, d:]
+    if not fit_intercept:
+        A = np.vstack([A, np.sqrt(S) * x_mean])
+        rhs = np.vstack([rhs, np.sqrt(S) * (y_mean - intercept)])
+    if alpha > 0.0:
+        A = np.vstack([A, np.sqrt(S * alpha) * np.eye(d)])
+        rhs = np.vstack([rhs, np.zeros((d, rhs.shape[1]))])
+    norms = np.sqrt(np.sum(A**2, axis=0))
+    norms[norms == 0.0] = 1.0
+    U, s, Vt = np.linalg.svd(A / norms, full_matrices=False)
+    rank = int(np.sum(s > s[0] * np.finfo(np.float64).eps * max(A.shape))) if s.size else 0
+    theta = Vt[:rank].T @ ((U[:, :rank].T @ rhs) / s[:rank, None])
+    W = theta / norms[:, None]  # (d, k)
+    if rank < d:
+        # The solutions are W + null-space directions; remove W's part along them in
+        # the original coordinates so that |w| is smallest.
+        null = Vt[rank:].T / norms[:, None]
+        W = W - null @ np.linalg.lstsq(null, W, rcond=None)[0]
+    W = W.T
+    b = y_mean - W @ x_mean if fit_intercept else np.array(intercept, np.float64)
+    objective_value = _factor_objective(factor, W, b, alpha)
+    return SolverResult(W, b, np.array([objective_value]), 1, True, None, rank)
+
+
+def _factor_objective(factor: Factor, W: np.ndarray, b: np.ndarray, alpha: float) -> float:
+    loss, _, _ = PrecomputedSource(factor).loss_grad(W, b)
+    return loss + alpha * float(np.sum(W**2)) / W.shape[0]
