@@ -43,8 +43,9 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         rows, through a numerically stable QR factor; minimum-norm when X is rank
         deficient (see ``rank_``). L2 penalty only.
     learning_rate : float or "auto", default="auto"
-        Step size of "gd"/"agd". "auto" uses 1/L, with L the largest eigenvalue of the
-        objective's Hessian: a step that cannot diverge. A float is used as given; if
+        Step size of "gd"/"agd", in the coordinates the solver iterates in (the
+        standardized columns when ``scale_features``). "auto" uses 1/L, with L the
+        largest eigenvalue of the objective's Hessian: a step that cannot diverge. A float is used as given; if
         it makes the loss rise, ``fit`` raises :class:`fastlinreg.DivergenceError`.
     max_iter : int or None, default=None
         Maximum number of epochs of "gd"/"agd". None: 1000 when every epoch is a
@@ -193,8 +194,6 @@ class LinearRegression(RegressorMixin, BaseEstimator):
             sample_weight = _check_sample_weight(
                 sample_weight, X, dtype=np.float64, ensure_non_negative=True
             )
-            if not np.sum(sample_weight) > 0:
-                raise ValueError("sample_weight sums to zero: there is nothing to fit")
         n_samples, n_features = X.shape
         Y = y.reshape(n_samples, -1)
         n_targets = Y.shape[1]

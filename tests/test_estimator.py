@@ -20,7 +20,15 @@ def lstsq(X, y, fit_intercept=True):
     return np.linalg.lstsq(A, y, rcond=None)[0]
 
 
-@parametrize_with_checks([LinearRegression(), LinearRegression(parallel=True)])
+@parametrize_with_checks(
+    [
+        LinearRegression(),
+        LinearRegression(precompute=False, parallel=True),
+        LinearRegression(solver="agd"),
+        LinearRegression(solver="agd", precompute=False, alpha=0.01, l1_ratio=0.5),
+        LinearRegression(solver="exact"),
+    ]
+)
 def test_sklearn_compatible(estimator, check):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)

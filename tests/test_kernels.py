@@ -32,8 +32,8 @@ def assert_matches_reference(X, y, w, b, result):
 
 
 def assert_bit_identical(a, b):
-    assert a[0] == b[0] and a[2] == b[2]
-    assert np.array_equal(a[1], b[1])
+    assert a[0] == b[0]
+    assert np.array_equal(a[1], b[1]) and np.array_equal(a[2], b[2])
 
 
 @pytest.mark.parametrize("shape", SHAPES, ids=lambda s: f"{s[0]}x{s[1]}")
@@ -46,6 +46,41 @@ def test_loss_grad_matches_reference_serial_and_parallel_bitwise(shape, dtype, o
     assert_matches_reference(X, y, w, b, serial)
     assert_bit_identical(serial, parallel)
     assert serial[1].dtype == np.float64
+
+
+@pytest.mark.parametrize("shape", [(1, 3), (9, 1), (3_000, 7), (2_500, 33)], ids=str)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize("n_targets", [1, 3])
+def test_weighted_multi_target_pass_equals_repeated_rows(shape, dtype, order, n_targets):
+    # Integer weights are repeated rows, and k targets are k columns of the tutorial's
+    # y (n, k) with w (d, k): the plain reference covers both.
+    X, _, _, _ = make_problem(*shape, dtype=dtype, order=order)
+    rng = np.random.default_rng(1)
+    Y = rng.standard_normal((shape[0], n_targets)).astype(dtype)
+    W = rng.standard_normal((n_targets, shape[1]))
+    b = rng.standard_normal(n_targets)
+    counts = rng.integers(0, 4, shape[0])
+    counts[0] = 1  # at least one row
+    serial = kernels.loss_grad(X, Y, W, b, sample_weight=counts, parallel=False)
+    parallel = kernels.loss_grad(X, Y, W, b, sample_weight=counts, parallel=True)
+    assert_bit_identical(serial, parallel)
+    X_rep = np.repeat(X.astype(np.float64), counts, axis=0)
+    Y_rep = np.repeat(Y.astype(np.float64), counts, axis=0)
+    ref_loss, ref_w, ref_b = reference.loss_grad(X_rep, Y_rep, W.T, b)
+    loss, grad_w, grad_b = serial
+    assert_allclose(loss, ref_loss, rtol=1e-12)
+    assert_allclose(grad_w, ref_w.T, rtol=1e-10, atol=1e-12 * np.abs(ref_w).max())
+    assert_allclose(grad_b, ref_b, rtol=1e-10, atol=1e-12 * np.abs(ref_b).max())
+    assert grad_w.shape == (n_targets, shape[1])
+
+
+def test_one_target_as_a_column_gives_the_same_bits():
+    X, y, w, b = make_problem(3_000, 7)
+    flat = kernels.loss_grad(X, y, w, b)
+    column = kernels.loss_grad(X, y[:, None], w[None, :], np.array([b]))
+    assert flat[0] == column[0] and flat[2] == column[2][0]
+    assert np.array_equal(flat[1], column[1][0])
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -161,6 +196,11 @@ def test_streaming_read_sums_X():
         ((np.ones((0, 2)), np.ones(0), np.ones(2), 0.0), ValueError, "0 rows"),
         ((np.ones((3, 2)), np.ones(4), np.ones(2), 0.0), ValueError, r"y must have shape \(3,\)"),
         ((np.ones((3, 2)), np.ones(3), np.ones(3), 0.0), ValueError, r"w must have shape \(2,\)"),
+        (
+            (np.ones((3, 2)), np.ones((3, 2)), np.ones(2), 0.0),
+            ValueError,
+            r"w must have shape \(2, 2\) to match X and y",
+        ),
     ],
 )
 def test_bad_arguments(args, error, message):

@@ -1,0 +1,262 @@
+"""The solvers through the estimator: the same answers as scikit-learn, the same
+trajectory with and without the precomputed factor, weights, several targets, ridge
+and elastic net, rank deficiency, scaling, stopping rules."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+from sklearn import linear_model
+from sklearn.datasets import make_regression
+from sklearn.exceptions import ConvergenceWarning
+
+from fastlinreg import DivergenceError, LinearRegression, kernels, precompute
+
+SOLVERS = ["gd", "agd", "exact"]
+# Iterative solvers stop at tol; exact is exact to rounding.
+RTOL = {"gd": 1e-6, "agd": 1e-6, "exact": 1e-10}
+
+
+def problem(n=300, d=6, n_targets=1, weighted=False, seed=0):
+    X, Y = make_regression(
+        n_samples=n, n_features=d, n_targets=n_targets, noise=10, bias=3.0, random_state=seed
+    )
+    X = X * np.linspace(0.5, 4.0, d)  # unequal column scales
+    weights = np.random.default_rng(seed).integers(0, 4, n).astype(float) if weighted else None
+    return X, Y, weights
+
+
+def params(model):
+    """[coef | intercept], one row per target (sklearn's intercept_ is 0.0 without one)."""
+    coef = np.atleast_2d(model.coef_)
+    return np.c_[coef, np.broadcast_to(model.intercept_, coef.shape[:1])]
+
+
+def assert_same_fit(ours, theirs, rtol):
+    got, expected = params(ours), params(theirs)
+    assert_allclose(got, expected, rtol=0, atol=rtol * np.abs(expected).max())
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("n_targets", [1, 3])
+def test_matches_sklearn_linear_regression(solver, fit_intercept, weighted, n_targets):
+    X, Y, weights = problem(n_targets=n_targets, weighted=weighted)
+    ours = LinearRegression(solver=solver, fit_intercept=fit_intercept).fit(X, Y, weights)
+    theirs = linear_model.LinearRegression(fit_intercept=fit_intercept).fit(X, Y, weights)
+    assert_same_fit(ours, theirs, RTOL[solver])
+    assert np.shape(ours.coef_) == np.shape(theirs.coef_)
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+@pytest.mark.parametrize("weighted", [False, True])
+def test_ridge_matches_sklearn_ridge(solver, weighted):
+    X, y, weights = problem(weighted=weighted)
+    alpha = 0.5
+    total = len(y) if weights is None else weights.sum()
+    ours = LinearRegression(solver=solver, alpha=alpha).fit(X, y, weights)
+    # Ridge sums the squares where we average them: its alpha is ours times sum(s).
+    theirs = linear_model.Ridge(alpha=alpha * total, solver="svd").fit(X, y, weights)
+    assert_same_fit(ours, theirs, RTOL[solver])
+
+
+@pytest.mark.parametrize("solver", ["gd", "agd"])
+@pytest.mark.parametrize("precompute_", [True, False])
+def test_elastic_net_matches_sklearn(solver, precompute_):
+    X, y = make_regression(n_samples=300, n_features=8, n_informative=3, noise=10, random_state=3)
+    alpha, l1_ratio = 2.0, 0.7
+    ours = LinearRegression(
+        solver=solver, alpha=alpha, l1_ratio=l1_ratio, precompute=precompute_, max_iter=20_000
+    ).fit(X, y)
+    theirs = linear_model.ElasticNet(alpha=alpha, l1_ratio=l1_ratio, tol=1e-12, max_iter=100_000)
+    theirs.fit(X, y)
+    assert_same_fit(ours, theirs, 1e-5)
+    # The proximal step zeroes exactly the coefficients that coordinate descent zeroes.
+    assert_allclose(ours.coef_ == 0, theirs.coef_ == 0)
+    assert 0 < np.sum(ours.coef_ == 0) < len(ours.coef_)
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_sample_weight_is_repeating_rows(solver):
+    X, y, _ = problem(n=120, d=4, seed=1)
+    counts = np.random.default_rng(1).integers(0, 4, len(y))
+    weighted = LinearRegression(solver=solver).fit(X, y, sample_weight=counts)
+    repeated = LinearRegression(solver=solver).fit(np.repeat(X, counts, 0), np.repeat(y, counts))
+    assert_same_fit(weighted, repeated, RTOL[solver])
+
+
+@pytest.mark.parametrize("solver", ["gd", "agd"])
+@pytest.mark.parametrize("scale_features", [False, True])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize(("n_targets", "fit_intercept"), [(1, True), (3, True), (2, False)])
+def test_precompute_keeps_the_trajectory(
+    solver, scale_features, weighted, n_targets, fit_intercept
+):
+    X, Y, weights = problem(n=2_000, d=5, n_targets=n_targets, weighted=weighted, seed=4)
+    # A fixed step: "auto" estimates L differently with and without the factor.
+    settings = dict(
+        solver=solver,
+        learning_rate=0.1 if scale_features else 0.02,
+        scale_features=scale_features,
+        fit_intercept=fit_intercept,
+        max_iter=60,
+        tol=None,
+        alpha=0.1,
+        l1_ratio=0.3,
+    )
+    passes = LinearRegression(precompute=False, **settings).fit(X, Y, weights)
+    factored = LinearRegression(precompute=True, **settings).fit(X, Y, weights)
+    assert_allclose(factored.loss_history_, passes.loss_history_, rtol=1e-9)
+    assert_allclose(params(factored), params(passes), rtol=1e-9, atol=1e-9)
+    assert passes.n_iter_ == factored.n_iter_ == 60
+
+
+def test_all_targets_share_each_pass_over_X(monkeypatch):
+    X, Y, _ = problem(n=500, d=5, n_targets=3)
+    calls = []
+    real = kernels.loss_grad
+
+    def counting(X, y, w, b, **kwargs):
+        calls.append((np.shape(y), bool(np.any(y))))
+        return real(X, y, w, b, **kwargs)
+
+    monkeypatch.setattr(kernels, "loss_grad", counting)
+    model = LinearRegression(precompute=False, max_iter=30, tol=None).fit(X, Y)
+    epochs = [shape for shape, has_targets in calls if has_targets]  # not power iteration
+    assert epochs == [(500, 3)] * model.n_iter_
+    assert model.n_iter_ == 30
+
+
+def test_exact_rank_deficient_gives_minimum_norm():
+    rng = np.random.default_rng(5)
+    base = rng.standard_normal((50, 3))
+    X = np.column_stack([base, base[:, 0], np.full(50, 2.0), 3 * base[:, 1]])
+    y = base @ [1.0, -2.0, 0.5] + 4.0 + rng.standard_normal(50) * 0.1
+    model = LinearRegression(solver="exact").fit(X, y)
+    assert model.rank_ == 3
+    # Minimum norm over the centred least-squares solutions, as lstsq/pinv give it.
+    Xc = X - X.mean(0)
+    expected = np.linalg.lstsq(Xc, y - y.mean(), rcond=None)[0]
+    assert_allclose(model.coef_, expected, atol=1e-10)
+    assert_allclose(model.coef_[0], model.coef_[3])  # the duplicate is shared equally
+    assert model.coef_[4] == pytest.approx(0, abs=1e-12)
+    assert_allclose(model.predict(X), X @ expected + y.mean() - X.mean(0) @ expected)
+
+
+def test_exact_underdetermined_gives_minimum_norm():
+    rng = np.random.default_rng(6)
+    X, y = rng.standard_normal((5, 12)), rng.standard_normal(5)
+    model = LinearRegression(solver="exact", fit_intercept=False).fit(X, y)
+    assert model.rank_ == 5
+    assert_allclose(model.coef_, np.linalg.pinv(X) @ y, atol=1e-12)
+
+
+def test_exact_zero_weight_rows_are_ignored():
+    X, y, _ = problem(n=100, d=4)
+    weights = np.where(np.arange(100) % 3 == 0, 0.0, 1.5)
+    kept = weights > 0
+    weighted = LinearRegression(solver="exact").fit(X, y, weights)
+    dropped = LinearRegression(solver="exact").fit(X[kept], y[kept])
+    assert_same_fit(weighted, dropped, 1e-12)
+
+
+def test_exact_factor_is_independent_of_the_block_size(monkeypatch):
+    from fastlinreg import sources
+
+    X, y, weights = problem(n=1_000, d=5, weighted=True)
+    one_block = LinearRegression(solver="exact").fit(X, y, weights)
+    monkeypatch.setattr(sources, "FACTOR_ROWS_PER_BLOCK", 7)  # 143 merges
+    many_blocks = LinearRegression(solver="exact").fit(X, y, weights)
+    assert_same_fit(many_blocks, one_block, 1e-12)
+
+
+def test_badly_scaled_columns_need_feature_scaling():
+    # Pontius-like: x and x² with x ~ 1e6 (x² ~ 1e12).
+    rng = np.random.default_rng(7)
+    x = rng.uniform(0, 3e6, 40)
+    X = np.column_stack([x, x**2])
+    y = 0.7 + 1e-3 * x + 1e-9 * x**2 + rng.standard_normal(40) * 1e-3
+    exact = LinearRegression(solver="exact").fit(X, y)
+    scaled = LinearRegression(solver="gd", scale_features=True).fit(X, y)
+    assert scaled.converged_
+    assert_same_fit(scaled, exact, 1e-6)
+    with pytest.warns(ConvergenceWarning):
+        unscaled = LinearRegression(solver="gd", scale_features=False).fit(X, y)
+    assert np.abs(params(unscaled) - params(exact)).max() > 1e-3 * np.abs(params(exact)).max()
+
+
+def test_agd_takes_far_fewer_epochs_than_gd():
+    X, y, _ = problem(n=400, d=6)
+    X[:, 0] *= 30  # condition number ~1e3 without scaling
+    settings = dict(scale_features=False, precompute=True, max_iter=200_000)
+    gd = LinearRegression(solver="gd", **settings).fit(X, y)
+    agd = LinearRegression(solver="agd", **settings).fit(X, y)
+    assert gd.converged_ and agd.converged_
+    assert agd.n_iter_ * 10 < gd.n_iter_
+    assert_same_fit(agd, gd, 1e-6)
+
+
+def test_tol_none_runs_max_iter_and_n_iter_no_change_counts_epochs():
+    X, y, _ = problem()
+    fixed = LinearRegression(solver="agd", tol=None, max_iter=37).fit(X, y)
+    assert fixed.n_iter_ == 37 and not fixed.converged_
+    quick = LinearRegression(solver="agd", n_iter_no_change=1).fit(X, y)
+    patient = LinearRegression(solver="agd", n_iter_no_change=20).fit(X, y)
+    assert quick.converged_ and patient.converged_
+    assert patient.n_iter_ >= quick.n_iter_ + 19
+
+
+@pytest.mark.parametrize("precompute_", [True, False])
+def test_agd_with_too_large_a_step_raises_quickly(precompute_):
+    X, y, _ = problem()
+    model = LinearRegression(solver="agd").fit(X, y)
+    before = params(model).copy()
+    # With scaled features the Hessian's largest eigenvalue is 2 (1 + a correlation
+    # term) <= 2 d, so a step of 5 is too large whatever the data.
+    with pytest.raises(DivergenceError, match=r"rose from .* learning_rate=5.0"):
+        model.set_params(learning_rate=5.0, precompute=precompute_, max_iter=50)
+        model.fit(X, y)
+    assert_allclose(params(model), before)  # the previous fit is kept
+
+
+def test_exact_rejects_an_l1_penalty():
+    X, y, _ = problem()
+    with pytest.raises(ValueError, match="solver='exact' solves least squares and ridge"):
+        LinearRegression(solver="exact", alpha=1.0, l1_ratio=0.5).fit(X, y)
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_float32_data(solver):
+    X, y, _ = problem()
+    ours = LinearRegression(solver=solver).fit(X.astype(np.float32), y.astype(np.float32))
+    reference = LinearRegression(solver="exact").fit(X, y)
+    assert ours.coef_.dtype == np.float32
+    assert_same_fit(ours, reference, 1e-5)
+
+
+@pytest.mark.parametrize(
+    ("n", "d", "expected"), [(1_000, 10, True), (10, 20, False), (1_000, 600, False)]
+)
+def test_precompute_auto_uses_the_factor_when_it_is_small(monkeypatch, n, d, expected):
+    used = []
+    real = precompute.triangular_factor
+    monkeypatch.setattr(precompute, "triangular_factor", lambda s: used.append(1) or real(s))
+    X, y, _ = problem(n=n, d=d)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        LinearRegression(max_iter=3).fit(X, y)
+    assert bool(used) is expected
+
+
+def test_sample_weight_errors():
+    X, y, _ = problem(n=20)
+    with pytest.raises(ValueError, match="Negative values in data passed to `sample_weight`"):
+        LinearRegression().fit(X, y, sample_weight=np.r_[-1.0, np.ones(19)])
+    with pytest.raises(ValueError, match="Sample weights must contain at least one non-zero"):
+        LinearRegression().fit(X, y, sample_weight=np.zeros(20))
+    with pytest.raises(ValueError, match=r"sample_weight.shape == \(19,\), expected \(20,\)"):
+        LinearRegression().fit(X, y, sample_weight=np.ones(19))
