@@ -110,9 +110,7 @@ def _residuals(y, start, sample_weight, weighted, scratch, m):
 
 
 @njit(**JIT_OPTIONS)
-def _block_loss_grad(
-    X, Y, W, b, sample_weight, weighted, start, stop, g_out, r_out, sweep_columns
-):
+def _block_loss_grad(X, Y, W, b, sample_weight, weighted, start, stop, g_out, r_out, sweep_columns):
     """Fused pass over rows [start, stop) for all k targets at once.
 
     With r = y - (X w + b) the residual of each target and s the row weight (1 when not

@@ -15,8 +15,11 @@ from .sources import InMemorySource
 
 _FLOAT_DTYPES = [np.float64, np.float32]
 # precompute="auto" factors X when the factor, (n_features + n_targets)² numbers, is
-# small; the pass then costs about as much as a few epochs (see README).
+# small and the fit may run long enough to repay the pass. Measured with
+# benchmarks/bench_precompute.py (2 cores, 128 MiB of X): the pass costs as much as
+# 5 epochs at 10-20 columns, 30 at 100, 38 at 300, 80 at 1000.
 _PRECOMPUTE_MAX_COLUMNS = 512
+_PRECOMPUTE_MIN_EPOCHS = 100
 
 
 class LinearRegression(RegressorMixin, BaseEstimator):
@@ -45,8 +48,9 @@ class LinearRegression(RegressorMixin, BaseEstimator):
     learning_rate : float or "auto", default="auto"
         Step size of "gd"/"agd", in the coordinates the solver iterates in (the
         standardized columns when ``scale_features``). "auto" uses 1/L, with L the
-        largest eigenvalue of the objective's Hessian: a step that cannot diverge. A float is used as given; if
-        it makes the loss rise, ``fit`` raises :class:`fastlinreg.DivergenceError`.
+        largest eigenvalue of the objective's Hessian: a step that cannot diverge. A
+        float is used as given; if it makes the loss rise, ``fit`` raises
+        :class:`fastlinreg.DivergenceError`.
     max_iter : int or None, default=None
         Maximum number of epochs of "gd"/"agd". None: 1000 when every epoch is a
         pass over X, 100_000 when the epochs run on the precomputed factor (each then
@@ -70,7 +74,8 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         First make one pass over X that factors it (a QR factor of the centred data:
         the square root of XᵀX); every epoch then costs O(n_features²) instead of a
         pass over X, with the same trajectory and losses (to rounding). "auto" does so
-        when n_samples >= n_features + n_targets and n_features + n_targets <= 512.
+        when n_samples >= n_features + n_targets, n_features + n_targets <= 512 and
+        ``max_iter`` is None or at least 100 (the pass costs 5 to 40 epochs there).
         "exact" always makes this pass.
     scale_features : "auto" or bool, default="auto"
         Iterate on standardized columns ((x - mean) / std, or x / rms without an
@@ -222,7 +227,11 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         use_factor = self.precompute
         if use_factor == "auto":
             columns = source.n_features + source.n_targets
-            use_factor = source.n_samples >= columns and columns <= _PRECOMPUTE_MAX_COLUMNS
+            use_factor = (
+                source.n_samples >= columns
+                and columns <= _PRECOMPUTE_MAX_COLUMNS
+                and (self.max_iter is None or self.max_iter >= _PRECOMPUTE_MIN_EPOCHS)
+            )
         factor = precompute.triangular_factor(source) if use_factor else None
         scale_features = self.scale_features
         if scale_features == "auto":

@@ -14,9 +14,14 @@ least-squares solve (the normal equations lose half the digits: 0 on NIST Filip)
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from itertools import islice
 
+import numba
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 
 @dataclass
@@ -63,8 +68,7 @@ def _one_pass(source, block_statistic, merge):
     """
     statistic = mean = None
     total = 0.0
-    for X, Y, weights in source.row_blocks():
-        statistic_b, mean_b, weight_b = block_statistic(X, Y, weights)
+    for statistic_b, mean_b, weight_b in _each_block(source, block_statistic):
         if weight_b == 0.0:
             continue
         if statistic is None:
@@ -78,6 +82,19 @@ def _one_pass(source, block_statistic, merge):
     if statistic is None:
         raise ValueError("sample_weight sums to zero: there is nothing to fit")
     return statistic, mean, total
+
+
+def _each_block(source, block_statistic) -> Iterator[tuple[np.ndarray, np.ndarray, float]]:
+    """block_statistic of every block, in block order, computed on numba's threads
+    (one unless the source is parallel), each with a single BLAS thread: OpenBLAS's own
+    two threads made LAPACK's QR of a 4096 x 21 block 60x slower on our 2-core machine
+    (benchmarks/bench_precompute.py). Each block's result does not depend on the
+    thread that computed it, so neither does the merged result."""
+    workers = numba.get_num_threads() if source.parallel is not False else 1
+    blocks = source.row_blocks()
+    with threadpool_limits(1), ThreadPoolExecutor(workers) as pool:
+        while chunk := list(islice(blocks, 4 * workers)):  # bounded memory
+            yield from pool.map(lambda block: block_statistic(*block), chunk)
 
 
 def triangular_factor(source) -> Factor:

@@ -239,17 +239,28 @@ def test_float32_data(solver):
 
 
 @pytest.mark.parametrize(
-    ("n", "d", "expected"), [(1_000, 10, True), (10, 20, False), (1_000, 600, False)]
-)
-def test_precompute_auto_uses_the_factor_when_it_is_small(monkeypatch, n, d, expected):
+    ("n", "d", "max_iter", "expected"),
+    [(1_000, 10, None, True), (10, 20, None, False), (1_000, 600, None, False),
+     (1_000, 10, 3, False), (1_000, 10, 100, True)],
+)  # fmt: skip
+def test_precompute_auto_uses_the_factor_when_it_is_small(monkeypatch, n, d, max_iter, expected):
     used = []
     real = precompute.triangular_factor
     monkeypatch.setattr(precompute, "triangular_factor", lambda s: used.append(1) or real(s))
     X, y, _ = problem(n=n, d=d)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        LinearRegression(max_iter=3).fit(X, y)
+        LinearRegression(max_iter=max_iter).fit(X, y)
     assert bool(used) is expected
+
+
+def test_the_factor_does_not_depend_on_threads():
+    from fastlinreg.sources import InMemorySource
+
+    X, Y, weights = problem(n=30_000, d=7, n_targets=2, weighted=True)
+    serial = precompute.triangular_factor(InMemorySource(X, Y, weights, parallel=False))
+    threaded = precompute.triangular_factor(InMemorySource(X, Y, weights, parallel=True))
+    assert np.array_equal(serial.R, threaded.R) and np.array_equal(serial.mean, threaded.mean)
 
 
 def test_sample_weight_errors():
