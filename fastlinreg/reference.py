@@ -60,3 +60,31 @@ def fit(X, y, w, b, lr, num_iter):
         dw, db = gradient(X, y, y_pred)
         w, b = step(w, b, dw, db, lr)
     return w, b, np.array(loss_history)
+
+
+def fit_accelerated(X, y, w, b, lr, num_iter):
+    """Nesterov's accelerated gradient descent with adaptive restart, from (w, b).
+
+    What ``LinearRegression(solver="agd")`` computes (here without feature scaling
+    or a penalty). The gradient is taken at a look-ahead point (v_w, v_b) that
+    carries momentum; the momentum is reset whenever it points uphill.
+    Returns (w, b, loss_history); loss_history[i] is the loss at the look-ahead
+    point of iteration i.
+    """
+    loss_history = []
+    v_w, v_b = w, b
+    t = 1.0
+    for _ in range(num_iter):
+        y_pred = forward(X, v_w, v_b)
+        loss_history.append(mse(y, y_pred))
+        dw, db = gradient(X, y, y_pred)
+        w_new, b_new = step(v_w, v_b, dw, db, lr)
+        uphill = np.sum((v_w - w_new) * (w_new - w)) + np.sum((v_b - b_new) * (b_new - b))
+        if uphill > 0:
+            t = 1.0
+        t_next = (1 + np.sqrt(1 + 4 * t * t)) / 2
+        momentum = (t - 1) / t_next
+        v_w = w_new + momentum * (w_new - w)
+        v_b = b_new + momentum * (b_new - b)
+        w, b, t = w_new, b_new, t_next
+    return w, b, np.array(loss_history)

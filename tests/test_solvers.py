@@ -13,7 +13,7 @@ from sklearn import linear_model
 from sklearn.datasets import make_regression
 from sklearn.exceptions import ConvergenceWarning
 
-from fastlinreg import DivergenceError, LinearRegression, kernels, precompute
+from fastlinreg import DivergenceError, LinearRegression, kernels, precompute, reference
 
 SOLVERS = ["gd", "agd", "exact"]
 # Iterative solvers stop at tol; exact is exact to rounding.
@@ -271,3 +271,22 @@ def test_sample_weight_errors():
         LinearRegression().fit(X, y, sample_weight=np.zeros(20))
     with pytest.raises(ValueError, match=r"sample_weight.shape == \(19,\), expected \(20,\)"):
         LinearRegression().fit(X, y, sample_weight=np.ones(19))
+
+
+@pytest.mark.parametrize("precompute_", [False, True])
+def test_agd_trajectory_equals_reference(precompute_):
+    X, y = make_regression(n_samples=300, n_features=4, noise=10, random_state=1)
+    X[:, 0] *= 10  # ill-conditioned enough for restarts to happen
+    w0, b0, lr, epochs = np.linspace(-1, 1, 4), 0.5, 0.004, 80
+    model = LinearRegression(
+        solver="agd",
+        scale_features=False,
+        precompute=precompute_,
+        learning_rate=lr,
+        max_iter=epochs,
+        tol=None,
+    ).fit(X, y, coef_init=w0, intercept_init=b0)
+    w, b, history = reference.fit_accelerated(X, y[:, None], w0[:, None], b0, lr, epochs)
+    assert_allclose(model.loss_history_, history, rtol=1e-10)
+    assert_allclose(model.coef_, w[:, 0], rtol=1e-10)
+    assert model.intercept_ == pytest.approx(float(b[0]), rel=1e-10)
