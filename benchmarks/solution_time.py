@@ -16,8 +16,8 @@ target was reached, and a loss-vs-wall-time curve:
 
 - direct solvers: the single point of the timed fit;
 - iterative solvers: separate fits with max_iter = 1, 2, 4, ... and no early stop, each
-  timed alone, until the error is 100x below the target, stops improving or the curve's
-  time budget is spent;
+  timed alone (median of ``rounds`` runs, like the table), until the error is 100x below
+  the target, stops improving or the curve's time budget is spent;
 - SGDRegressor: one run of ``partial_fit`` epochs with the clock running (paused only to
   record each epoch's loss), until the target or ``--sgd-cap`` seconds. That run is also
   its table entry.
@@ -329,16 +329,18 @@ def warm_up(method: Method, problem: Problem) -> None:
 
 
 def doubling_curve(method: Method, problem: Problem, budget_s: float = CURVE_CAP_S) -> list[Point]:
-    """Separate fits with max_iter = 1, 2, 4, ..., each timed alone (see the module doc)."""
+    """Fits with max_iter = 1, 2, 4, ..., each timed alone (median of ``method.rounds``)."""
     assert method.fit_iter is not None
     points: list[Point] = []
     spent, k, last_error = 0.0, 1, math.inf
     while k <= MAX_ITER_CAP and spent < budget_s:
-        t0 = time.perf_counter()
-        fit = method.fit_iter(problem, k)
-        t = time.perf_counter() - t0
-        spent += t
-        points.append(Point(t, k, fit))
+        times = []
+        for _ in range(method.rounds):
+            t0 = time.perf_counter()
+            fit = method.fit_iter(problem, k)
+            times.append(time.perf_counter() - t0)
+        spent += sum(times)
+        points.append(Point(statistics.median(times), k, fit))
         error = problem.rel_error(fit)
         if error <= method.target * 1e-2 or error >= last_error:
             break
@@ -538,6 +540,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"unknown methods {sorted(unknown)}; known: {[m.name for m in METHODS]}")
         methods = [m for m in METHODS if m.name in wanted]
 
+    load_start = os.getloadavg()
     t0 = time.perf_counter()
     problem = replace(make_problem(args.n, args.d, args.seed), cap_s=args.sgd_cap)
     print(f"problem and reference: {time.perf_counter() - t0:.1f} s", file=sys.stderr)
@@ -551,9 +554,16 @@ def main(argv: list[str] | None = None) -> int:
     base = next((r.time_s for r in results if r.method.name == "fastlinreg-agd"), None)
     records = [_record(r, problem, base) for r in results]
     info = runtime_info()
+    # The machine may be shared: the 1-minute load averages say how quiet the run was.
+    info["loadavg_1min_start_end"] = [load_start[0], os.getloadavg()[0]]
     n, d = problem.shape
     print(f"make_regression({n:,} x {d}, noise=10, random_state={args.seed}), float64")
     print(f"BLAS: {info['blas']}; {info['cpu_count']} CPUs")
+    print(
+        "1-minute load average at start and end: {:.2f}, {:.2f}".format(
+            *info["loadavg_1min_start_end"]
+        )
+    )
     print()
     print(markdown_table(records))
     if args.out:
