@@ -241,6 +241,35 @@ def predict_parallel(X, w, b, row_block, out):
         _block_predict(X, w, b, start, min(start + row_block, n), out)
 
 
+@njit(**JIT_OPTIONS)
+def centred_block(X, Y, sample_weight, weighted, out):
+    """One block of rows for the precompute pass, centred and weighted, in one go.
+
+    X (m, d) and Y (m, k) any float dtype and order, sample_weight (m,) float64 read
+    only when ``weighted``. Writes out[i] = sqrt(s_i) * ([X Y][i] - mean) into
+    ``out`` (m, d + k) float64; returns (mean (d + k,), sum of the weights).
+    """
+    m, d = X.shape
+    k = Y.shape[1]
+    sums = np.zeros(d + k)
+    weight = 0.0
+    for i in range(m):
+        s = sample_weight[i] if weighted else 1.0
+        weight += s
+        for j in range(d):
+            sums[j] += s * X[i, j]
+        for t in range(k):
+            sums[d + t] += s * Y[i, t]
+    mean = sums / weight if weight > 0.0 else sums
+    for i in range(m):
+        root = np.sqrt(sample_weight[i]) if weighted else 1.0
+        for j in range(d):
+            out[i, j] = root * (X[i, j] - mean[j])
+        for t in range(k):
+            out[i, d + t] = root * (Y[i, t] - mean[d + t])
+    return mean, weight
+
+
 # The bound may reorder its additions (its value is irrelevant), so LLVM vectorizes it
 # fully and it reads at memory speed.
 @njit(parallel=True, **{**JIT_OPTIONS, "fastmath": {"reassoc", "contract", "nsz", "arcp"}})

@@ -17,11 +17,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from . import kernels
-
-# Rows per block of row_blocks(): LAPACK's QR of a 4096 x 21 block ran at the same
-# speed as 16384 and 65536 rows (0.30 s for 2,000,000 rows), and 1024 rows was slower.
-FACTOR_ROWS_PER_BLOCK = 4096
+from . import _config, kernels
 
 
 class InMemorySource:
@@ -96,7 +92,8 @@ class InMemorySource:
 
     def row_blocks(self) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray | None]]:
         """(X rows, Y rows, weights or None) in fixed consecutive blocks (views, no copies)."""
-        for start in range(0, self.n_samples, FACTOR_ROWS_PER_BLOCK):
-            rows = slice(start, start + FACTOR_ROWS_PER_BLOCK)
+        block = _config.rows_per_factor_block(self.n_features + self.n_targets)
+        for start in range(0, self.n_samples, block):
+            rows = slice(start, start + block)
             weights = None if self.sample_weight is None else self.sample_weight[rows]
             yield self.X[rows], self.Y[rows], weights

@@ -164,12 +164,13 @@ def test_exact_zero_weight_rows_are_ignored():
     assert_same_fit(weighted, dropped, 1e-12)
 
 
-def test_exact_factor_is_independent_of_the_block_size(monkeypatch):
-    from fastlinreg import sources
+@pytest.mark.parametrize("weighted", [False, True])
+def test_exact_factor_is_independent_of_the_block_size(monkeypatch, weighted):
+    from fastlinreg import _config
 
-    X, y, weights = problem(n=1_000, d=5, weighted=True)
+    X, y, weights = problem(n=1_000, d=5, weighted=weighted)
     one_block = LinearRegression(solver="exact").fit(X, y, weights)
-    monkeypatch.setattr(sources, "FACTOR_ROWS_PER_BLOCK", 7)  # 143 merges
+    monkeypatch.setattr(_config, "FACTOR_BLOCK_BYTES", 1)  # 12-row blocks: 84 of them
     many_blocks = LinearRegression(solver="exact").fit(X, y, weights)
     assert_same_fit(many_blocks, one_block, 1e-12)
 
@@ -252,15 +253,6 @@ def test_precompute_auto_uses_the_factor_when_it_is_small(monkeypatch, n, d, max
         warnings.simplefilter("ignore", ConvergenceWarning)
         LinearRegression(max_iter=max_iter).fit(X, y)
     assert bool(used) is expected
-
-
-def test_the_factor_does_not_depend_on_threads():
-    from fastlinreg.sources import InMemorySource
-
-    X, Y, weights = problem(n=30_000, d=7, n_targets=2, weighted=True)
-    serial = precompute.triangular_factor(InMemorySource(X, Y, weights, parallel=False))
-    threaded = precompute.triangular_factor(InMemorySource(X, Y, weights, parallel=True))
-    assert np.array_equal(serial.R, threaded.R) and np.array_equal(serial.mean, threaded.mean)
 
 
 def test_sample_weight_errors():
