@@ -257,8 +257,22 @@ METHODS: list[Method] = [
         "fastlinreg agd",
         "fastlinreg",
         fit=lambda p: _fastlinreg(p, solver="agd"),
-        fit_iter=_quiet(lambda p, k: _fastlinreg(p, solver="agd", max_iter=k, tol=None)),
-        settings='solver="agd", defaults',
+        # precompute=True as the defaults choose for this shape (auto switches it off
+        # for max_iter < 100, which would mix two algorithms in one curve).
+        fit_iter=_quiet(
+            lambda p, k: _fastlinreg(p, solver="agd", max_iter=k, tol=None, precompute=True)
+        ),
+        settings='solver="agd", defaults (precompute="auto" factors X)',
+    ),
+    Method(
+        "fastlinreg-agd-passes",
+        "fastlinreg agd, passes over X",
+        "fastlinreg",
+        fit=lambda p: _fastlinreg(p, solver="agd", precompute=False),
+        fit_iter=_quiet(
+            lambda p, k: _fastlinreg(p, solver="agd", max_iter=k, tol=None, precompute=False)
+        ),
+        settings='solver="agd", precompute=False: every epoch one fused kernel pass over X',
     ),
     Method(
         "fastlinreg-exact",

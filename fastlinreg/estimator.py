@@ -220,9 +220,11 @@ class LinearRegression(RegressorMixin, BaseEstimator):
     def _solve(self, source, coef0, intercept0) -> solvers.SolverResult:
         """Translate the parameters into one solver call."""
         if self.solver == "exact":
-            factor = precompute.triangular_factor(source)
             return solvers.exact(
-                factor, intercept0, fit_intercept=self.fit_intercept, alpha=self.alpha
+                precompute.triangular_factor(source),
+                intercept0,
+                fit_intercept=self.fit_intercept,
+                alpha=self.alpha,
             )
         use_factor = self.precompute
         if use_factor == "auto":
@@ -232,7 +234,9 @@ class LinearRegression(RegressorMixin, BaseEstimator):
                 and columns <= _PRECOMPUTE_MAX_COLUMNS
                 and (self.max_iter is None or self.max_iter >= _PRECOMPUTE_MIN_EPOCHS)
             )
-        factor = precompute.triangular_factor(source) if use_factor else None
+        factor: precompute.Factor | None = (
+            precompute.triangular_factor(source) if use_factor else None
+        )
         scale_features = self.scale_features
         if scale_features == "auto":
             scale_features = self.solver == "agd"

@@ -100,7 +100,7 @@ def _cholesky_factor(gram: np.ndarray) -> np.ndarray | None:
 def _r_factor(A: np.ndarray) -> np.ndarray:
     """The (p, p) triangular factor of A (m, p), zero-padded when m < p."""
     p = A.shape[1]
-    R = np.linalg.qr(A, mode="r")
+    R: np.ndarray = np.asarray(np.linalg.qr(A, mode="r"))
     if R.shape[0] < p:
         R = np.vstack([R, np.zeros((p - R.shape[0], p))])
     return R
