@@ -16,6 +16,10 @@ from __future__ import annotations
 import numpy as np
 
 
+# An explicit Hessian's eigenvalues carry absolute errors of about eps * L each.
+_RESOLVABLE_FRACTION = 1e3 * float(np.finfo(np.float64).eps)
+
+
 class Objective:
     """F in solver coordinates (theta (k, d), beta (k,)), over a source's passes.
 
@@ -92,7 +96,12 @@ class Objective:
                 g_theta, g_beta = self.hessian_vector(e[None, :d], e[d:])
                 H[:, j] = np.concatenate([g_theta[0], g_beta])[:n_params]
             eigenvalues = np.linalg.eigvalsh((H + H.T) / 2.0)
-            return float(eigenvalues[-1]), max(float(eigenvalues[0]), 0.0)
+            L = float(eigenvalues[-1])
+            # Eigenvalues within rounding of zero belong to directions no step moves
+            # along (duplicated or constant columns): the smallest curvature that
+            # governs convergence is the smallest one above them.
+            resolved = eigenvalues[eigenvalues > _RESOLVABLE_FRACTION * n_params * L]
+            return L, float(resolved[0]) if resolved.size else None
         return self._power_iteration(d), None
 
     def _power_iteration(self, d, *, max_iter: int = 100, rtol: float = 1e-3) -> float:

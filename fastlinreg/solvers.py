@@ -124,7 +124,7 @@ def descend(
         lr = 1.0 / L if L > 0.0 else 1.0
     else:
         lr = float(learning_rate)
-    condition = L / mu if (mu is not None and mu > 0.0) else 1.0
+    condition = L / mu if mu is not None else 1.0
     remaining_steps = np.sqrt(condition) if accelerated else condition
     theta, beta = objective.to_solver(np.array(coef, np.float64), np.array(intercept, np.float64))
     y_theta, y_beta = theta, beta
@@ -180,10 +180,17 @@ def descend(
     return SolverResult(W, b, np.asarray(history), len(history), converged, lr)
 
 
+# Parameters smaller than this fraction of the largest one are measured against it:
+# rounding moves them at random (a constant or duplicated column's coefficient drifts by
+# ~1e-17 per epoch), which relative to their own size would never look converged.
+_NEGLIGIBLE_FRACTION = float(np.sqrt(np.finfo(np.float64).eps))
+
+
 def _largest_relative(move: np.ndarray, value: np.ndarray) -> float:
-    """max |move| / |value| over the parameters; a parameter at 0 that stays at 0 counts 0."""
+    """max |move| / max(|value|, floor) over the parameters (0 for parameters that stay)."""
+    floor = _NEGLIGIBLE_FRACTION * float(np.max(np.abs(value), initial=0.0))
     with np.errstate(divide="ignore", invalid="ignore"):
-        ratios = np.abs(move) / np.abs(value)
+        ratios = np.abs(move) / np.maximum(np.abs(value), floor)
     ratios[move == 0.0] = 0.0
     return float(np.max(ratios, initial=0.0))
 

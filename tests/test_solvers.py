@@ -282,3 +282,20 @@ def test_agd_trajectory_equals_reference(precompute_):
     assert_allclose(model.loss_history_, history, rtol=1e-10)
     assert_allclose(model.coef_, w[:, 0], rtol=1e-10)
     assert model.intercept_ == pytest.approx(float(b[0]), rel=1e-10)
+
+
+@pytest.mark.parametrize("solver", ["gd", "agd"])
+@pytest.mark.parametrize("precompute_", [True, False])
+def test_iterative_solvers_converge_on_rank_deficient_data(solver, precompute_):
+    # A duplicated and a constant column: directions no step moves along, and
+    # coefficients that rounding nudges at random, must not stall the stopping rule.
+    rng = np.random.default_rng(5)
+    base = rng.standard_normal((200, 3))
+    X = np.column_stack([base, base[:, 0], np.full(200, 2.0)])
+    y = base @ [1.0, -2.0, 0.5] + 4.0 + rng.standard_normal(200) * 0.1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        model = LinearRegression(solver=solver, precompute=precompute_).fit(X, y)
+    exact = LinearRegression(solver="exact").fit(X, y)
+    assert model.converged_
+    assert_allclose(model.predict(X), exact.predict(X), atol=1e-7)
