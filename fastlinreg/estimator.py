@@ -57,7 +57,8 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         costs O(n_features²)).
     tol : float or None, default=1e-9
         "gd"/"agd" have converged when, for ``n_iter_no_change`` consecutive epochs, no
-        parameter moved by more than ``tol`` times its own magnitude, once that move is
+        parameter moved by more than ``tol`` times its own magnitude (or sqrt(eps) times
+        the largest parameter's, if that is more), once that move is
         multiplied by how many more steps an error of its size may still take (sqrt of
         the condition number for "agd", the condition number for "gd"; known exactly
         with ``precompute``, taken as 1 otherwise). None runs exactly ``max_iter``.

@@ -103,7 +103,8 @@ def descend(
         Most epochs to run.
     tol : float or None
         Convergence: for ``n_iter_no_change`` consecutive epochs, no parameter (in the
-        solver's coordinates) moved by more than ``tol`` times its own magnitude,
+        solver's coordinates) moved by more than ``tol`` times its own magnitude (at
+        least sqrt(eps) times the largest parameter's),
         after multiplying the move by the number of steps an error of that size can
         still take to shrink: sqrt(L/mu) for "agd", L/mu for "gd". mu, the smallest
         curvature, is known exactly with a precomputed factor; on passes over the
