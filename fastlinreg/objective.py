@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import numpy as np
 
-
 # An explicit Hessian's eigenvalues carry absolute errors of about eps * L each.
 _RESOLVABLE_FRACTION = 1e3 * float(np.finfo(np.float64).eps)
 
