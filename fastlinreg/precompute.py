@@ -14,8 +14,10 @@ least-squares solve (the normal equations lose half the digits: 0 on NIST Filip)
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import islice
 
@@ -143,9 +145,34 @@ def _chunks_of_blocks(source, block_statistic) -> Iterator[list]:
     on our 2-core machine. A block's result does not depend on the thread computing it."""
     workers = numba.get_num_threads() if source.parallel is not False else 1
     blocks = source.row_blocks()
-    with threadpool_limits(1), ThreadPoolExecutor(workers) as pool:
+    with _single_threaded_blas(), ThreadPoolExecutor(workers) as pool:
         while chunk := list(islice(blocks, MERGE_BLOCKS)):
             yield list(pool.map(lambda block: block_statistic(*block), chunk))
+
+
+_blas_lock = threading.Lock()
+_blas_users = 0
+_blas_limiter: threadpool_limits | None = None
+
+
+@contextmanager
+def _single_threaded_blas():
+    """BLAS limited to one thread while any pass runs. threadpoolctl's limit is
+    process-wide, so concurrent fits share one limit, restored by the last to leave
+    (nested threadpool_limits contexts would restore out of order)."""
+    global _blas_users, _blas_limiter
+    with _blas_lock:
+        if _blas_users == 0:
+            _blas_limiter = threadpool_limits(1)
+        _blas_users += 1
+    try:
+        yield
+    finally:
+        with _blas_lock:
+            _blas_users -= 1
+            if _blas_users == 0 and _blas_limiter is not None:
+                _blas_limiter.restore_original_limits()
+                _blas_limiter = None
 
 
 def _centred(X, Y, weights) -> tuple[np.ndarray, np.ndarray, float]:

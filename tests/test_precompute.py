@@ -118,3 +118,31 @@ def test_feature_scaling_from_the_factor_or_a_pass():
     center, scale = precompute.feature_scaling(source, True, factor)
     assert_allclose(center, X.mean(0), rtol=1e-12)
     assert_allclose(scale, X.std(0), rtol=1e-10)
+
+
+def test_concurrent_passes_restore_the_blas_threads():
+    import threading
+
+    from threadpoolctl import threadpool_info
+
+    def blas_threads():
+        return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+
+    before = blas_threads()
+    X, Y, _ = data("centred", n=200_000)
+    errors = []
+
+    def fit():
+        try:
+            for _ in range(5):
+                precompute.triangular_factor(InMemorySource(X, Y))
+        except Exception as error:  # pragma: no cover - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=fit) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    assert blas_threads() == before
