@@ -2,8 +2,9 @@
 
 This is the "linear regression from scratch" tutorial, with its typos fixed. It accepts
 the tutorial's shapes (y of shape (n, 1), w of shape (d, 1)) as well as flat ones
-(y (n,), w (d,)), and several targets (y (n, k), w (d, k)). Keep it plain: it is also
-the documentation of what the kernels compute.
+(y (n,), w (d,)), and several targets (y (n, k), w (d, k)). ``fit`` is solver="gd",
+``fit_accelerated`` solver="agd". Keep it plain: it is also the documentation of what
+the kernels and solvers compute.
 """
 
 from __future__ import annotations
