@@ -270,6 +270,28 @@ def centred_block(X, Y, sample_weight, weighted, out):
     return mean, weight
 
 
+@njit(**JIT_OPTIONS)
+def block_moments(X, Y, sums, cross, y_squares):
+    """Column sums of [X Y] (d + k,), X'Y (d, k) and Y'Y (k, k) of one block, float64,
+    overwritten. Written out rather than left to BLAS, whose dot and gemv split long
+    sums over its threads (and so gave different bits in different threads)."""
+    m, d = X.shape
+    k = Y.shape[1]
+    sums[:] = 0.0
+    cross[:, :] = 0.0
+    y_squares[:, :] = 0.0
+    for i in range(m):
+        for j in range(d):
+            sums[j] += X[i, j]
+        for t in range(k):
+            y_t = Y[i, t]
+            sums[d + t] += y_t
+            for j in range(d):
+                cross[j, t] += X[i, j] * y_t
+            for u in range(k):
+                y_squares[u, t] += Y[i, u] * y_t
+
+
 # The bound may reorder its additions (its value is irrelevant), so LLVM vectorizes it
 # fully and it reads at memory speed.
 @njit(parallel=True, **{**JIT_OPTIONS, "fastmath": {"reassoc", "contract", "nsz", "arcp"}})

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from contextlib import contextmanager
 from numbers import Integral, Real
 
 import numpy as np
@@ -86,6 +88,15 @@ class LinearRegression(RegressorMixin, BaseEstimator):
     parallel : bool or None, default=None
         Run the multi-threaded kernels (True), the single-threaded ones (False), or
         decide by the size of X (None). Results are bit-identical either way.
+    verbose : bool, default=False
+        Show a progress bar (tqdm, on stderr) with the epoch, the loss and rows/s,
+        for fits that last more than about a second.
+    callback : callable or None, default=None
+        Called after every epoch as ``callback(epoch, loss, coef, intercept)`` (coef of
+        shape (n_targets, n_features), intercept (n_targets,), both float64, after the
+        epoch's update; loss is the epoch's ``loss_history_`` entry). A true return
+        value stops the fit there: ``converged_`` is then False and no
+        ConvergenceWarning is raised. "exact" calls it once.
 
     Attributes
     ----------
@@ -96,6 +107,9 @@ class LinearRegression(RegressorMixin, BaseEstimator):
     loss_history_ : ndarray of shape (n_iter_,)
         Objective at the start of each epoch (before its update; for "agd", at the
         point where the gradient is taken). "exact": the objective at the solution.
+    time_history_ : ndarray of shape (n_iter_,)
+        Seconds from the start of ``fit`` (validation, precompute pass and step size
+        included) to each entry of ``loss_history_``.
     n_iter_ : int
         Epochs run (1 for "exact").
     converged_ : bool
@@ -134,6 +148,8 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         "precompute": ["boolean", StrOptions({"auto"})],
         "scale_features": ["boolean", StrOptions({"auto"})],
         "parallel": ["boolean", None],
+        "verbose": ["verbose"],
+        "callback": [callable, None],
     }
 
     def __init__(
@@ -149,6 +165,8 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         precompute="auto",
         scale_features="auto",
         parallel=None,
+        verbose=False,
+        callback=None,
     ):
         self.solver = solver
         self.learning_rate = learning_rate
@@ -161,6 +179,8 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         self.precompute = precompute
         self.scale_features = scale_features
         self.parallel = parallel
+        self.verbose = verbose
+        self.callback = callback
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -189,6 +209,7 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         self : object
             Fitted estimator.
         """
+        started = time.perf_counter()
         self._validate_params()
         if self.solver == "exact" and self.l1_ratio > 0 and self.alpha > 0:
             raise ValueError(
@@ -206,19 +227,21 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         coef0 = _initial("coef_init", coef_init, (n_targets, n_features))
         intercept0 = _initial("intercept_init", intercept_init, (n_targets,))
         source = InMemorySource(X, Y, sample_weight, parallel=self.parallel)
-        result = self._solve(source, coef0, intercept0)
+        with _progress(self, n_samples) as on_epoch:
+            result = self._solve(source, coef0, intercept0, on_epoch, started)
         # Attributes are set only now: a fit that raised leaves no half-fitted model.
         coef = result.coef.astype(X.dtype)
         self.coef_ = coef.ravel() if y.ndim == 1 else coef
         self.intercept_ = float(result.intercept[0]) if y.ndim == 1 else result.intercept
         self.loss_history_ = result.loss_history
+        self.time_history_ = result.time_history
         self.n_iter_ = result.n_iter
         self.converged_ = result.converged
         self.learning_rate_ = result.learning_rate
         self.rank_ = result.rank
         return self
 
-    def _solve(self, source, coef0, intercept0) -> solvers.SolverResult:
+    def _solve(self, source, coef0, intercept0, callback, started) -> solvers.SolverResult:
         """Translate the parameters into one solver call."""
         if self.solver == "exact":
             return solvers.exact(
@@ -226,6 +249,8 @@ class LinearRegression(RegressorMixin, BaseEstimator):
                 intercept0,
                 fit_intercept=self.fit_intercept,
                 alpha=self.alpha,
+                callback=callback,
+                started=started,
             )
         use_factor = self.precompute
         if use_factor == "auto":
@@ -265,6 +290,8 @@ class LinearRegression(RegressorMixin, BaseEstimator):
             max_iter=max_iter,
             tol=self.tol,
             n_iter_no_change=self.n_iter_no_change,
+            callback=callback,
+            started=started,
         )
 
     def predict(self, X):
@@ -288,6 +315,31 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         for t in range(coef.shape[0]):
             kernels.predict(X, coef[t], intercept[t], parallel=self.parallel, out=out[:, t])
         return out.ravel() if np.ndim(self.coef_) == 1 else out
+
+
+@contextmanager
+def _progress(model, n_samples):
+    """The per-epoch callback of a fit: the progress bar (if verbose) and the user's."""
+    bar = None
+    if model.verbose:
+        from tqdm.auto import tqdm
+
+        # delay: nothing is shown for fits shorter than about a second.
+        bar = tqdm(desc="fastlinreg", unit="epoch", delay=1.0, leave=False)
+    started = time.perf_counter()
+
+    def on_epoch(epoch, loss, coef, intercept):
+        if bar is not None:
+            rows_per_s = n_samples * (epoch + 1) / max(time.perf_counter() - started, 1e-9)
+            bar.set_postfix(loss=f"{loss:.6g}", rows_s=f"{rows_per_s:.3g}", refresh=False)
+            bar.update()
+        return model.callback is not None and model.callback(epoch, loss, coef, intercept)
+
+    try:
+        yield on_epoch if (bar is not None or model.callback is not None) else None
+    finally:
+        if bar is not None:
+            bar.close()
 
 
 def _initial(name, value, shape):

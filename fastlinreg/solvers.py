@@ -5,7 +5,9 @@ A solver never knows where the data lives; it asks the source for passes.
 
 from __future__ import annotations
 
+import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,6 +40,12 @@ class SolverResult:
     converged: bool
     learning_rate: float | None = None
     rank: int | None = None
+    time_history: np.ndarray | None = None  # seconds since the fit began, per loss
+    stopped_by_callback: bool = False
+
+
+#: callback(epoch, loss, coef (k, d), intercept (k,)) -> True to stop the fit there.
+Callback = Callable[[int, float, np.ndarray, np.ndarray], object]
 
 
 def _check_divergence(loss: float, history: list[float], epoch: int, lr: float, auto: bool):
@@ -77,6 +85,8 @@ def descend(
     max_iter: int,
     tol: float | None,
     n_iter_no_change: int,
+    callback: Callback | None = None,
+    started: float | None = None,
 ) -> SolverResult:
     """Gradient descent ("gd") or Nesterov's accelerated gradient descent ("agd").
 
@@ -111,6 +121,12 @@ def descend(
         data it is not estimated (the factor is 1). None runs exactly ``max_iter``.
     n_iter_no_change : int
         How many consecutive epochs must meet ``tol``.
+    callback : callable, optional
+        Called after every epoch with (epoch, loss, coef, intercept) in original
+        coordinates (the point after the epoch's update); a true return value stops
+        the fit there (``converged`` stays False, and no warning is raised).
+    started : float, optional
+        ``time.perf_counter()`` when the fit began (default: now), for time_history.
 
     Raises
     ------
@@ -131,7 +147,10 @@ def descend(
     y_theta, y_beta = theta, beta
     momentum_time = 1.0
     plain_step = True  # the first step has no momentum
+    started = time.perf_counter() if started is None else started
     history: list[float] = []
+    times: list[float] = []
+    stopped = False
     quiet_epochs = 0
     converged = False
     relative_move = np.inf
@@ -141,6 +160,7 @@ def descend(
         if plain_step or not np.isfinite(loss):
             _check_divergence(loss, history, epoch, lr, auto)
         history.append(loss)
+        times.append(time.perf_counter() - started)
         new_theta = objective.prox(y_theta - lr * g_theta, lr)
         new_beta = y_beta - lr * g_beta
         move_theta, move_beta = new_theta - theta, new_beta - beta
@@ -168,8 +188,12 @@ def descend(
         quiet_epochs = quiet_epochs + 1 if tol is not None and relative_move <= tol else 0
         if tol is not None and quiet_epochs >= n_iter_no_change:
             converged = True
+        if callback is not None and callback(epoch, loss, *objective.to_original(theta, beta)):
+            stopped = not converged
             break
-    if tol is not None and not converged:
+        if converged:
+            break
+    if tol is not None and not (converged or stopped):
         warnings.warn(
             f"{'Accelerated g' if accelerated else 'G'}radient descent stopped at "
             f"max_iter={max_iter} before reaching tol={tol} (last relative move "
@@ -178,7 +202,9 @@ def descend(
             stacklevel=3,
         )
     W, b = objective.to_original(theta, beta)
-    return SolverResult(W, b, np.asarray(history), len(history), converged, lr)
+    return SolverResult(
+        W, b, np.asarray(history), len(history), converged, lr, None, np.asarray(times), stopped
+    )
 
 
 # Parameters smaller than this fraction of the largest one are measured against it:
@@ -197,14 +223,21 @@ def _largest_relative(move: np.ndarray, value: np.ndarray) -> float:
 
 
 def exact(
-    factor: Factor, intercept: np.ndarray, *, fit_intercept: bool, alpha: float
+    factor: Factor,
+    intercept: np.ndarray,
+    *,
+    fit_intercept: bool,
+    alpha: float,
+    callback: Callback | None = None,
+    started: float | None = None,
 ) -> SolverResult:
     """The least-squares (or ridge) solution from the single-pass factor.
 
     The system |R_xx w - R_xy|² (+ S (ȳ - b - x̄ w)² when b is fixed, + S alpha |w|²)
     has (d + 1 or 2d) rows: its columns are scaled to unit norm and it is solved by
     SVD. Singular values below eps * max(shape) of the largest are dropped (rank
-    deficiency); the solution is then the one of minimum norm in w.
+    deficiency); the solution is then the one of minimum norm in w. A callback is
+    called once, with epoch 0, and cannot stop anything.
     """
     d = factor.n_features
     S = factor.total_weight
@@ -231,7 +264,10 @@ def exact(
     W = W.T
     b = y_mean - W @ x_mean if fit_intercept else np.array(intercept, np.float64)
     objective_value = _factor_objective(factor, W, b, alpha)
-    return SolverResult(W, b, np.array([objective_value]), 1, True, None, rank)
+    if callback is not None:
+        callback(0, objective_value, W, b)
+    elapsed = 0.0 if started is None else time.perf_counter() - started
+    return SolverResult(W, b, np.array([objective_value]), 1, True, None, rank, np.array([elapsed]))
 
 
 def _factor_objective(factor: Factor, W: np.ndarray, b: np.ndarray, alpha: float) -> float:

@@ -299,3 +299,41 @@ def test_iterative_solvers_converge_on_rank_deficient_data(solver, precompute_):
     exact = LinearRegression(solver="exact").fit(X, y)
     assert model.converged_
     assert_allclose(model.predict(X), exact.predict(X), atol=1e-7)
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_callback_sees_every_epoch_and_can_stop(solver):
+    X, y, _ = problem()
+    seen = []
+
+    def callback(epoch, loss, coef, intercept):
+        seen.append((epoch, loss, coef.copy(), intercept.copy()))
+        return epoch == 4  # stop after the fifth epoch
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)  # a stop is not a failure
+        model = LinearRegression(solver=solver, callback=callback).fit(X, y)
+    assert [s[0] for s in seen] == list(range(model.n_iter_))
+    assert_allclose([s[1] for s in seen], model.loss_history_)
+    assert_allclose(seen[-1][2], np.atleast_2d(model.coef_))
+    assert_allclose(seen[-1][3], np.atleast_1d(model.intercept_))
+    if solver != "exact":
+        assert model.n_iter_ == 5 and not model.converged_
+    assert model.time_history_.shape == model.loss_history_.shape
+    assert np.all(np.diff(model.time_history_) >= 0) and model.time_history_[0] >= 0
+
+
+def test_verbose_shows_a_progress_bar_only_for_long_fits(capsys):
+    import time
+
+    X, y, _ = problem()
+    LinearRegression(verbose=True).fit(X, y)
+    assert "fastlinreg" not in capsys.readouterr().err  # under a second: nothing
+
+    def slow(epoch, *_):
+        time.sleep(0.4)
+        return epoch == 3
+
+    LinearRegression(verbose=True, callback=slow).fit(X, y)
+    err = capsys.readouterr().err
+    assert "fastlinreg" in err and "loss=" in err and "rows_s=" in err
