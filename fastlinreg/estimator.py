@@ -294,6 +294,15 @@ class LinearRegression(RegressorMixin, BaseEstimator):
             started=started,
         )
 
+    def save(self, path) -> None:
+        """Write the fitted model to ``path`` in a safe, non-executable format.
+
+        See :func:`fastlinreg.load`; ``predict`` of the loaded model is bit-identical.
+        """
+        from .persistence import save
+
+        save(self, path)
+
     def predict(self, X):
         """Predict with the fitted linear model.
 
