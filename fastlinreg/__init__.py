@@ -3,8 +3,17 @@
 from . import _config  # noqa: F401  (sets the thread-safe threading layer first)
 from .estimator import LinearRegression
 from .persistence import load
-from .plotting import plot_loss
+from .plotting import plot_benchmark, plot_loss, plot_loss_vs_time, plot_predictions
 from .solvers import DivergenceError
 
 __version__ = "0.1.0"
-__all__ = ["DivergenceError", "LinearRegression", "load", "plot_loss", "__version__"]
+__all__ = [
+    "DivergenceError",
+    "LinearRegression",
+    "load",
+    "plot_benchmark",
+    "plot_loss",
+    "plot_loss_vs_time",
+    "plot_predictions",
+    "__version__",
+]

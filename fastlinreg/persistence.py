@@ -1,11 +1,409 @@
-"""Safe model files: save and load without pickle (placeholder, being written)."""
+"""Safe model files: save and load a fitted ``LinearRegression`` without pickle.
+
+A model file is an uncompressed ``.npz`` archive (a zip of ``.npy`` arrays) that holds
+nothing executable: it is read with ``allow_pickle=False``. Its members:
+
+``header``
+    0-d unicode array: a JSON object with ``"format": "fastlinreg-model"``,
+    ``"format_version"`` (1), ``"fastlinreg_version"``, ``"estimator"``, ``"params"``
+    (``get_params()``) and ``"attributes"`` (``n_iter_``, ``converged_``,
+    ``learning_rate_``, ``rank_``, ``n_features_in_`` and, when fitted on named
+    columns, ``feature_names_in_``).
+``coef_``
+    float32 or float64, shape (n_features,) or (n_targets, n_features), as fitted.
+``intercept_``
+    float64, shape () for a single target (``intercept_`` is then a float), else
+    (n_targets,).
+``loss_history_``, ``time_history_``
+    float64, shape (n_iter_,).
+
+The numbers live in binary arrays, not in text, so the loaded model's ``predict`` is
+bit-identical to the saved one's. Pickling a model works as for any scikit-learn
+estimator; this format is for files that may come from elsewhere.
+"""
 
 from __future__ import annotations
 
+import json
+import os
+import struct
+import uuid
+import zipfile
+import zlib
+from operator import index
+from typing import Any, TypeGuard
 
-def save(model, path) -> None:
-    raise NotImplementedError("fastlinreg.persistence.save is being written")
+import numpy as np
+from sklearn.utils.validation import check_is_fitted
+
+from .estimator import LinearRegression
+
+FORMAT = "fastlinreg-model"
+FORMAT_VERSION = 1
+_ESTIMATOR = "fastlinreg.LinearRegression"
+_ARRAYS = ("coef_", "intercept_", "loss_history_", "time_history_")
+_MEMBERS = frozenset(("header", *_ARRAYS))
+# What numpy and zipfile raise on a damaged or foreign archive (a bad CRC, a truncated
+# member, a mangled .npy header, a header that asks for a huge array, ...).
+_READ_ERRORS = (
+    OSError,
+    EOFError,
+    ValueError,
+    KeyError,
+    zipfile.BadZipFile,
+    zlib.error,
+    struct.error,
+    NotImplementedError,
+    RuntimeError,
+    OverflowError,
+    MemoryError,
+)
 
 
-def load(path):
-    raise NotImplementedError("fastlinreg.persistence.load is being written")
+class _Invalid(Exception):
+    """What is wrong with a model file (turned into a ValueError naming the file)."""
+
+
+class _NewerFormat(Exception):
+    """The file is a model file of a format version this fastlinreg cannot read."""
+
+
+def save(model: LinearRegression, path: str | os.PathLike[str]) -> None:
+    """Write a fitted model to ``path`` in a safe, non-executable format.
+
+    The file is an ``.npz`` archive (see the module docstring) written to exactly
+    ``path`` (no suffix is added), atomically: it is written to a temporary file in the
+    same directory and then renamed, so ``path`` never holds a half-written model. The
+    model is not modified.
+
+    Parameters
+    ----------
+    model : LinearRegression
+        Fitted estimator. Its ``callback`` parameter must be None.
+    path : str or os.PathLike
+        Destination; an existing file is replaced.
+
+    Raises
+    ------
+    sklearn.exceptions.NotFittedError
+        If the model is not fitted.
+    ValueError
+        If a parameter cannot be stored (a callback, or a value that is not None, a
+        bool, a number or a string).
+
+    See Also
+    --------
+    load : Read the model back.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> from fastlinreg import LinearRegression, load
+    >>> X = np.array([[0.0], [1.0], [2.0], [3.0]])
+    >>> model = LinearRegression(solver="exact").fit(X, 2.0 * X[:, 0] + 1.0)
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     path = os.path.join(tmp, "model.npz")
+    ...     model.save(path)
+    ...     loaded = load(path)
+    >>> np.array_equal(loaded.predict(X), model.predict(X))
+    True
+    """
+    from . import __version__  # here: the package sets it after importing this module
+
+    if not isinstance(model, LinearRegression):
+        raise TypeError(f"expected a fastlinreg.LinearRegression, got {type(model).__name__}")
+    check_is_fitted(model)
+    params = model.get_params(deep=False)
+    if params["callback"] is not None:
+        raise ValueError(
+            "a callback cannot be saved (it is code, and the format holds none): "
+            "set callback=None (model.set_params(callback=None)) before saving"
+        )
+    attributes: dict[str, Any] = {
+        "n_iter_": index(model.n_iter_),
+        "converged_": bool(model.converged_),
+        "learning_rate_": None if model.learning_rate_ is None else float(model.learning_rate_),
+        "rank_": None if model.rank_ is None else index(model.rank_),
+        "n_features_in_": index(model.n_features_in_),
+    }
+    if hasattr(model, "feature_names_in_"):
+        attributes["feature_names_in_"] = [str(name) for name in model.feature_names_in_]
+    header = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "fastlinreg_version": __version__,
+        "estimator": _ESTIMATOR,
+        "params": {name: _json_param(name, value) for name, value in params.items()},
+        "attributes": attributes,
+    }
+    coef = np.asarray(model.coef_)
+    if coef.dtype not in (np.float32, np.float64):
+        raise ValueError(f"coef_ has dtype {coef.dtype}; expected float32 or float64")
+    arrays = {
+        "header": np.array(json.dumps(header)),
+        "coef_": coef,
+        "intercept_": np.asarray(model.intercept_, dtype=np.float64),
+        "loss_history_": np.asarray(model.loss_history_, dtype=np.float64),
+        "time_history_": np.asarray(model.time_history_, dtype=np.float64),
+    }
+    _write_atomically(os.fsdecode(os.fspath(path)), arrays)
+
+
+def load(path: str | os.PathLike[str]) -> LinearRegression:
+    """Read a model written by :func:`save` (or ``LinearRegression.save``).
+
+    The file is read without pickle, so loading it runs no code from it; everything in
+    it is checked before a model is built.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A model file.
+
+    Returns
+    -------
+    model : LinearRegression
+        The fitted model; its ``predict`` is bit-identical to the saved model's.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    ValueError
+        If the file is not a fastlinreg model file (another program's archive, a
+        truncated or corrupted file, ...), or was written by a newer fastlinreg.
+
+    See Also
+    --------
+    save : Write a model file.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> from fastlinreg import LinearRegression, load
+    >>> X = np.array([[0.0, 1.0], [1.0, 0.0], [2.0, 1.0], [3.0, 5.0]])
+    >>> model = LinearRegression().fit(X, X @ [2.0, -1.0] + 1.0)
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     path = os.path.join(tmp, "model.npz")
+    ...     model.save(path)
+    ...     loaded = load(path)
+    >>> loaded.n_features_in_, np.array_equal(loaded.coef_, model.coef_)
+    (2, True)
+    """
+    name = os.fsdecode(os.fspath(path))
+    with open(name, "rb") as file:  # a missing file raises FileNotFoundError here
+        try:
+            header, arrays = _read(file)
+            return _rebuild(header, arrays)
+        except _NewerFormat as error:
+            raise ValueError(f"{name}: {error}") from None
+        except _Invalid as error:
+            raise ValueError(f"{name}: not a fastlinreg model file: {error}") from None
+
+
+def _json_param(name: str, value: Any) -> Any:
+    """A parameter as a JSON value that reads back as the same Python value."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return index(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value)
+    raise ValueError(
+        f"parameter {name}={value!r} cannot be saved: only None, bools, numbers and strings can"
+    )
+
+
+def _write_atomically(path: str, arrays: dict[str, np.ndarray]) -> None:
+    """Write ``arrays`` as an .npz to a temporary file beside ``path``, then rename it."""
+    directory, base = os.path.split(path)
+    temporary = os.path.join(directory, f".{base}.{uuid.uuid4().hex}.tmp")
+    # os.open with mode 0o666 applies the umask, as for any new file (tempfile's are 0o600).
+    fd = os.open(
+        temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666
+    )
+    try:
+        with os.fdopen(fd, "wb") as file:
+            # What np.savez writes, but with allow_pickle=False: nothing executable can
+            # slip in. (np.savez on a name would also append ".npz" to it.)
+            with zipfile.ZipFile(file, mode="w", compression=zipfile.ZIP_STORED) as archive:
+                for key, array in arrays.items():
+                    with archive.open(f"{key}.npy", mode="w", force_zip64=True) as member:
+                        np.lib.format.write_array(member, array, allow_pickle=False)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        try:
+            os.unlink(temporary)
+        except OSError:
+            pass
+        raise
+
+
+def _read(file) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """The header and the arrays of an open model file, read without pickle."""
+    try:
+        with zipfile.ZipFile(file) as archive:
+            # Check every member's CRC first: a damaged file then fails here, cleanly,
+            # rather than in numpy (or after numpy allocated what a mangled header asks).
+            damaged = archive.testzip()
+        if damaged is not None:
+            raise _Invalid(f"corrupted (bad checksum in {damaged!r})")
+        file.seek(0)
+        with np.load(file, allow_pickle=False) as npz:
+            members = set(npz.files)
+            if "header" not in members:
+                raise _Invalid(f"no 'header' array (it holds {sorted(members)})")
+            # A member not named *.npy comes back as raw bytes, not as an array.
+            header_array = npz["header"]
+            if not (
+                isinstance(header_array, np.ndarray)
+                and header_array.dtype.kind == "U"
+                and header_array.shape == ()
+            ):
+                raise _Invalid("the 'header' array is not a string")
+            header = _parse_header(str(header_array[()]))
+            missing = sorted(_MEMBERS - members)
+            if missing:
+                raise _Invalid(f"missing arrays {missing}")
+            unexpected = sorted(members - _MEMBERS)
+            if unexpected:
+                raise _Invalid(f"unexpected arrays {unexpected}")
+            arrays = {key: npz[key] for key in _ARRAYS}
+    except zipfile.BadZipFile as error:
+        raise _Invalid(f"not a valid .npz (zip) archive ({error})") from None
+    except _READ_ERRORS as error:
+        raise _Invalid(f"unreadable ({type(error).__name__}: {error})") from None
+    return header, arrays
+
+
+def _parse_header(text: str) -> dict[str, Any]:
+    """The header's JSON object, with its format marker and version checked."""
+    try:
+        header = json.loads(text)
+    except ValueError as error:
+        raise _Invalid(f"the header is not JSON ({error})") from None
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        raise _Invalid(f"no format marker {FORMAT!r} in the header")
+    version = header.get("format_version")
+    if not _is_int(version) or version < 1:
+        raise _Invalid(f"format_version is {version!r}; expected a positive integer")
+    if version > FORMAT_VERSION:
+        from . import __version__
+
+        raise _NewerFormat(
+            f"written by a newer fastlinreg ({header.get('fastlinreg_version')!r}, model "
+            f"format {version}); fastlinreg {__version__} reads format {FORMAT_VERSION} "
+            "only: upgrade fastlinreg to load it"
+        )
+    if header.get("estimator") != _ESTIMATOR:
+        raise _Invalid(f"estimator is {header.get('estimator')!r}; expected {_ESTIMATOR!r}")
+    for key in ("params", "attributes"):
+        if not isinstance(header.get(key), dict):
+            raise _Invalid(f"the header has no {key!r} object")
+    if not isinstance(header.get("fastlinreg_version"), str):
+        raise _Invalid("the header has no fastlinreg_version string")
+    return header
+
+
+def _is_int(value: Any) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _float_array(arrays: dict[str, np.ndarray], key: str, dtypes, ndims) -> np.ndarray:
+    """``arrays[key]``, checked to be a float array of one of ``dtypes`` and ``ndims``."""
+    array = arrays[key]
+    if not isinstance(array, np.ndarray):
+        raise _Invalid(f"{key} is not an .npy array")
+    # Byte order aside (any is read), the dtype is kept exactly: float32 stays float32.
+    native = array.dtype.newbyteorder("=")
+    if array.dtype.kind != "f" or native not in dtypes:
+        raise _Invalid(f"{key} has dtype {array.dtype}; expected {' or '.join(map(str, dtypes))}")
+    if array.ndim not in ndims:
+        raise _Invalid(f"{key} has shape {array.shape}; expected {max(ndims)} dimensions or fewer")
+    return array.astype(native, copy=False)
+
+
+def _rebuild(header: dict[str, Any], arrays: dict[str, np.ndarray]) -> LinearRegression:
+    """A fitted LinearRegression from a checked header and the raw arrays, checked here."""
+    params = header["params"]
+    known = LinearRegression().get_params(deep=False)
+    unknown = sorted(set(params) - set(known))
+    if unknown:
+        raise _Invalid(f"unknown parameters {unknown}")
+    if params.get("callback") is not None:
+        raise _Invalid("callback is not None")
+    model = LinearRegression(**params)
+    try:
+        model._validate_params()
+    except ValueError as error:  # sklearn's InvalidParameterError
+        raise _Invalid(f"invalid parameters ({error})") from None
+
+    attributes = header["attributes"]
+    expected = {"n_iter_", "converged_", "learning_rate_", "rank_", "n_features_in_"}
+    missing = sorted(expected - set(attributes))
+    if missing:
+        raise _Invalid(f"missing attributes {missing}")
+    unexpected = sorted(set(attributes) - expected - {"feature_names_in_"})
+    if unexpected:
+        raise _Invalid(f"unexpected attributes {unexpected}")
+    n_iter = attributes["n_iter_"]
+    converged = attributes["converged_"]
+    learning_rate = attributes["learning_rate_"]
+    rank = attributes["rank_"]
+    n_features = attributes["n_features_in_"]
+    if not _is_int(n_iter) or n_iter < 1:
+        raise _Invalid(f"n_iter_ is {n_iter!r}; expected a positive integer")
+    if not isinstance(converged, bool):
+        raise _Invalid(f"converged_ is {converged!r}; expected a bool")
+    if learning_rate is not None and not (
+        isinstance(learning_rate, float) and np.isfinite(learning_rate) and learning_rate > 0
+    ):
+        raise _Invalid(f"learning_rate_ is {learning_rate!r}; expected a positive float or None")
+    if rank is not None and not (_is_int(rank) and rank >= 0):
+        raise _Invalid(f"rank_ is {rank!r}; expected a non-negative integer or None")
+    if not _is_int(n_features) or n_features < 1:
+        raise _Invalid(f"n_features_in_ is {n_features!r}; expected a positive integer")
+    feature_names = attributes.get("feature_names_in_")
+    if feature_names is not None:
+        if not isinstance(feature_names, list) or not all(
+            isinstance(name, str) for name in feature_names
+        ):
+            raise _Invalid("feature_names_in_ is not a list of strings")
+        if len(feature_names) != n_features:
+            raise _Invalid(f"{len(feature_names)} feature names for n_features_in_={n_features}")
+
+    coef = _float_array(arrays, "coef_", (np.float32, np.float64), (1, 2))
+    intercept = _float_array(arrays, "intercept_", (np.float64,), (0, 1))
+    loss_history = _float_array(arrays, "loss_history_", (np.float64,), (1,))
+    time_history = _float_array(arrays, "time_history_", (np.float64,), (1,))
+    if coef.shape[-1] != n_features:
+        raise _Invalid(f"coef_ has shape {coef.shape} for n_features_in_={n_features}")
+    intercept_shape = () if coef.ndim == 1 else coef.shape[:1]
+    if intercept.shape != intercept_shape:
+        raise _Invalid(
+            f"intercept_ has shape {intercept.shape}; expected {intercept_shape} for coef_ "
+            f"of shape {coef.shape}"
+        )
+    for key, history in (("loss_history_", loss_history), ("time_history_", time_history)):
+        if history.shape != (n_iter,):
+            raise _Invalid(f"{key} has shape {history.shape}; expected ({n_iter},) (n_iter_)")
+
+    # The attributes in the order fit sets them (validate_data first).
+    model.n_features_in_ = n_features
+    if feature_names is not None:
+        model.feature_names_in_ = np.asarray(feature_names, dtype=object)
+    model.coef_ = coef
+    model.intercept_ = float(intercept[()]) if coef.ndim == 1 else intercept
+    model.loss_history_ = loss_history
+    model.time_history_ = time_history
+    model.n_iter_ = n_iter
+    model.converged_ = converged
+    model.learning_rate_ = learning_rate
+    model.rank_ = rank
+    return model
