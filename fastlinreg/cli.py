@@ -115,7 +115,8 @@ def _features(model, table) -> np.ndarray:
     missing = [name for name in names if name not in table.columns]
     if missing:
         raise DataError(
-            f"{table.path} lacks the model's feature column(s): {', '.join(missing[:5])}"
+            f"{table.path} lacks the model's feature column(s): "
+            + ", ".join(repr(str(name)) for name in missing[:5])
             + (" ..." if len(missing) > 5 else "")
         )
     index = [table.columns.index(name) for name in names]
