@@ -57,7 +57,7 @@ def benchmark() -> None:
     """`fastlinreg bench --quick` as a chart."""
     result = bench.run_benchmark(quick=True)
     print(bench.format_table(result))
-    save(plotting.plot_benchmark(result), "bench.png")
+    save(plotting.plot_benchmark(result, log=True), "bench.png")
 
 
 if __name__ == "__main__":
