@@ -12,60 +12,18 @@ Without ``-m large --benchmark-enable`` the files run as a quick correctness smo
 from __future__ import annotations
 
 import functools
-import os
 
-import numpy as np
 import pytest
 
 SUMMARY_KEY = pytest.StashKey[list]()
 
 
-def _blas_entries() -> list[dict]:
-    from threadpoolctl import threadpool_info
-
-    entries = []
-    for lib in threadpool_info():
-        if lib.get("user_api") != "blas":
-            continue
-        path = lib.get("filepath", "")
-        owner = "numpy" if "numpy" in path else "scipy" if "scipy" in path else "other"
-        entries.append(
-            {
-                "owner": owner,
-                "internal_api": lib.get("internal_api"),
-                "architecture": lib.get("architecture"),
-                "num_threads": lib.get("num_threads"),
-                "version": lib.get("version"),
-            }
-        )
-    return sorted(entries, key=lambda e: (e["owner"], str(e["version"])))
-
-
 @functools.lru_cache(maxsize=1)
 def runtime_info() -> dict:
     """Which BLAS kernel and which numba threading layer ran (computed once per session)."""
-    import numba
+    from fastlinreg.bench import runtime_info as package_runtime_info
 
-    from fastlinreg import kernels
-
-    # numba.threading_layer() is only known once a parallel region has run.
-    X = np.ones((64, 2))
-    kernels.loss_grad(X, np.ones(64), np.zeros(2), 0.0, parallel=True)
-    blas = _blas_entries()
-    blas_line = "; ".join(
-        f"{e['owner']}: {e['internal_api']} {e['version']} {e['architecture']} "
-        f"{e['num_threads']} threads"
-        for e in blas
-    )
-    return {
-        "blas": blas_line or "none found",
-        "blas_libs": blas,
-        "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE", ""),
-        "numba_version": numba.__version__,
-        "numba_threading_layer": numba.threading_layer(),
-        "numba_num_threads": numba.get_num_threads(),
-        "cpu_count": os.cpu_count(),
-    }
+    return package_runtime_info()
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:

@@ -366,28 +366,10 @@ def doubling_curve(method: Method, problem: Problem, budget_s: float = CURVE_CAP
 
 
 def runtime_info() -> dict:
-    """BLAS libraries and thread counts (threadpoolctl), as in benchmarks/conftest.py."""
-    from threadpoolctl import threadpool_info
+    """fastlinreg.bench.runtime_info (BLAS kernels and threads, numba), plus versions."""
+    from fastlinreg.bench import runtime_info as package_runtime_info
 
-    blas = [
-        {k: lib.get(k) for k in ("internal_api", "version", "architecture", "num_threads")}
-        | {"filepath": lib.get("filepath")}
-        for lib in threadpool_info()
-        if lib.get("user_api") == "blas"
-    ]
-    line = "; ".join(
-        f"{b['internal_api']} {b['version']} {b['architecture']} {b['num_threads']} threads "
-        f"({os.path.basename(str(b['filepath']))})"
-        for b in blas
-    )
-    info = {"blas": line or "none found", "blas_libs": blas, "cpu_count": os.cpu_count()}
-    info["openblas_coretype"] = os.environ.get("OPENBLAS_CORETYPE", "")
-    try:
-        import numba
-
-        info["numba_num_threads"] = numba.get_num_threads()
-    except ImportError:
-        pass
+    info = package_runtime_info()
     versions = {}
     for dist in ("fastlinreg", "numpy", "scipy", "scikit-learn", "glum", "dask", "dask-ml"):
         try:
