@@ -79,18 +79,8 @@ list, tuple or dict of them
         (name, _loss_history(item))
         for name, item in _collect(models_or_histories, labels, label, histories_allowed=True)
     ]
-    ax = _axes(ax)
-    for name, history in curves:
-        # A one-epoch history ("exact") is a single point: a line would not show it.
-        marker = "o" if history.size == 1 else None
-        ax.plot(np.arange(history.size), history, marker=marker, label=name)
-    ax.set_title("Epochs vs Loss")
-    ax.set_xlabel("Epochs")
-    ax.set_ylabel("Loss (MSE)")
-    if log:
-        ax.set_yscale("log")
-    _legend(ax, curves)
-    return ax
+    lines = [(name, np.arange(history.size), history) for name, history in curves]
+    return _loss_curves(_axes(ax), lines, "Epochs vs Loss", "Epochs", log)
 
 
 def plot_loss_vs_time(
@@ -160,16 +150,21 @@ def plot_loss_vs_time(
                 "they should have one entry per epoch each"
             )
         curves.append((name, times, history))
-    ax = _axes(ax)
-    for name, times, history in curves:
+    return _loss_curves(_axes(ax), curves, "Loss vs wall time", "Wall time (s)", log)
+
+
+def _loss_curves(ax: Axes, lines: list, title: str, xlabel: str, log: bool) -> Axes:
+    """Draw (label, x, loss) lines on ax with the loss axis and the legend."""
+    for name, x, history in lines:
+        # A one-epoch history ("exact") is a single point: a line would not show it.
         marker = "o" if history.size == 1 else None
-        ax.plot(times, history, marker=marker, label=name)
-    ax.set_title("Loss vs wall time")
-    ax.set_xlabel("Wall time (s)")
+        ax.plot(x, history, marker=marker, label=name)
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
     ax.set_ylabel("Loss (MSE)")
     if log:
         ax.set_yscale("log")
-    _legend(ax, curves)
+    _legend(ax, lines)
     return ax
 
 
