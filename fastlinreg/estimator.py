@@ -209,6 +209,42 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         self : object
             Fitted estimator.
         """
+        return self._fit(X, y, sample_weight, coef_init, intercept_init, partial=False)
+
+    def partial_fit(self, X, y, sample_weight=None):
+        """Add a piece of the training data, and fit on every piece seen so far.
+
+        For data that arrives in pieces or does not fit in memory at once. Each call
+        makes one pass over the new rows only, merging their factor (the precomputed
+        square root of the centred XᵀX, see ``precompute``) into the model's, then
+        solves on the merged factor: with ``solver="exact"`` the model equals a single
+        ``fit`` on all the rows (to rounding); "gd"/"agd" run their epochs on the
+        factor, starting from the current coefficients. A ``fit`` starts afresh.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The new rows.
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+            Their targets (the same number of targets every call).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Their weights.
+
+        Returns
+        -------
+        self : object
+            Fitted estimator.
+
+        Raises
+        ------
+        ValueError
+            When the model does not fit through the factor (``precompute=False``), or
+            when a previous fit did not keep one (a model fitted with passes over X, or
+            loaded from a file).
+        """
+        return self._fit(X, y, sample_weight, None, None, partial=True)
+
+    def _fit(self, X, y, sample_weight, coef_init, intercept_init, *, partial):
         started = time.perf_counter()
         self._validate_params()
         if self.solver == "exact" and self.l1_ratio > 0 and self.alpha > 0:
@@ -216,7 +252,27 @@ class LinearRegression(RegressorMixin, BaseEstimator):
                 "solver='exact' solves least squares and ridge only; an L1 penalty "
                 f"(l1_ratio={self.l1_ratio}) needs solver='gd' or 'agd'"
             )
-        X, y = validate_data(self, X, y, dtype=_FLOAT_DTYPES, multi_output=True, y_numeric=True)
+        # partial_fit accumulates the factor, unless precompute=False: then it runs its
+        # epochs on the new rows only, from the current coefficients (online learning).
+        accumulate = partial and (self.solver == "exact" or self.precompute is not False)
+        previous = getattr(self, "_factor", None) if accumulate else None
+        if accumulate and previous is None and hasattr(self, "coef_"):
+            raise ValueError(
+                "partial_fit cannot continue this model: its last fit kept no factor of "
+                "the rows seen so far (precompute='auto' chose passes over X, or it was "
+                "loaded from a file). Use precompute=True, or start again with partial_fit "
+                "on a new estimator."
+            )
+        continuing = partial and hasattr(self, "coef_") and (previous is not None or not accumulate)
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            dtype=_FLOAT_DTYPES,
+            multi_output=True,
+            y_numeric=True,
+            reset=not continuing,
+        )
         if sample_weight is not None:
             sample_weight = _check_sample_weight(
                 sample_weight, X, dtype=np.float64, ensure_non_negative=True
@@ -224,11 +280,30 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         n_samples, n_features = X.shape
         Y = y.reshape(n_samples, -1)
         n_targets = Y.shape[1]
-        coef0 = _initial("coef_init", coef_init, (n_targets, n_features))
-        intercept0 = _initial("intercept_init", intercept_init, (n_targets,))
+        if previous is not None and previous.R.shape[0] != n_features + n_targets:
+            raise ValueError(
+                f"y has {n_targets} target(s); the previous pieces had "
+                f"{previous.R.shape[0] - n_features}"
+            )
+        if continuing:
+            if np.atleast_2d(self.coef_).shape != (n_targets, n_features):
+                previous_targets = np.atleast_2d(self.coef_).shape[0]
+                raise ValueError(
+                    f"y has {n_targets} target(s); the model has {previous_targets}"
+                )
+            coef0 = np.atleast_2d(self.coef_).astype(np.float64)
+            intercept0 = np.atleast_1d(self.intercept_).astype(np.float64)
+        else:
+            coef0 = _initial("coef_init", coef_init, (n_targets, n_features))
+            intercept0 = _initial("intercept_init", intercept_init, (n_targets,))
         source = InMemorySource(X, Y, sample_weight, parallel=self.parallel)
+        factor = None
+        if accumulate or (not partial and self._uses_factor(source)):
+            factor = precompute.triangular_factor(source)
+            if previous is not None:
+                factor = precompute.combine(previous, factor)
         with _progress(self, n_samples) as on_epoch:
-            result = self._solve(source, coef0, intercept0, on_epoch, started)
+            result = self._solve(source, factor, coef0, intercept0, on_epoch, started)
         # Attributes are set only now: a fit that raised leaves no half-fitted model.
         coef = result.coef.astype(X.dtype)
         self.coef_ = coef.ravel() if y.ndim == 1 else coef
@@ -239,30 +314,33 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         self.converged_ = result.converged
         self.learning_rate_ = result.learning_rate
         self.rank_ = result.rank
+        self._factor = factor  # what partial_fit continues from (None: it cannot)
         return self
 
-    def _solve(self, source, coef0, intercept0, callback, started) -> solvers.SolverResult:
-        """Translate the parameters into one solver call."""
+    def _uses_factor(self, source) -> bool:
+        """Whether this fit goes through the precomputed factor (see ``precompute``)."""
+        if self.solver == "exact" or self.precompute is True:
+            return True
+        if self.precompute is False:
+            return False
+        columns = source.n_features + source.n_targets
+        return (
+            source.n_samples >= columns
+            and columns <= _PRECOMPUTE_MAX_COLUMNS
+            and (self.max_iter is None or self.max_iter >= _PRECOMPUTE_MIN_EPOCHS)
+        )
+
+    def _solve(self, source, factor, coef0, intercept0, callback, started):
+        """Translate the parameters into one solver call (on ``factor`` if not None)."""
         if self.solver == "exact":
             return solvers.exact(
-                precompute.triangular_factor(source),
+                factor,
                 intercept0,
                 fit_intercept=self.fit_intercept,
                 alpha=self.alpha,
                 callback=callback,
                 started=started,
             )
-        use_factor = self.precompute
-        if use_factor == "auto":
-            columns = source.n_features + source.n_targets
-            use_factor = (
-                source.n_samples >= columns
-                and columns <= _PRECOMPUTE_MAX_COLUMNS
-                and (self.max_iter is None or self.max_iter >= _PRECOMPUTE_MIN_EPOCHS)
-            )
-        factor: precompute.Factor | None = (
-            precompute.triangular_factor(source) if use_factor else None
-        )
         scale_features = self.scale_features
         if scale_features == "auto":
             scale_features = self.solver == "agd"

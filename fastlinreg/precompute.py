@@ -31,7 +31,7 @@ from . import _jit
 _NO_WEIGHTS = np.ones(1)
 
 
-@dataclass
+@dataclass(eq=False)  # arrays: compared by identity, not element by element
 class Factor:
     """R (p, p) upper triangular of the centred, weighted [X Y], p = d + k; their
     weighted means (p,); the total weight S; d."""
@@ -114,27 +114,50 @@ MERGE_BLOCKS = 16
 
 
 def _one_pass(source, block_statistic, merge):
-    """Per-block (statistic, mean, weight), merged MERGE_BLOCKS blocks at a time, in order.
+    """Per-block (statistic, mean, weight), merged MERGE_BLOCKS blocks at a time, in order."""
+    merged = None
+    for chunk in _chunks_of_blocks(source, block_statistic):
+        merged = _merged(([] if merged is None else [merged]) + chunk, merge)
+    if merged is None:
+        raise ValueError("sample_weight sums to zero: there is nothing to fit")
+    return merged
+
+
+def _merged(parts, merge):
+    """One (statistic, mean, weight) for several, each centred at its own mean; None when
+    no part has weight.
 
     Groups g with statistics centred at their own means m_g and weights S_g merge into
     the statistic of their union, centred at its mean M, by adding the rows
     sqrt(S_g) (m_g - M): the parallel-variance update of Chan, Golub and LeVeque, in
     square-root form. ``merge(statistics, shift_rows)`` does the adding.
     """
-    parts: list[tuple[np.ndarray, np.ndarray, float]] = []
-    for chunk in _chunks_of_blocks(source, block_statistic):
-        parts = [part for part in parts + chunk if part[2] > 0.0]
-        if not parts:
-            continue
-        weights = np.array([part[2] for part in parts])
-        means = np.array([part[1] for part in parts])
-        total = float(np.sum(weights))
-        mean = weights @ means / total
-        shifts = np.sqrt(weights)[:, None] * (means - mean)
-        parts = [(merge([part[0] for part in parts], shifts), mean, total)]
+    parts = [part for part in parts if part[2] > 0.0]
     if not parts:
-        raise ValueError("sample_weight sums to zero: there is nothing to fit")
-    return parts[0]
+        return None
+    weights = np.array([part[2] for part in parts])
+    means = np.array([part[1] for part in parts])
+    total = float(np.sum(weights))
+    mean = weights @ means / total
+    shifts = np.sqrt(weights)[:, None] * (means - mean)
+    return merge([part[0] for part in parts], shifts), mean, total
+
+
+def _stack_factors(factors, shifts) -> np.ndarray:
+    return _r_factor(np.vstack([*factors, shifts]))
+
+
+def combine(first: Factor, second: Factor) -> Factor:
+    """The :class:`Factor` of the rows of both (how ``partial_fit`` adds a piece)."""
+    if first.R.shape != second.R.shape or first.n_features != second.n_features:
+        raise ValueError(
+            f"cannot combine a factor of {first.n_features} features and "
+            f"{first.R.shape[0] - first.n_features} targets with one of "
+            f"{second.n_features} features and {second.R.shape[0] - second.n_features} targets"
+        )
+    parts = [(f.R, f.mean, f.total_weight) for f in (first, second)]
+    R, mean, total = _merged(parts, _stack_factors)
+    return Factor(R, mean, total, first.n_features)
 
 
 def _chunks_of_blocks(source, block_statistic) -> Iterator[list]:
@@ -184,11 +207,7 @@ def _centred(X, Y, weights) -> tuple[np.ndarray, np.ndarray, float]:
 
 def triangular_factor(source) -> Factor:
     """One pass over ``source.row_blocks()``: the :class:`Factor` of all its rows."""
-
-    def merge(factors, shifts):
-        return _r_factor(np.vstack([*factors, shifts]))
-
-    R, mean, total = _one_pass(source, _block_factor, merge)
+    R, mean, total = _one_pass(source, _block_factor, _stack_factors)
     return Factor(R, mean, total, source.n_features)
 
 
