@@ -288,9 +288,7 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         if continuing:
             if np.atleast_2d(self.coef_).shape != (n_targets, n_features):
                 previous_targets = np.atleast_2d(self.coef_).shape[0]
-                raise ValueError(
-                    f"y has {n_targets} target(s); the model has {previous_targets}"
-                )
+                raise ValueError(f"y has {n_targets} target(s); the model has {previous_targets}")
             coef0 = np.atleast_2d(self.coef_).astype(np.float64)
             intercept0 = np.atleast_1d(self.intercept_).astype(np.float64)
         else:
