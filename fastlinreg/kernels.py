@@ -100,7 +100,9 @@ def loss_grad(
     one_target = y.ndim == 1
     if y.ndim not in (1, 2) or y.shape[0] != n:
         raise ValueError(f"y must have shape ({n},) or ({n}, n_targets) to match X, got {y.shape}")
-    Y = np.asfortranarray(y.reshape(n, -1))  # each target's column contiguous
+    Y = y.reshape(n, -1)
+    if Y.strides[0] not in (0, Y.itemsize):
+        Y = np.asfortranarray(Y)  # each target's column contiguous (or a broadcast constant)
     k = Y.shape[1]
     w_shape = (d,) if one_target else (k, d)
     if w.shape != w_shape:

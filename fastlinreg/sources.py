@@ -53,7 +53,6 @@ class InMemorySource:
             None if sample_weight is None else np.ascontiguousarray(sample_weight, np.float64)
         )
         self.parallel = parallel
-        self._zeros: np.ndarray | None = None
 
     @property
     def n_samples(self) -> int:
@@ -83,10 +82,12 @@ class InMemorySource:
 
         That is the gradient at (V, vb) of the MSE against all-zero targets.
         """
-        if self._zeros is None:
-            self._zeros = np.zeros((self.n_samples, V.shape[0]), dtype=self.X.dtype, order="F")
+        # A broadcast view (stride 0), not n zeros: no n-length array during a fit.
+        zeros = np.broadcast_to(
+            np.zeros((1, V.shape[0]), dtype=self.X.dtype), (self.n_samples, V.shape[0])
+        )
         _, hv, hvb = kernels.loss_grad(
-            self.X, self._zeros, V, vb, sample_weight=self.sample_weight, parallel=self.parallel
+            self.X, zeros, V, vb, sample_weight=self.sample_weight, parallel=self.parallel
         )
         return hv, np.asarray(hvb)
 
