@@ -103,7 +103,7 @@ class LinearRegression(RegressorMixin, BaseEstimator):
     coef_ : ndarray of shape (n_features,) or (n_targets, n_features)
         Weights, in X's dtype.
     intercept_ : float or ndarray of shape (n_targets,)
-        Bias.
+        Bias, in X's dtype (a NumPy scalar for a single target).
     loss_history_ : ndarray of shape (n_iter_,)
         Objective at the start of each epoch (before its update; for "agd", at the
         point where the gradient is taken). "exact": the objective at the solution.
@@ -303,9 +303,11 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         with _progress(self, n_samples) as on_epoch:
             result = self._solve(source, factor, coef0, intercept0, on_epoch, started)
         # Attributes are set only now: a fit that raised leaves no half-fitted model.
+        # Float32 data gives float32 results (computed in float64), as scikit-learn does.
         coef = result.coef.astype(X.dtype)
+        intercept = result.intercept.astype(X.dtype)
         self.coef_ = coef.ravel() if y.ndim == 1 else coef
-        self.intercept_ = float(result.intercept[0]) if y.ndim == 1 else result.intercept
+        self.intercept_ = intercept[0] if y.ndim == 1 else intercept
         self.loss_history_ = result.loss_history
         self.time_history_ = result.time_history
         self.n_iter_ = result.n_iter

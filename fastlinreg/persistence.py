@@ -12,8 +12,8 @@ nothing executable: it is read with ``allow_pickle=False``. Its members:
 ``coef_``
     float32 or float64, shape (n_features,) or (n_targets, n_features), as fitted.
 ``intercept_``
-    float64, shape () for a single target (``intercept_`` is then a float), else
-    (n_targets,).
+    coef_'s dtype, shape () for a single target (``intercept_`` is then a NumPy
+    scalar), else (n_targets,).
 ``loss_history_``, ``time_history_``
     float64, shape (n_iter_,).
 
@@ -143,7 +143,7 @@ def save(model: LinearRegression, path: str | os.PathLike[str]) -> None:
     arrays = {
         "header": np.array(json.dumps(header)),
         "coef_": coef,
-        "intercept_": np.asarray(model.intercept_, dtype=np.float64),
+        "intercept_": np.asarray(model.intercept_, dtype=coef.dtype),
         "loss_history_": np.asarray(model.loss_history_, dtype=np.float64),
         "time_history_": np.asarray(model.time_history_, dtype=np.float64),
     }
@@ -379,12 +379,14 @@ def _rebuild(header: dict[str, Any], arrays: dict[str, np.ndarray]) -> LinearReg
             raise _Invalid(f"{len(feature_names)} feature names for n_features_in_={n_features}")
 
     coef = _float_array(arrays, "coef_", (np.float32, np.float64), (1, 2))
-    intercept = _float_array(arrays, "intercept_", (np.float64,), (0, 1))
+    intercept = _float_array(arrays, "intercept_", (np.float32, np.float64), (0, 1))
     loss_history = _float_array(arrays, "loss_history_", (np.float64,), (1,))
     time_history = _float_array(arrays, "time_history_", (np.float64,), (1,))
     if coef.shape[-1] != n_features:
         raise _Invalid(f"coef_ has shape {coef.shape} for n_features_in_={n_features}")
     intercept_shape = () if coef.ndim == 1 else coef.shape[:1]
+    if intercept.dtype != coef.dtype:
+        raise _Invalid(f"intercept_ has dtype {intercept.dtype}; coef_ has {coef.dtype}")
     if intercept.shape != intercept_shape:
         raise _Invalid(
             f"intercept_ has shape {intercept.shape}; expected {intercept_shape} for coef_ "
@@ -399,7 +401,7 @@ def _rebuild(header: dict[str, Any], arrays: dict[str, np.ndarray]) -> LinearReg
     if feature_names is not None:
         model.feature_names_in_ = np.asarray(feature_names, dtype=object)
     model.coef_ = coef
-    model.intercept_ = float(intercept[()]) if coef.ndim == 1 else intercept
+    model.intercept_ = intercept[()] if coef.ndim == 1 else intercept
     model.loss_history_ = loss_history
     model.time_history_ = time_history
     model.n_iter_ = n_iter

@@ -233,10 +233,15 @@ def test_exact_rejects_an_l1_penalty():
 @pytest.mark.parametrize("solver", SOLVERS)
 def test_float32_data(solver):
     X, y, _ = problem()
-    ours = LinearRegression(solver=solver).fit(X.astype(np.float32), y.astype(np.float32))
+    X32 = X.astype(np.float32)
+    ours = LinearRegression(solver=solver).fit(X32, y.astype(np.float32))
     reference = LinearRegression(solver="exact").fit(X, y)
-    assert ours.coef_.dtype == np.float32
+    # float32 end to end: coef_, intercept_ and predictions (accumulated in float64).
+    assert ours.coef_.dtype == np.float32 and np.asarray(ours.intercept_).dtype == np.float32
+    assert ours.predict(X32).dtype == np.float32
     assert_same_fit(ours, reference, 1e-5)
+    multi = LinearRegression(solver=solver).fit(X32, np.c_[y, -y].astype(np.float32))
+    assert multi.coef_.dtype == multi.intercept_.dtype == multi.predict(X32).dtype == np.float32
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,527 @@
+"""Dask arrays and data frames as a data source: the fused kernels mapped over chunks.
+
+A :class:`DaskSource` answers the same passes as
+:class:`fastlinreg.sources.InMemorySource` (``loss_grad``, ``hessian_vector``,
+``row_blocks``, plus a one-pass ``triangular_factor``) for data held by Dask. Each pass
+builds one graph: a task per row chunk runs the in-memory code on that chunk and returns
+small partial sums, and a tree of tasks adds them in chunk order; one ``dask.compute``
+runs it on whatever scheduler is active (threads by default, a ``dask.distributed``
+cluster when a Client is the default). The tree's shape depends only on the number of
+chunks and every chunk's result only on its rows, so a pass gives bit-identical results
+on every run and every scheduler; they equal the in-memory pass over the same rows to
+rounding (the sums are grouped differently).
+
+Dask is optional (``pip install 'fastlinreg[dask]'``): this module imports it only
+when a Dask input is actually used.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from . import _config, kernels, precompute
+from .precompute import MERGE_BLOCKS, Factor, _block_factor, _merged, _stack_factors
+
+DASK_MISSING = "Dask inputs need dask: pip install 'fastlinreg[dask]'"
+
+# Partial results added by one task of the reduction tree. Any fixed number keeps the
+# result deterministic; 8 keeps the tree shallow (3 levels for 512 chunks) while each
+# task still gets enough work to be worth scheduling.
+SPLIT_EVERY = 8
+
+# What the input check of a pass looks for, in the order errors are reported.
+_PROBLEMS = (
+    ("X", "nan"),
+    ("X", "inf"),
+    ("y", "nan"),
+    ("y", "inf"),
+    ("sample_weight", "nan"),
+    ("sample_weight", "inf"),
+    ("sample_weight", "negative"),
+)
+
+
+def is_dask_collection(obj: Any) -> bool:
+    """Whether ``obj`` is a Dask collection (array, data frame, series, ...).
+
+    Never imports Dask: an object whose class comes from Dask exists only once Dask has
+    been imported, so without ``dask`` in ``sys.modules`` the answer is False. That keeps
+    ``fit`` on NumPy input free of Dask's import time, and works without Dask installed.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastlinreg.dask_source import is_dask_collection
+    >>> is_dask_collection(np.ones(3))
+    False
+    """
+    if "dask" not in sys.modules:
+        return False
+    import dask
+
+    return bool(dask.is_dask_collection(obj))
+
+
+def require_dask() -> None:
+    """Raise an ImportError that says how to install Dask when it is missing."""
+    try:
+        import dask.array  # noqa: F401
+    except ImportError as error:
+        raise ImportError(DASK_MISSING) from error
+
+
+class DaskSource:
+    """X (n, d), targets Y (n, k) and optional row weights held by Dask, read chunk by chunk.
+
+    Every pass is one ``dask.compute`` on the active scheduler. The first pass (or
+    :meth:`check_finite`) also checks the values: NaN or infinity in X, y or
+    sample_weight, or a negative weight, raise ValueError naming the array.
+
+    Parameters
+    ----------
+    X : dask array or dask DataFrame of shape (n_samples, n_features)
+        float32 stays float32; other real numbers (int, bool, float16) are read as
+        float64. Any chunking: it is rechunked lazily to a single chunk along the
+        columns, and row chunks of unknown size are measured first (one extra pass).
+        A DataFrame's column names are kept in ``feature_names``.
+    Y : dask array, DataFrame, Series or array-like of shape (n_samples,) or (n_samples, n_targets)
+        Converted to X's dtype and to X's row chunks, lazily.
+    sample_weight : dask array, Series or array-like of shape (n_samples,), default=None
+        Non-negative weights with a positive sum, read as float64; None weighs every
+        row 1.
+    parallel : bool or None, default=None
+        Passed to the kernels for every chunk (None: each chunk's size decides).
+
+    Attributes
+    ----------
+    X : dask array of shape (n_samples, n_features)
+        As read: X's dtype (float32 or float64), one chunk along the columns.
+    Y : dask array of shape (n_samples, n_targets)
+        X's dtype and row chunks.
+    sample_weight : dask array of shape (n_samples,) or None
+        float64, X's row chunks.
+    feature_names : ndarray of shape (n_features,) of str, or None
+        The columns of a DataFrame X when they are all strings (scikit-learn's rule for
+        ``feature_names_in_``); None otherwise.
+    dtype : numpy dtype
+        X's dtype as read (float32 or float64).
+
+    Notes
+    -----
+    Every pass recomputes X from its graph: ``persist()`` the inputs first when they fit
+    in the cluster's memory and the solver makes many passes.
+    """
+
+    #: A pass reads all of X: solvers should not spend passes on extras.
+    cheap_passes = False
+
+    def __init__(self, X, Y, sample_weight=None, *, parallel: bool | None = None):
+        require_dask()
+        import dask
+        import dask.array as da
+
+        X, self.feature_names = _dask_array(X, "X")
+        if not isinstance(X, da.Array):
+            raise TypeError(f"X must be a dask array or dask DataFrame, got {type(X).__name__}")
+        Y, _ = _dask_array(Y, "y")
+        weights, _ = _dask_array(sample_weight, "sample_weight")
+        X, Y, weights = _with_known_rows(X, Y, weights)
+
+        if X.ndim != 2:
+            raise ValueError(f"X must be 2-D (n_samples, n_features), got shape {X.shape}")
+        if X.dtype not in (np.float32, np.float64):
+            if X.dtype.kind not in "biuf":
+                raise TypeError(f"X must hold real numbers, got dtype {X.dtype}")
+            X = X.astype(np.float64)
+        n = X.shape[0]
+        if n == 0:
+            raise ValueError("X has 0 rows: there is nothing to fit")
+        if len(X.chunks[1]) > 1:  # the kernels need whole rows
+            X = X.rechunk({1: -1})
+        rows = X.chunks[0]
+
+        Y = _aligned(Y, "y", rows)
+        if Y.ndim == 1:
+            Y = Y[:, None]
+        if Y.ndim != 2:
+            raise ValueError(f"y must be 1-D or 2-D, got shape {Y.shape}")
+        if Y.dtype.kind not in "biuf":
+            raise TypeError(f"y must hold real numbers, got dtype {Y.dtype}")
+        Y = Y.astype(X.dtype)
+        if sample_weight is not None:
+            weights = _aligned(weights, "sample_weight", rows)
+            if weights.ndim != 1:
+                raise ValueError(f"sample_weight must have shape ({n},), got shape {weights.shape}")
+            if weights.dtype.kind not in "biuf":
+                raise TypeError(f"sample_weight must hold real numbers, got dtype {weights.dtype}")
+            weights = weights.astype(np.float64)
+
+        # Optimized together, so that a task X and Y share (reading the file both come
+        # from) stays one task instead of being fused into both and run twice.
+        collections = (X, Y) if weights is None else (X, Y, weights)
+        optimized = dask.optimize(*collections)
+        self.X, self.Y = collections[0], collections[1]
+        self.sample_weight = None if weights is None else weights
+        self.parallel = parallel
+        self.dtype = np.dtype(X.dtype)
+        self._x_chunks = optimized[0].to_delayed(optimize_graph=False).ravel().tolist()
+        self._y_chunks = optimized[1].to_delayed(optimize_graph=False).ravel().tolist()
+        self._w_chunks: list = (
+            [None] * len(self._x_chunks)
+            if weights is None
+            else optimized[2].to_delayed(optimize_graph=False).ravel().tolist()
+        )
+        self._checked = False
+
+    @property
+    def n_samples(self) -> int:
+        return int(self.X.shape[0])
+
+    @property
+    def n_features(self) -> int:
+        return int(self.X.shape[1])
+
+    @property
+    def n_targets(self) -> int:
+        return int(self.Y.shape[1])
+
+    @property
+    def n_chunks(self) -> int:
+        """Row chunks: the tasks of each pass that read the data."""
+        return len(self._x_chunks)
+
+    def loss_grad(self, W: np.ndarray, b: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+        """As :meth:`fastlinreg.sources.InMemorySource.loss_grad`: one pass over the chunks.
+
+        Parameters
+        ----------
+        W : ndarray of shape (n_targets, n_features), float64
+        b : ndarray of shape (n_targets,), float64
+
+        Returns
+        -------
+        loss : float
+            ``sum_t sum_i s_i r_it² / (S k)``, S the total weight.
+        G : ndarray of shape (n_targets, n_features)
+            ``G[t] = -2 / S X' (s r_t)``.
+        gb : ndarray of shape (n_targets,)
+            ``gb[t] = -2 / S sum(s r_t)``.
+        """
+        W = np.ascontiguousarray(W, dtype=np.float64)
+        b = np.ascontiguousarray(b, dtype=np.float64)
+        check = not self._checked
+        parts = [
+            _delayed(_chunk_loss_grad)(x, y, w, W, b, self.parallel, check)
+            for x, y, w in self._chunks()
+        ]
+        sq, xr, r, total = self._sums(parts)
+        return float(sq / (total * self.n_targets)), (-2.0 / total) * xr, (-2.0 / total) * r
+
+    def hessian_vector(self, V: np.ndarray, vb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The MSE's Hessian times (V, vb), V (k, d), vb (k,): one pass over X's chunks.
+
+        That is the gradient at (V, vb) of the MSE against all-zero targets; Y is not
+        read (except by the input check of a first pass).
+        """
+        V = np.ascontiguousarray(V, dtype=np.float64)
+        vb = np.ascontiguousarray(vb, dtype=np.float64)
+        check = not self._checked
+        parts = [
+            _delayed(_chunk_hessian_vector)(x, y if check else None, w, V, vb, self.parallel, check)
+            for x, y, w in self._chunks()
+        ]
+        _, xr, r, total = self._sums(parts)
+        return (-2.0 / total) * xr, (-2.0 / total) * r
+
+    def triangular_factor(self) -> Factor:
+        """The :class:`fastlinreg.precompute.Factor` of all rows, in one pass.
+
+        Each chunk is factored where it lies, in blocks of the same size as the
+        in-memory pass (so a large chunk never needs a float64 copy of itself), and the
+        chunks' factors are merged in chunk order by a tree of tasks. BLAS runs
+        single-threaded throughout, as in :func:`fastlinreg.precompute.triangular_factor`
+        (its thread count would change the last bits of X'X).
+        """
+        check = not self._checked
+        parts = [_delayed(_chunk_factor)(x, y, w, check) for x, y, w in self._chunks()]
+        with precompute._single_threaded_blas():  # threads of a local scheduler
+            merged, problems = _compute(_tree(parts, _merge_factors))
+        self._raise_problems(problems)
+        if merged is None:
+            raise ValueError("sample_weight sums to zero: there is nothing to fit")
+        R, mean, total = merged
+        return Factor(R, mean, total, self.n_features)
+
+    def row_blocks(self) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray | None]]:
+        """(X rows, Y rows, weights or None) of each row chunk in order, computed one at a time."""
+        check = not self._checked
+        problems = None
+        for x, y, w in self._chunks():
+            X, Y, weights = _compute((x, y, w))
+            Y = np.asfortranarray(Y)
+            if check:
+                problems = _find_problems(X, Y, weights)
+                self._raise_problems(problems, final=False)
+            yield X, Y, weights
+        if check:
+            self._checked = True
+
+    def check_finite(self) -> None:
+        """Check every value, in one pass (unless a pass already did).
+
+        Raises
+        ------
+        ValueError
+            When X, y or sample_weight holds NaN or infinity, or a weight is negative:
+            the message names the array.
+        """
+        if self._checked:
+            return
+        parts = [_delayed(_find_problems)(x, y, w) for x, y, w in self._chunks()]
+        self._raise_problems(_compute(_tree(parts, _any_problems)))
+
+    def _chunks(self):
+        return zip(self._x_chunks, self._y_chunks, self._w_chunks, strict=True)
+
+    def _sums(self, parts):
+        """Compute the tree sum of per-chunk (squares, X's, r's, weight, problems)."""
+        sq, xr, r, total, problems = _compute(_tree(parts, _add_sums))
+        self._raise_problems(problems)
+        if not total > 0.0:
+            raise ValueError("sample_weight sums to zero: there is nothing to fit")
+        return sq, xr, r, total
+
+    def _raise_problems(self, problems, final=True):
+        """ValueError for the first problem found, in ``_PROBLEMS`` order; on none, and
+        if ``final``, the data counts as checked."""
+        if problems is not None:
+            for (name, kind), found in zip(_PROBLEMS, problems, strict=True):
+                if not found:
+                    continue
+                if kind == "nan":
+                    raise ValueError(f"Input {name} contains NaN.")
+                if kind == "inf":
+                    dtype = np.dtype(np.float64) if name == "sample_weight" else self.dtype
+                    raise ValueError(
+                        f"Input {name} contains infinity or a value too large for {dtype!r}."
+                    )
+                raise ValueError(f"Input {name} contains negative values.")
+        if final:
+            self._checked = True
+
+
+# Everything below runs inside the tasks: module-level functions, so that a process-based
+# cluster can pickle them by reference.
+
+
+def _chunk_loss_grad(X, Y, weights, W, b, parallel, check):
+    """(sum s r², X' s r (k, d), sum s r (k,), sum s, problems or None) of one chunk."""
+    problems = _find_problems(X, Y, weights) if check else None
+    k, d = W.shape
+    weight = float(X.shape[0]) if weights is None else float(np.sum(weights))
+    if X.shape[0] == 0 or weight == 0.0 or (problems is not None and problems.any()):
+        # Nothing to add (and the kernel would divide by the zero weight).
+        return 0.0, np.zeros((k, d)), np.zeros(k), weight, problems
+    loss, G, gb = kernels.loss_grad(
+        X, np.asfortranarray(Y), W, b, sample_weight=weights, parallel=parallel
+    )
+    # The kernel returns means over the chunk's own weight: back to sums, so that
+    # chunks of different weights add up.
+    half = -0.5 * weight
+    return loss * weight * k, G * half, np.asarray(gb) * half, weight, problems
+
+
+def _chunk_hessian_vector(X, Y, weights, V, vb, parallel, check):
+    """As :func:`_chunk_loss_grad` at (V, vb) against zero targets; Y is only checked."""
+    problems = _find_problems(X, Y, weights) if check else None
+    zeros = np.zeros((X.shape[0], V.shape[0]), dtype=X.dtype, order="F")
+    return _chunk_loss_grad(X, zeros, weights, V, vb, parallel, False)[:4] + (problems,)
+
+
+def _add_sums(*parts):
+    """The sums of several chunks' partials, added left to right (a fixed order)."""
+    sq, xr, r, weight, problems = parts[0]
+    for part in parts[1:]:
+        # New arrays, never +=: a threaded scheduler may still hold the inputs.
+        sq = sq + part[0]
+        xr = xr + part[1]
+        r = r + part[2]
+        weight = weight + part[3]
+        problems = _or(problems, part[4])
+    return sq, xr, r, weight, problems
+
+
+def _chunk_factor(X, Y, weights, check):
+    """((R, mean, weight) or None when the chunk has no weight, problems or None)."""
+    problems = _find_problems(X, Y, weights) if check else None
+    if problems is not None and problems.any():
+        return None, problems  # a NaN would make LAPACK fail before the error is raised
+    # Y as the in-memory source holds it: the same kernel specializations, the same bits.
+    Y = np.asfortranarray(Y)
+    block = _config.rows_per_factor_block(X.shape[1] + Y.shape[1])
+    merged = None
+    with precompute._single_threaded_blas():
+        starts = range(0, X.shape[0], block)
+        for first in range(0, len(starts), MERGE_BLOCKS):
+            group = []
+            for start in starts[first : first + MERGE_BLOCKS]:
+                rows = slice(start, start + block)
+                w = None if weights is None else weights[rows]
+                if w is None or np.sum(w) > 0.0:
+                    group.append(_block_factor(X[rows], Y[rows], w))
+            merged = _merged(([] if merged is None else [merged]) + group, _stack_factors)
+    return merged, problems
+
+
+def _merge_factors(*parts):
+    """One (factor or None, problems) for several, merged in order."""
+    problems = None
+    for part in parts:
+        problems = _or(problems, part[1])
+    factors = [part[0] for part in parts if part[0] is not None]
+    if not factors or (problems is not None and problems.any()):
+        return None, problems
+    with precompute._single_threaded_blas():
+        return _merged(factors, _stack_factors), problems
+
+
+def _find_problems(X, Y, weights) -> np.ndarray:
+    """Flags in ``_PROBLEMS`` order for one chunk (Y or weights may be None)."""
+    found = np.zeros(len(_PROBLEMS), dtype=bool)
+    for position, values in enumerate((X, Y, weights)):
+        if values is None or values.size == 0:
+            continue
+        # One float64 sum is finite for nearly all clean data and costs a read; only
+        # then are the two element-wise tests (and their temporaries) needed.
+        if np.isfinite(np.sum(values, dtype=np.float64)):
+            continue
+        found[2 * position] = np.isnan(values).any()
+        found[2 * position + 1] = np.isinf(values).any()
+    if weights is not None and weights.size:
+        found[6] = bool(np.any(weights < 0.0))
+    return found
+
+
+def _any_problems(*parts):
+    problems = None
+    for part in parts:
+        problems = _or(problems, part)
+    return problems
+
+
+def _or(first, second):
+    if first is None:
+        return second
+    if second is None:
+        return first
+    return first | second
+
+
+# Client side: graph building.
+
+
+def _delayed(function):
+    import dask
+
+    return dask.delayed(function, pure=False)
+
+
+def _tree(parts: list, combine):
+    """``combine`` applied to SPLIT_EVERY consecutive parts at a time, level by level,
+    until one remains: a fixed tree in chunk order."""
+    while len(parts) > 1:
+        parts = [
+            _delayed(combine)(*parts[start : start + SPLIT_EVERY])
+            for start in range(0, len(parts), SPLIT_EVERY)
+        ]
+    return parts[0]
+
+
+def _compute(obj):
+    import dask
+
+    return dask.compute(obj)[0]
+
+
+def _dask_array(obj, name):
+    """(dask array or None, feature names or None) of a Dask input; numpy-like inputs
+    give (obj, None) untouched, None gives (None, None)."""
+    if obj is None or not is_dask_collection(obj):
+        return obj, None
+    import dask.array as da
+
+    if isinstance(obj, da.Array):
+        return obj, None
+    if _is_dask_frame(obj):
+        names = None
+        columns = getattr(obj, "columns", None)
+        if columns is not None and len(columns) and all(isinstance(c, str) for c in columns):
+            names = np.asarray(list(columns), dtype=object)
+        # Row counts unknown for now: _with_known_rows measures all inputs in one pass.
+        return obj.to_dask_array(), names
+    raise TypeError(
+        f"{name} must be a dask array, DataFrame or Series, got {type(obj).__module__}."
+        f"{type(obj).__name__}"
+    )
+
+
+def _is_dask_frame(obj) -> bool:
+    """Whether ``obj`` is a dask DataFrame or Series (dask.dataframe, and pandas, are only
+    imported when such an object exists)."""
+    if "dask.dataframe" not in sys.modules:
+        return False
+    import dask.dataframe as dd
+
+    return isinstance(obj, dd.DataFrame | dd.Series)
+
+
+def _with_known_rows(*arrays):
+    """The arrays with their row-chunk sizes known, measured in one pass where unknown."""
+    import dask
+    import dask.array as da
+
+    unknown = [
+        position
+        for position, array in enumerate(arrays)
+        if isinstance(array, da.Array) and array.ndim and np.isnan(array.chunks[0]).any()
+    ]
+    if not unknown:
+        return arrays
+    blocks = [
+        arrays[position].to_delayed().reshape(len(arrays[position].chunks[0]), -1)[:, 0]
+        for position in unknown
+    ]
+    counts = dask.compute([[_delayed(_n_rows)(block) for block in column] for column in blocks])[0]
+    arrays = list(arrays)
+    for position, rows in zip(unknown, counts, strict=True):
+        array = arrays[position]
+        chunks = (tuple(int(count) for count in rows),) + array.chunks[1:]
+        arrays[position] = da.Array(array.dask, array.name, chunks, dtype=array.dtype)
+    return tuple(arrays)
+
+
+def _n_rows(block) -> int:
+    return int(block.shape[0])
+
+
+def _aligned(array, name, rows):
+    """``array`` as a dask array with X's row chunks (``rows``), one chunk across."""
+    import dask.array as da
+
+    if not isinstance(array, da.Array):
+        array = np.asarray(array)
+        if array.ndim == 0:
+            raise ValueError(f"{name} must be an array of shape ({sum(rows)}, ...), got a scalar")
+    if array.shape[0] != sum(rows):
+        raise ValueError(
+            "Found input variables with inconsistent numbers of samples: "
+            f"[{sum(rows)}, {array.shape[0]}] (X, {name})"
+        )
+    chunks = (rows,) + tuple((size,) for size in array.shape[1:])
+    if isinstance(array, da.Array):
+        return array if array.chunks == chunks else array.rechunk(chunks)
+    return da.from_array(array, chunks=chunks)
