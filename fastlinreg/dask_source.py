@@ -18,6 +18,7 @@ when a Dask input is actually used.
 from __future__ import annotations
 
 import sys
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -59,7 +60,7 @@ def is_dask_collection(obj: Any) -> bool:
     >>> is_dask_collection(np.ones(3))
     False
     """
-    if "dask" not in sys.modules:
+    if sys.modules.get("dask") is None:  # never imported, or blocked
         return False
     import dask
 
@@ -113,7 +114,10 @@ class DaskSource:
     Notes
     -----
     Every pass recomputes X from its graph: ``persist()`` the inputs first when they fit
-    in the cluster's memory and the solver makes many passes.
+    in the cluster's memory and the solver makes many passes. Rows are matched by
+    position: the index of a dask DataFrame or Series is not used. The partition sizes
+    of a DataFrame (or of an array with unknown chunk sizes) are measured when the
+    source is made, which costs one pass over those inputs.
     """
 
     #: A pass reads all of X: solvers should not spend passes on extras.
@@ -121,7 +125,6 @@ class DaskSource:
 
     def __init__(self, X, Y, sample_weight=None, *, parallel: bool | None = None):
         require_dask()
-        import dask
         import dask.array as da
 
         X, self.feature_names = _dask_array(X, "X")
@@ -160,22 +163,11 @@ class DaskSource:
                 raise TypeError(f"sample_weight must hold real numbers, got dtype {weights.dtype}")
             weights = weights.astype(np.float64)
 
-        # Optimized together, so that a task X and Y share (reading the file both come
-        # from) stays one task instead of being fused into both and run twice.
-        collections = (X, Y) if weights is None else (X, Y, weights)
-        optimized = dask.optimize(*collections)
-        self.X, self.Y = collections[0], collections[1]
-        self.sample_weight = None if weights is None else weights
+        self.X, self.Y, self.sample_weight = X, Y, weights
         self.parallel = parallel
         self.dtype = np.dtype(X.dtype)
-        self._x_chunks = optimized[0].to_delayed(optimize_graph=False).ravel().tolist()
-        self._y_chunks = optimized[1].to_delayed(optimize_graph=False).ravel().tolist()
-        self._w_chunks: list = (
-            [None] * len(self._x_chunks)
-            if weights is None
-            else optimized[2].to_delayed(optimize_graph=False).ravel().tolist()
-        )
         self._checked = False
+        self._total_weight: float | None = None
 
     @property
     def n_samples(self) -> int:
@@ -192,7 +184,31 @@ class DaskSource:
     @property
     def n_chunks(self) -> int:
         """Row chunks: the tasks of each pass that read the data."""
-        return len(self._x_chunks)
+        return len(self.X.chunks[0])
+
+    @property
+    def total_weight(self) -> float:
+        """The sum of the weights (n_samples without them): a pass over the weights only,
+        made once."""
+        if self._total_weight is None:
+            weights = self.sample_weight
+            self._total_weight = float(
+                self.n_samples
+                if weights is None
+                else _compute(weights.sum(split_every=SPLIT_EVERY))
+            )
+        return self._total_weight
+
+    def rows(self, start: int, stop: int) -> DaskSource:
+        """The source of rows [start, stop): lazy slices, nothing is computed.
+
+        Every pass over it is a ``dask.compute`` of its own: fine for a few large
+        pieces, slow for many small mini-batches.
+        """
+        weights = None if self.sample_weight is None else self.sample_weight[start:stop]
+        piece = DaskSource(self.X[start:stop], self.Y[start:stop], weights, parallel=self.parallel)
+        piece._checked = self._checked
+        return piece
 
     def loss_grad(self, W: np.ndarray, b: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
         """As :meth:`fastlinreg.sources.InMemorySource.loss_grad`: one pass over the chunks.
@@ -213,12 +229,7 @@ class DaskSource:
         """
         W = np.ascontiguousarray(W, dtype=np.float64)
         b = np.ascontiguousarray(b, dtype=np.float64)
-        check = not self._checked
-        parts = [
-            _delayed(_chunk_loss_grad)(x, y, w, W, b, self.parallel, check)
-            for x, y, w in self._chunks()
-        ]
-        sq, xr, r, total = self._sums(parts)
+        sq, xr, r, total = self._sums("loss-grad", _chunk_loss_grad, W, b, with_targets=True)
         return float(sq / (total * self.n_targets)), (-2.0 / total) * xr, (-2.0 / total) * r
 
     def hessian_vector(self, V: np.ndarray, vb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -229,12 +240,9 @@ class DaskSource:
         """
         V = np.ascontiguousarray(V, dtype=np.float64)
         vb = np.ascontiguousarray(vb, dtype=np.float64)
-        check = not self._checked
-        parts = [
-            _delayed(_chunk_hessian_vector)(x, y if check else None, w, V, vb, self.parallel, check)
-            for x, y, w in self._chunks()
-        ]
-        _, xr, r, total = self._sums(parts)
+        _, xr, r, total = self._sums(
+            "hessian-vector", _chunk_hessian_vector, V, vb, with_targets=not self._checked
+        )
         return (-2.0 / total) * xr, (-2.0 / total) * r
 
     def triangular_factor(self) -> Factor:
@@ -246,26 +254,29 @@ class DaskSource:
         single-threaded throughout, as in :func:`fastlinreg.precompute.triangular_factor`
         (its thread count would change the last bits of X'X).
         """
-        check = not self._checked
-        parts = [_delayed(_chunk_factor)(x, y, w, check) for x, y, w in self._chunks()]
-        with precompute._single_threaded_blas():  # threads of a local scheduler
-            merged, problems = _compute(_tree(parts, _merge_factors))
+        p = self.n_features + self.n_targets
+        parts = self._map_chunks("factor", _chunk_factor, p * p + p + 1, with_targets=True)
+        with precompute._single_threaded_blas():  # the threads of a local scheduler
+            R, mean, total, problems = _unpack_factor(
+                _compute(_tree(parts, _merge_factors, "factor-merge", n_columns=p)), p
+            )
         self._raise_problems(problems)
-        if merged is None:
+        if not total > 0.0:
             raise ValueError("sample_weight sums to zero: there is nothing to fit")
-        R, mean, total = merged
         return Factor(R, mean, total, self.n_features)
 
     def row_blocks(self) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray | None]]:
         """(X rows, Y rows, weights or None) of each row chunk in order, computed one at a time."""
+        import dask
+
         check = not self._checked
-        problems = None
-        for x, y, w in self._chunks():
-            X, Y, weights = _compute((x, y, w))
+        for i in range(self.n_chunks):
+            weights = None if self.sample_weight is None else self.sample_weight.blocks[i]
+            # One compute for the three: a task they share runs once.
+            X, Y, weights = dask.compute(self.X.blocks[i], self.Y.blocks[i], weights)
             Y = np.asfortranarray(Y)
             if check:
-                problems = _find_problems(X, Y, weights)
-                self._raise_problems(problems, final=False)
+                self._raise_problems(_find_problems(X, Y, weights), final=False)
             yield X, Y, weights
         if check:
             self._checked = True
@@ -281,88 +292,140 @@ class DaskSource:
         """
         if self._checked:
             return
-        parts = [_delayed(_find_problems)(x, y, w) for x, y, w in self._chunks()]
-        self._raise_problems(_compute(_tree(parts, _any_problems)))
+        parts = self._map_chunks("check", _chunk_problems, 0, with_targets=True, check=True)
+        self._raise_problems(_compute(_tree(parts, _add_rows, "check-sum"))[0] > 0)
 
-    def _chunks(self):
-        return zip(self._x_chunks, self._y_chunks, self._w_chunks, strict=True)
+    def _map_chunks(self, name, function, size, *, with_targets, check=None, **kwargs) -> list:
+        """``function(X chunk, Y chunk or None, weights chunk or None, skip, **kwargs)``
+        of every row chunk (tasks named ``fastlinreg-<name>``), each a float64 row
+        (1, size + len(_PROBLEMS)), as a list of delayed objects in chunk order.
 
-    def _sums(self, parts):
-        """Compute the tree sum of per-chunk (squares, X's, r's, weight, problems)."""
-        sq, xr, r, total, problems = _compute(_tree(parts, _add_sums))
-        self._raise_problems(problems)
+        The chunks are mapped by one ``blockwise`` over X, Y and the weights: Dask then
+        optimizes them as one graph (a task that X and Y share, such as reading the
+        file both come from, runs once per chunk) and fuses the mapped function with the
+        tasks that make each chunk.
+        """
+        import dask.array as da
+
+        args: list = [self.X, "ia"]
+        if with_targets:
+            args += [self.Y, "ib"]
+        if self.sample_weight is not None:
+            args += [self.sample_weight, "i"]
+        parts = da.blockwise(
+            _chunk_call,
+            "ij",
+            *args,
+            new_axes={"j": size + len(_PROBLEMS)},
+            adjust_chunks={"i": 1},
+            concatenate=True,
+            dtype=np.float64,
+            meta=np.empty((0, 0)),
+            token=f"fastlinreg-{name}",
+            function=function,
+            with_targets=with_targets,
+            weighted=self.sample_weight is not None,
+            check=not self._checked if check is None else check,
+            **kwargs,
+        )
+        return parts.to_delayed().ravel().tolist()
+
+    def _sums(self, name, function, W, b, *, with_targets):
+        """(sum s r², X' s r, sum s r, S) over all chunks: ``function`` mapped, tree-summed."""
+        k, d = W.shape
+        parts = self._map_chunks(
+            name,
+            function,
+            1 + k * d + k + 1,
+            with_targets=with_targets,
+            W=W,
+            b=b,
+            parallel=self.parallel,
+        )
+        row = _compute(_tree(parts, _add_rows, f"{name}-sum"))[0]
+        self._raise_problems(row[-len(_PROBLEMS) :] > 0)
+        total = row[1 + k * d + k]
         if not total > 0.0:
             raise ValueError("sample_weight sums to zero: there is nothing to fit")
-        return sq, xr, r, total
+        return row[0], row[1 : 1 + k * d].reshape(k, d), row[1 + k * d : 1 + k * d + k], total
 
     def _raise_problems(self, problems, final=True):
         """ValueError for the first problem found, in ``_PROBLEMS`` order; on none, and
         if ``final``, the data counts as checked."""
-        if problems is not None:
-            for (name, kind), found in zip(_PROBLEMS, problems, strict=True):
-                if not found:
-                    continue
-                if kind == "nan":
-                    raise ValueError(f"Input {name} contains NaN.")
-                if kind == "inf":
-                    dtype = np.dtype(np.float64) if name == "sample_weight" else self.dtype
-                    raise ValueError(
-                        f"Input {name} contains infinity or a value too large for {dtype!r}."
-                    )
-                raise ValueError(f"Input {name} contains negative values.")
+        for (name, kind), found in zip(_PROBLEMS, problems, strict=True):
+            if not found:
+                continue
+            if kind == "nan":
+                raise ValueError(f"Input {name} contains NaN.")
+            if kind == "inf":
+                dtype = np.dtype(np.float64) if name == "sample_weight" else self.dtype
+                raise ValueError(
+                    f"Input {name} contains infinity or a value too large for {dtype!r}."
+                )
+            raise ValueError(f"Input {name} contains negative values.")
         if final:
             self._checked = True
 
 
-# Everything below runs inside the tasks: module-level functions, so that a process-based
-# cluster can pickle them by reference.
+# From here to "Client side", the functions run inside the tasks: module-level functions,
+# so that a process-based cluster can pickle them by reference. Each chunk's
+# result travels as one float64 row, [its numbers..., one count per _PROBLEMS entry],
+# which a tree of tasks adds (or merges) in chunk order.
 
 
-def _chunk_loss_grad(X, Y, weights, W, b, parallel, check):
-    """(sum s r², X' s r (k, d), sum s r (k,), sum s, problems or None) of one chunk."""
-    problems = _find_problems(X, Y, weights) if check else None
+def _chunk_call(X, *blocks, function, with_targets, weighted, check, **kwargs):
+    """Unpack blockwise's blocks into (X, Y or None, weights or None) for ``function``,
+    and append the chunk's problem counts (zeros when not ``check``)."""
+    Y = blocks[0] if with_targets else None
+    weights = blocks[-1] if weighted else None
+    problems = _find_problems(X, Y, weights) if check else np.zeros(len(_PROBLEMS), bool)
+    numbers = function(X, Y, weights, skip=bool(problems.any()), **kwargs)
+    return np.concatenate([numbers, problems.astype(np.float64)])[None, :]
+
+
+def _chunk_loss_grad(X, Y, weights, *, skip, W, b, parallel):
+    """[sum s r², X' s r (k * d), sum s r (k), sum s] of one chunk."""
     k, d = W.shape
     weight = float(X.shape[0]) if weights is None else float(np.sum(weights))
-    if X.shape[0] == 0 or weight == 0.0 or (problems is not None and problems.any()):
+    sums = np.zeros(1 + k * d + k + 1)
+    sums[-1] = weight
+    if skip or X.shape[0] == 0 or weight == 0.0:
         # Nothing to add (and the kernel would divide by the zero weight).
-        return 0.0, np.zeros((k, d)), np.zeros(k), weight, problems
+        return sums
     loss, G, gb = kernels.loss_grad(
         X, np.asfortranarray(Y), W, b, sample_weight=weights, parallel=parallel
     )
     # The kernel returns means over the chunk's own weight: back to sums, so that
     # chunks of different weights add up.
     half = -0.5 * weight
-    return loss * weight * k, G * half, np.asarray(gb) * half, weight, problems
+    sums[0] = loss * weight * k
+    sums[1 : 1 + k * d] = (G * half).ravel()
+    sums[1 + k * d : 1 + k * d + k] = np.asarray(gb) * half
+    return sums
 
 
-def _chunk_hessian_vector(X, Y, weights, V, vb, parallel, check):
-    """As :func:`_chunk_loss_grad` at (V, vb) against zero targets; Y is only checked."""
-    problems = _find_problems(X, Y, weights) if check else None
-    zeros = np.zeros((X.shape[0], V.shape[0]), dtype=X.dtype, order="F")
-    return _chunk_loss_grad(X, zeros, weights, V, vb, parallel, False)[:4] + (problems,)
+def _chunk_hessian_vector(X, Y, weights, *, skip, W, b, parallel):
+    """As :func:`_chunk_loss_grad` at (W, b) = (V, vb) against zero targets."""
+    zeros = np.zeros((X.shape[0], W.shape[0]), dtype=X.dtype, order="F")
+    return _chunk_loss_grad(X, zeros, weights, skip=skip, W=W, b=b, parallel=parallel)
 
 
-def _add_sums(*parts):
-    """The sums of several chunks' partials, added left to right (a fixed order)."""
-    sq, xr, r, weight, problems = parts[0]
-    for part in parts[1:]:
-        # New arrays, never +=: a threaded scheduler may still hold the inputs.
-        sq = sq + part[0]
-        xr = xr + part[1]
-        r = r + part[2]
-        weight = weight + part[3]
-        problems = _or(problems, part[4])
-    return sq, xr, r, weight, problems
+def _add_rows(*rows):
+    """The sum of several partial rows, added left to right (a fixed order)."""
+    total = rows[0]
+    for row in rows[1:]:
+        total = total + row  # a new array: a threaded scheduler may still hold the inputs
+    return total
 
 
-def _chunk_factor(X, Y, weights, check):
-    """((R, mean, weight) or None when the chunk has no weight, problems or None)."""
-    problems = _find_problems(X, Y, weights) if check else None
-    if problems is not None and problems.any():
-        return None, problems  # a NaN would make LAPACK fail before the error is raised
+def _chunk_factor(X, Y, weights, *, skip):
+    """[R (p * p), mean (p), weight] of one chunk; weight 0 when it has none."""
+    p = X.shape[1] + Y.shape[1]
+    if skip:  # a NaN would make LAPACK fail before the error could be reported
+        return np.zeros(p * p + p + 1)
     # Y as the in-memory source holds it: the same kernel specializations, the same bits.
     Y = np.asfortranarray(Y)
-    block = _config.rows_per_factor_block(X.shape[1] + Y.shape[1])
+    block = _config.rows_per_factor_block(p)
     merged = None
     with precompute._single_threaded_blas():
         starts = range(0, X.shape[0], block)
@@ -374,19 +437,40 @@ def _chunk_factor(X, Y, weights, check):
                 if w is None or np.sum(w) > 0.0:
                     group.append(_block_factor(X[rows], Y[rows], w))
             merged = _merged(([] if merged is None else [merged]) + group, _stack_factors)
-    return merged, problems
+    return _pack_factor(merged, p)
 
 
-def _merge_factors(*parts):
-    """One (factor or None, problems) for several, merged in order."""
-    problems = None
-    for part in parts:
-        problems = _or(problems, part[1])
-    factors = [part[0] for part in parts if part[0] is not None]
-    if not factors or (problems is not None and problems.any()):
-        return None, problems
-    with precompute._single_threaded_blas():
-        return _merged(factors, _stack_factors), problems
+def _merge_factors(*rows, n_columns):
+    """One factor row for several, merged in order (their problem counts added)."""
+    parts = [_unpack_factor(row, n_columns) for row in rows]
+    problems = np.sum([part[3] for part in parts], axis=0)
+    merged = None
+    if not problems.any():
+        with precompute._single_threaded_blas():
+            merged = _merged([part[:3] for part in parts], _stack_factors)
+    return np.concatenate([_pack_factor(merged, n_columns), problems])[None, :]
+
+
+def _pack_factor(merged, p) -> np.ndarray:
+    if merged is None:
+        return np.zeros(p * p + p + 1)
+    R, mean, weight = merged
+    return np.concatenate([R.ravel(), mean, [weight]])
+
+
+def _unpack_factor(row, p):
+    """(R, mean, weight, problem counts) of a factor row (1, p * p + p + 1 + problems)."""
+    row = row[0]
+    return (
+        row[: p * p].reshape(p, p),
+        row[p * p : p * p + p],
+        float(row[p * p + p]),
+        row[-len(_PROBLEMS) :],
+    )
+
+
+def _chunk_problems(X, Y, weights, *, skip):
+    return np.zeros(0)  # _chunk_call appends the counts
 
 
 def _find_problems(X, Y, weights) -> np.ndarray:
@@ -406,19 +490,8 @@ def _find_problems(X, Y, weights) -> np.ndarray:
     return found
 
 
-def _any_problems(*parts):
-    problems = None
-    for part in parts:
-        problems = _or(problems, part)
-    return problems
-
-
-def _or(first, second):
-    if first is None:
-        return second
-    if second is None:
-        return first
-    return first | second
+def _n_rows(block) -> int:
+    return int(block.shape[0])
 
 
 # Client side: graph building.
@@ -430,12 +503,16 @@ def _delayed(function):
     return dask.delayed(function, pure=False)
 
 
-def _tree(parts: list, combine):
+def _tree(parts: list, combine, name, **kwargs):
     """``combine`` applied to SPLIT_EVERY consecutive parts at a time, level by level,
-    until one remains: a fixed tree in chunk order."""
+    until one remains: a fixed tree in chunk order (tasks named ``fastlinreg-<name>``)."""
     while len(parts) > 1:
         parts = [
-            _delayed(combine)(*parts[start : start + SPLIT_EVERY])
+            _delayed(combine)(
+                *parts[start : start + SPLIT_EVERY],
+                dask_key_name=f"fastlinreg-{name}-{uuid.uuid4().hex}",
+                **kwargs,
+            )
             for start in range(0, len(parts), SPLIT_EVERY)
         ]
     return parts[0]
@@ -472,7 +549,7 @@ def _dask_array(obj, name):
 def _is_dask_frame(obj) -> bool:
     """Whether ``obj`` is a dask DataFrame or Series (dask.dataframe, and pandas, are only
     imported when such an object exists)."""
-    if "dask.dataframe" not in sys.modules:
+    if sys.modules.get("dask.dataframe") is None:
         return False
     import dask.dataframe as dd
 
@@ -492,7 +569,9 @@ def _with_known_rows(*arrays):
     if not unknown:
         return arrays
     blocks = [
-        arrays[position].to_delayed().reshape(len(arrays[position].chunks[0]), -1)[:, 0]
+        arrays[position]
+        .to_delayed(optimize_graph=False)
+        .reshape(len(arrays[position].chunks[0]), -1)[:, 0]
         for position in unknown
     ]
     counts = dask.compute([[_delayed(_n_rows)(block) for block in column] for column in blocks])[0]
@@ -502,10 +581,6 @@ def _with_known_rows(*arrays):
         chunks = (tuple(int(count) for count in rows),) + array.chunks[1:]
         arrays[position] = da.Array(array.dask, array.name, chunks, dtype=array.dtype)
     return tuple(arrays)
-
-
-def _n_rows(block) -> int:
-    return int(block.shape[0])
 
 
 def _aligned(array, name, rows):

@@ -40,10 +40,12 @@ class LinearRegression(RegressorMixin, BaseEstimator):
 
     Parameters
     ----------
-    solver : {"gd", "agd", "exact"}, default="gd"
+    solver : {"gd", "agd", "sgd", "exact"}, default="gd"
         "gd": full-batch gradient descent, the tutorial's algorithm.
         "agd": Nesterov-accelerated gradient descent with step 1/L and adaptive
         restart; far fewer epochs than "gd" on ill-conditioned data.
+        "sgd": mini-batch stochastic gradient descent (see ``batch_size``); a step
+        after every batch, for data read in pieces.
         "exact": the least-squares (or ridge) solution from a single pass over the
         rows, through a numerically stable QR factor; minimum-norm when X is rank
         deficient (see ``rank_``). L2 penalty only.
@@ -58,7 +60,9 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         pass over X, 100_000 when the epochs run on the precomputed factor (each then
         costs O(n_features²)).
     tol : float or None, default=1e-9
-        "gd"/"agd" have converged when, for ``n_iter_no_change`` consecutive epochs, no
+        "sgd" has converged when for ``n_iter_no_change`` consecutive epochs its epoch
+        loss did not improve on the best by more than ``tol`` times it (the loss is
+        noisy). "gd"/"agd" have converged when, for ``n_iter_no_change`` consecutive epochs, no
         parameter moved by more than ``tol`` times its own magnitude (or sqrt(eps) times
         the largest parameter's, if that is more), once that move is
         multiplied by how many more steps an error of its size may still take (sqrt of
@@ -83,11 +87,20 @@ class LinearRegression(RegressorMixin, BaseEstimator):
     scale_features : "auto" or bool, default="auto"
         Iterate on standardized columns ((x - mean) / std, or x / rms without an
         intercept) and report coefficients for the original ones, so that badly scaled
-        columns do not force a tiny step. "auto": on for "agd", off for "gd" (the
-        tutorial's trajectory).
+        columns do not force a tiny step. "auto": on for "agd" and "sgd", off for "gd"
+        (the tutorial's trajectory).
     parallel : bool or None, default=None
         Run the multi-threaded kernels (True), the single-threaded ones (False), or
         decide by the size of X (None). Results are bit-identical either way.
+    batch_size : int, default=1024
+        Rows per mini-batch of "sgd" (consecutive rows: no copy of X).
+    shuffle : bool, default=True
+        "sgd" visits its mini-batches in a new random order every epoch (the batches
+        stay contiguous; shuffle sorted rows once beforehand).
+    lr_schedule : {"invscaling", "constant"}, default="invscaling"
+        "sgd"'s step in epoch e: ``learning_rate / sqrt(e + 1)``, or constant.
+    random_state : int, RandomState instance or None, default=None
+        The batch order of "sgd"; an int makes fits reproducible.
     verbose : bool, default=False
         Show a progress bar (tqdm, on stderr) with the epoch, the loss and rows/s,
         for fits that last more than about a second.
@@ -137,7 +150,7 @@ class LinearRegression(RegressorMixin, BaseEstimator):
     """
 
     _parameter_constraints: dict = {
-        "solver": [StrOptions({"gd", "agd", "exact"})],
+        "solver": [StrOptions({"gd", "agd", "sgd", "exact"})],
         "learning_rate": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
         "max_iter": [Interval(Integral, 1, None, closed="left"), None],
         "tol": [Interval(Real, 0, None, closed="left"), None],
@@ -148,6 +161,10 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         "precompute": ["boolean", StrOptions({"auto"})],
         "scale_features": ["boolean", StrOptions({"auto"})],
         "parallel": ["boolean", None],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "shuffle": ["boolean"],
+        "lr_schedule": [StrOptions({"invscaling", "constant"})],
+        "random_state": ["random_state"],
         "verbose": ["verbose"],
         "callback": [callable, None],
     }
@@ -165,6 +182,10 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         precompute="auto",
         scale_features="auto",
         parallel=None,
+        batch_size=1024,
+        shuffle=True,
+        lr_schedule="invscaling",
+        random_state=None,
         verbose=False,
         callback=None,
     ):
@@ -179,6 +200,10 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         self.precompute = precompute
         self.scale_features = scale_features
         self.parallel = parallel
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.lr_schedule = lr_schedule
+        self.random_state = random_state
         self.verbose = verbose
         self.callback = callback
 
@@ -252,9 +277,15 @@ class LinearRegression(RegressorMixin, BaseEstimator):
                 "solver='exact' solves least squares and ridge only; an L1 penalty "
                 f"(l1_ratio={self.l1_ratio}) needs solver='gd' or 'agd'"
             )
-        # partial_fit accumulates the factor, unless precompute=False: then it runs its
-        # epochs on the new rows only, from the current coefficients (online learning).
-        accumulate = partial and (self.solver == "exact" or self.precompute is not False)
+        if self.solver == "sgd" and self.precompute is True:
+            raise ValueError(
+                "precompute=True is for gd, agd and exact: sgd reads the data in mini-batches"
+            )
+        # partial_fit accumulates the factor, unless precompute=False or sgd: then it runs
+        # its epochs on the new rows only, from the current coefficients (online learning).
+        accumulate = partial and (
+            self.solver == "exact" or (self.solver != "sgd" and self.precompute is not False)
+        )
         previous = getattr(self, "_factor", None) if accumulate else None
         if accumulate and previous is None and hasattr(self, "coef_"):
             raise ValueError(
@@ -301,7 +332,7 @@ class LinearRegression(RegressorMixin, BaseEstimator):
             if previous is not None:
                 factor = precompute.combine(previous, factor)
         with _progress(self, n_samples) as on_epoch:
-            result = self._solve(source, factor, coef0, intercept0, on_epoch, started)
+            result = self._solve(source, factor, coef0, intercept0, on_epoch, started, partial)
         # Attributes are set only now: a fit that raised leaves no half-fitted model.
         # Float32 data gives float32 results (computed in float64), as scikit-learn does.
         coef = result.coef.astype(X.dtype)
@@ -321,7 +352,7 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         """Whether this fit goes through the precomputed factor (see ``precompute``)."""
         if self.solver == "exact" or self.precompute is True:
             return True
-        if self.precompute is False:
+        if self.precompute is False or self.solver == "sgd":
             return False
         columns = source.n_features + source.n_targets
         return (
@@ -330,7 +361,7 @@ class LinearRegression(RegressorMixin, BaseEstimator):
             and (self.max_iter is None or self.max_iter >= _PRECOMPUTE_MIN_EPOCHS)
         )
 
-    def _solve(self, source, factor, coef0, intercept0, callback, started):
+    def _solve(self, source, factor, coef0, intercept0, callback, started, partial=False):
         """Translate the parameters into one solver call (on ``factor`` if not None)."""
         if self.solver == "exact":
             return solvers.exact(
@@ -343,18 +374,42 @@ class LinearRegression(RegressorMixin, BaseEstimator):
             )
         scale_features = self.scale_features
         if scale_features == "auto":
-            scale_features = self.solver == "agd"
+            scale_features = self.solver in ("agd", "sgd")
         if scale_features:
             center, scale = precompute.feature_scaling(source, self.fit_intercept, factor)
         else:
             center, scale = np.zeros(source.n_features), np.ones(source.n_features)
-        objective = Objective(
-            precompute.PrecomputedSource(factor) if factor is not None else source,
-            center,
-            scale,
-            fit_intercept=self.fit_intercept,
-            alpha=self.alpha,
-            l1_ratio=self.l1_ratio,
+
+        def make_objective(data_source):
+            return Objective(
+                data_source,
+                center,
+                scale,
+                fit_intercept=self.fit_intercept,
+                alpha=self.alpha,
+                l1_ratio=self.l1_ratio,
+            )
+
+        if self.solver == "sgd":
+            return solvers.sgd(
+                make_objective,
+                source,
+                coef0,
+                intercept0,
+                learning_rate=self.learning_rate,
+                schedule=self.lr_schedule,
+                batch_size=self.batch_size,
+                shuffle=self.shuffle,
+                random_state=self.random_state,
+                # partial_fit: one epoch over the new rows, as scikit-learn's SGD does.
+                max_iter=1 if partial else (self.max_iter or 1000),
+                tol=self.tol,
+                n_iter_no_change=self.n_iter_no_change,
+                callback=callback,
+                started=started,
+            )
+        objective = make_objective(
+            precompute.PrecomputedSource(factor) if factor is not None else source
         )
         max_iter = self.max_iter
         if max_iter is None:

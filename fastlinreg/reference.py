@@ -3,8 +3,8 @@
 This is the "linear regression from scratch" tutorial, with its typos fixed. It accepts
 the tutorial's shapes (y of shape (n, 1), w of shape (d, 1)) as well as flat ones
 (y (n,), w (d,)), and several targets (y (n, k), w (d, k)). ``fit`` is solver="gd",
-``fit_accelerated`` solver="agd". Keep it plain: it is also the documentation of what
-the kernels and solvers compute.
+``fit_accelerated`` solver="agd", ``fit_sgd`` solver="sgd". Keep it plain: it is
+also the documentation of what the kernels and solvers compute.
 """
 
 from __future__ import annotations
@@ -88,4 +88,26 @@ def fit_accelerated(X, y, w, b, lr, num_iter):
         v_w = w_new + momentum * (w_new - w)
         v_b = b_new + momentum * (b_new - b)
         w, b, t = w_new, b_new, t_next
+    return w, b, np.array(loss_history)
+
+
+def fit_sgd(X, y, w, b, lr, num_epochs, batch_size):
+    """Mini-batch stochastic gradient descent over consecutive batches, in order.
+
+    What ``LinearRegression(solver="sgd", shuffle=False, lr_schedule="constant")``
+    computes (here without feature scaling or a penalty): a gradient step after each
+    batch. Returns (w, b, loss_history); loss_history[e] is the mean over epoch e of
+    each batch's loss before its step, weighted by the batch's rows.
+    """
+    n = X.shape[0]
+    loss_history = []
+    for _ in range(num_epochs):
+        epoch_loss = 0.0
+        for start in range(0, n, batch_size):
+            Xb, yb = X[start : start + batch_size], y[start : start + batch_size]
+            y_pred = forward(Xb, w, b)
+            epoch_loss += mse(yb, y_pred) * len(Xb) / n
+            dw, db = gradient(Xb, yb, y_pred)
+            w, b = step(w, b, dw, db, lr)
+        loss_history.append(epoch_loss)
     return w, b, np.array(loss_history)

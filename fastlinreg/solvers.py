@@ -213,6 +213,111 @@ def descend(
 _NEGLIGIBLE_FRACTION = float(np.sqrt(np.finfo(np.float64).eps))
 
 
+# SGD's epoch loss is an estimate that rounding cannot explain rising tenfold: a step
+# that large is unstable.
+_SGD_BLOWUP = 10.0
+
+
+def sgd(
+    make_objective: Callable[[object], Objective],
+    source,
+    coef: np.ndarray,
+    intercept: np.ndarray,
+    *,
+    learning_rate: float | str,
+    schedule: str,
+    batch_size: int,
+    shuffle: bool,
+    random_state,
+    max_iter: int,
+    tol: float | None,
+    n_iter_no_change: int,
+    callback: Callback | None = None,
+    started: float | None = None,
+) -> SolverResult:
+    """Mini-batch stochastic gradient descent.
+
+    An epoch takes the rows in consecutive mini-batches of ``batch_size`` rows, one
+    fused kernel pass over each (``make_objective(source.rows(start, stop))``), and
+    steps after each batch. ``shuffle`` draws a new order of the batches every epoch
+    from ``random_state`` (the batches themselves stay contiguous: shuffling rows would
+    copy X). The step is ``learning_rate`` ("auto": 1/L of the whole objective),
+    divided by sqrt(epoch + 1) with ``schedule="invscaling"``.
+
+    The loss history holds each epoch's mean batch objective (measured before each
+    batch's step). ``tol``: converged when, for ``n_iter_no_change`` consecutive
+    epochs, that loss did not improve on the best so far by more than ``tol`` times it
+    (the loss is noisy, so the rule is scikit-learn SGD's, not the parameter moves).
+
+    Raises
+    ------
+    DivergenceError
+        When an epoch's loss turns non-finite or rises tenfold above the first's.
+    """
+    auto = isinstance(learning_rate, str)
+    whole = make_objective(source)
+    if auto:
+        L, _ = whole.curvature()
+        lr0 = 1.0 / L if L > 0.0 else 1.0
+    else:
+        lr0 = float(learning_rate)
+    rng = np.random.default_rng(random_state)
+    starts = np.arange(0, source.n_samples, batch_size)
+    batches = [
+        make_objective(source.rows(s, min(s + batch_size, source.n_samples))) for s in starts
+    ]
+    shares = np.array([b.source.total_weight for b in batches]) / source.total_weight
+    started = time.perf_counter() if started is None else started
+    theta, beta = whole.to_solver(np.array(coef, np.float64), np.array(intercept, np.float64))
+    history: list[float] = []
+    times: list[float] = []
+    best = np.inf
+    quiet_epochs = 0
+    converged = stopped = False
+    lr = lr0
+    for epoch in range(max_iter):
+        lr = lr0 / np.sqrt(epoch + 1.0) if schedule == "invscaling" else lr0
+        order = rng.permutation(len(batches)) if shuffle else range(len(batches))
+        loss = 0.0
+        for j in order:
+            if shares[j] == 0.0:
+                continue
+            batch_loss, g_theta, g_beta = batches[j].smooth_loss_grad(theta, beta)
+            loss += shares[j] * (batch_loss + batches[j].l1_penalty(theta))
+            theta = batches[j].prox(theta - lr * g_theta, lr)
+            beta = beta - lr * g_beta
+        if not np.isfinite(loss) or (history and loss > _SGD_BLOWUP * history[0]):
+            what = "became non-finite" if not np.isfinite(loss) else f"rose to {loss:.6g}"
+            raise DivergenceError(
+                f"Stochastic gradient descent diverged at epoch {epoch}: the epoch loss "
+                f"{what} (first epoch {history[0] if history else float('nan'):.6g}) with "
+                f"learning rate {lr:.6g}. Use a smaller learning_rate or batch_size-"
+                "independent 'auto'."
+            )
+        history.append(loss)
+        times.append(time.perf_counter() - started)
+        quiet_epochs = 0 if tol is None or loss < best - tol * abs(best) else quiet_epochs + 1
+        best = min(best, loss)
+        if tol is not None and quiet_epochs >= n_iter_no_change:
+            converged = True
+        if callback is not None and callback(epoch, loss, *whole.to_original(theta, beta)):
+            stopped = not converged
+            break
+        if converged:
+            break
+    if tol is not None and not (converged or stopped) and max_iter > 1:
+        warnings.warn(
+            f"Stochastic gradient descent stopped at max_iter={max_iter} before its loss "
+            f"stopped improving by tol={tol}. Increase max_iter.",
+            ConvergenceWarning,
+            stacklevel=3,
+        )
+    W, b = whole.to_original(theta, beta)
+    return SolverResult(
+        W, b, np.asarray(history), len(history), converged, lr, None, np.asarray(times), stopped
+    )
+
+
 def _largest_relative(move: np.ndarray, value: np.ndarray) -> float:
     """max |move| / max(|value|, floor) over the parameters (0 for parameters that stay)."""
     floor = _NEGLIGIBLE_FRACTION * float(np.max(np.abs(value), initial=0.0))

@@ -59,6 +59,17 @@ class InMemorySource:
         return int(self.X.shape[0])
 
     @property
+    def total_weight(self) -> float:
+        return float(self.n_samples if self.sample_weight is None else np.sum(self.sample_weight))
+
+    def rows(self, start: int, stop: int) -> InMemorySource:
+        """The source of rows [start, stop) (views: nothing is copied)."""
+        weights = None if self.sample_weight is None else self.sample_weight[start:stop]
+        return InMemorySource(
+            self.X[start:stop], self.Y[start:stop], weights, parallel=self.parallel
+        )
+
+    @property
     def n_features(self) -> int:
         return int(self.X.shape[1])
 

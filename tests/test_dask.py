@@ -146,7 +146,7 @@ def test_runs_on_the_cluster_bit_identical_to_threads(client):
         factor = source.triangular_factor()
     workers = {record["worker"] for record in stream.data}
     assert workers and workers <= set(client.scheduler_info()["workers"])
-    assert "chunk_loss_grad" in {key_split(record["key"]) for record in stream.data}
+    assert "fastlinreg-loss-grad" in {key_split(record["key"]) for record in stream.data}
 
     # The tree and each chunk's result are fixed: every run, on any scheduler, same bits.
     assert_same_bits(first, source.loss_grad(W, b))
@@ -166,10 +166,9 @@ def test_factor_is_one_task_per_chunk_on_the_cluster(client):
     assert source.n_chunks == n_chunks == 17
     with distributed.get_task_stream(client) as stream:
         source.triangular_factor()
-    # key_split drops the leading underscore of the task functions' names.
     names = [key_split(record["key"]) for record in stream.data]
-    assert names.count("chunk_factor") == n_chunks
-    assert names.count("merge_factors") == 4  # 17 chunks: 3 merges of up to 8, then 1
+    assert names.count("fastlinreg-factor") == n_chunks
+    assert names.count("fastlinreg-factor-merge") == 4  # 17 chunks: 3 merges of up to 8, then 1
 
 
 class CountingChunks:
@@ -203,6 +202,23 @@ def test_every_pass_reads_each_chunk_once(threads, weighted):
     assert counting.calls == 27
     assert [len(block[0]) for block in source.row_blocks()] == [100] * 9
     assert counting.calls == 36
+
+
+def test_inputs_sharing_their_chunks_read_them_once(threads):
+    # X, y and the weights cut from one array (as from one file): each pass makes every
+    # chunk of that array once, not once per input.
+    X, Y, _, W, b = problem(k=1)
+    counting = CountingChunks(np.column_stack([X, Y]), 100)
+    whole, d = counting.array, X.shape[1]
+    source = DaskSource(whole[:, :d], whole[:, d], whole[:, 0] ** 2)
+    source.check_finite()
+    assert counting.calls == 7
+    source.loss_grad(W, b)
+    assert counting.calls == 14
+    source.triangular_factor()
+    assert counting.calls == 21
+    list(source.row_blocks())
+    assert counting.calls == 28
 
 
 def test_row_blocks_are_the_chunks_in_order(threads):
@@ -259,6 +275,18 @@ def test_check_runs_once_and_clean_data_passes(threads):
     source.check_finite()
     assert source._checked
     source.check_finite()  # nothing left to check: no pass
+
+
+def test_total_weight_and_row_pieces(threads):
+    X, Y, weights, W, b = problem(weighted=True)
+    source = DaskSource(*dask_inputs(X, Y, weights, 137))
+    assert_close(source.total_weight, weights.sum())
+    assert DaskSource(*dask_inputs(X, Y, None, 137)).total_weight == len(X)
+    piece = source.rows(100, 400)
+    assert piece.n_samples == 300
+    expected = InMemorySource(X[100:400], Y[100:400], weights[100:400]).loss_grad(W, b)
+    for got, want in zip(piece.loss_grad(W, b), expected, strict=True):
+        assert_close(got, want)
 
 
 def test_zero_weights(threads):

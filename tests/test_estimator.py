@@ -27,6 +27,7 @@ def lstsq(X, y, fit_intercept=True):
         LinearRegression(solver="agd"),
         LinearRegression(solver="agd", precompute=False, alpha=0.01, l1_ratio=0.5),
         LinearRegression(solver="exact"),
+        LinearRegression(solver="sgd", random_state=0),
     ]
 )
 def test_sklearn_compatible(estimator, check):

@@ -342,3 +342,56 @@ def test_verbose_shows_a_progress_bar_only_for_long_fits(capsys):
     LinearRegression(verbose=True, callback=slow).fit(X, y)
     err = capsys.readouterr().err
     assert "fastlinreg" in err and "loss=" in err and "rows_s=" in err
+
+
+def test_sgd_trajectory_equals_reference():
+    X, y = make_regression(n_samples=1_000, n_features=4, noise=10, random_state=1)
+    w0, b0, lr = np.linspace(-1, 1, 4), 0.5, 0.01
+    model = LinearRegression(
+        solver="sgd",
+        batch_size=64,
+        shuffle=False,
+        lr_schedule="constant",
+        scale_features=False,
+        learning_rate=lr,
+        max_iter=7,
+        tol=None,
+    ).fit(X, y, coef_init=w0, intercept_init=b0)
+    w, b, history = reference.fit_sgd(X, y[:, None], w0[:, None], b0, lr, 7, 64)
+    assert_allclose(model.loss_history_, history, rtol=1e-10)
+    assert_allclose(model.coef_, w[:, 0], rtol=1e-10)
+    assert model.intercept_ == pytest.approx(float(b[0]), rel=1e-10)
+
+
+def test_sgd_is_reproducible_and_reaches_the_answer():
+    X, y, _ = problem(n=20_000, d=8)
+    settings = dict(solver="sgd", batch_size=256)
+    first = LinearRegression(random_state=3, **settings).fit(X, y)
+    again = LinearRegression(random_state=3, **settings).fit(X, y)
+    other = LinearRegression(random_state=4, **settings).fit(X, y)
+    assert np.array_equal(params(first), params(again))
+    assert not np.array_equal(params(first), params(other))  # the batch order matters
+    exact = LinearRegression(solver="exact").fit(X, y)
+    assert first.converged_
+    assert_same_fit(first, exact, 1e-2)  # SGD's noise, not an exact solver
+
+
+def test_sgd_partial_fit_is_one_epoch_over_the_piece():
+    X, y, _ = problem(n=4_000, d=5)
+    settings = dict(solver="sgd", batch_size=500, random_state=0, tol=None)
+    model = LinearRegression(**settings).partial_fit(X[:2000], y[:2000])
+    assert model.n_iter_ == 1
+    start = params(model)[0]
+    model.partial_fit(X[2000:], y[2000:])
+    expected = LinearRegression(max_iter=1, **settings).fit(
+        X[2000:], y[2000:], coef_init=start[:-1], intercept_init=start[-1]
+    )
+    assert_allclose(params(model), params(expected), rtol=1e-12)
+
+
+def test_sgd_errors():
+    X, y, _ = problem()
+    with pytest.raises(ValueError, match="precompute=True is for gd, agd and exact"):
+        LinearRegression(solver="sgd", precompute=True).fit(X, y)
+    with pytest.raises(DivergenceError, match="Stochastic gradient descent diverged"):
+        LinearRegression(solver="sgd", learning_rate=50.0, batch_size=32).fit(X, y)
