@@ -12,6 +12,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from . import kernels, precompute, solvers
+from .dask_source import is_dask_collection
 from .objective import Objective
 from .sources import InMemorySource
 
@@ -295,22 +296,8 @@ class LinearRegression(RegressorMixin, BaseEstimator):
                 "on a new estimator."
             )
         continuing = partial and hasattr(self, "coef_") and (previous is not None or not accumulate)
-        X, y = validate_data(
-            self,
-            X,
-            y,
-            dtype=_FLOAT_DTYPES,
-            multi_output=True,
-            y_numeric=True,
-            reset=not continuing,
-        )
-        if sample_weight is not None:
-            sample_weight = _check_sample_weight(
-                sample_weight, X, dtype=np.float64, ensure_non_negative=True
-            )
-        n_samples, n_features = X.shape
-        Y = y.reshape(n_samples, -1)
-        n_targets = Y.shape[1]
+        source, y_ndim = self._source(X, y, sample_weight, reset=not continuing)
+        n_samples, n_features, n_targets = source.n_samples, source.n_features, source.n_targets
         if previous is not None and previous.R.shape[0] != n_features + n_targets:
             raise ValueError(
                 f"y has {n_targets} target(s); the previous pieces had "
@@ -325,7 +312,6 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         else:
             coef0 = _initial("coef_init", coef_init, (n_targets, n_features))
             intercept0 = _initial("intercept_init", intercept_init, (n_targets,))
-        source = InMemorySource(X, Y, sample_weight, parallel=self.parallel)
         factor = None
         if accumulate or (not partial and self._uses_factor(source)):
             factor = precompute.triangular_factor(source)
@@ -335,10 +321,10 @@ class LinearRegression(RegressorMixin, BaseEstimator):
             result = self._solve(source, factor, coef0, intercept0, on_epoch, started, partial)
         # Attributes are set only now: a fit that raised leaves no half-fitted model.
         # Float32 data gives float32 results (computed in float64), as scikit-learn does.
-        coef = result.coef.astype(X.dtype)
-        intercept = result.intercept.astype(X.dtype)
-        self.coef_ = coef.ravel() if y.ndim == 1 else coef
-        self.intercept_ = intercept[0] if y.ndim == 1 else intercept
+        coef = result.coef.astype(source.dtype)
+        intercept = result.intercept.astype(source.dtype)
+        self.coef_ = coef.ravel() if y_ndim == 1 else coef
+        self.intercept_ = intercept[0] if y_ndim == 1 else intercept
         self.loss_history_ = result.loss_history
         self.time_history_ = result.time_history
         self.n_iter_ = result.n_iter
@@ -347,6 +333,46 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         self.rank_ = result.rank
         self._factor = factor  # what partial_fit continues from (None: it cannot)
         return self
+
+    def _source(self, X, y, sample_weight, *, reset):
+        """The data source of a fit, validated, and the number of dimensions of y."""
+        if is_dask_collection(X) or is_dask_collection(y):
+            return self._dask_source(X, y, sample_weight, reset=reset)
+        X, y = validate_data(
+            self, X, y, dtype=_FLOAT_DTYPES, multi_output=True, y_numeric=True, reset=reset
+        )
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(
+                sample_weight, X, dtype=np.float64, ensure_non_negative=True
+            )
+        Y = y.reshape(X.shape[0], -1)
+        return InMemorySource(X, Y, sample_weight, parallel=self.parallel), y.ndim
+
+    def _dask_source(self, X, y, sample_weight, *, reset):
+        """A DaskSource: X stays distributed; NaN, inf and negative weights are found
+        during the first pass (scikit-learn's validation would compute X here)."""
+        from .dask_source import DaskSource, require_dask
+
+        require_dask()
+        if self.solver == "sgd":
+            raise ValueError(
+                "solver='sgd' steps after every mini-batch, which on a Dask array would be "
+                "one computation each: use 'gd', 'agd' or 'exact' with Dask inputs"
+            )
+        y_ndim = len(y.shape)
+        source = DaskSource(X, y, sample_weight, parallel=self.parallel)
+        if reset:
+            self.n_features_in_ = source.n_features
+            if source.feature_names is not None:
+                self.feature_names_in_ = np.asarray(source.feature_names, dtype=object)
+            elif hasattr(self, "feature_names_in_"):
+                del self.feature_names_in_
+        elif source.n_features != self.n_features_in_:
+            raise ValueError(
+                f"X has {source.n_features} features, but LinearRegression is expecting "
+                f"{self.n_features_in_} features as input."
+            )
+        return source, y_ndim
 
     def _uses_factor(self, source) -> bool:
         """Whether this fit goes through the precomputed factor (see ``precompute``)."""

@@ -206,7 +206,12 @@ def _centred(X, Y, weights) -> tuple[np.ndarray, np.ndarray, float]:
 
 
 def triangular_factor(source) -> Factor:
-    """One pass over ``source.row_blocks()``: the :class:`Factor` of all its rows."""
+    """One pass over ``source.row_blocks()``: the :class:`Factor` of all its rows.
+
+    A source that computes its factor where its data lives (a Dask cluster) does it.
+    """
+    if hasattr(source, "triangular_factor"):
+        return source.triangular_factor()
     R, mean, total = _one_pass(source, _block_factor, _stack_factors)
     return Factor(R, mean, total, source.n_features)
 
@@ -260,7 +265,9 @@ def feature_scaling(source, fit_intercept: bool, factor: Factor | None = None):
     Constant (zero-spread) columns keep scale 1.
     """
     if factor is None:
-        factor = _column_factor(source)
+        # A distributed source factors in one pass on its workers; others stream blocks.
+        has_own = hasattr(source, "triangular_factor")
+        factor = source.triangular_factor() if has_own else _column_factor(source)
     d = factor.n_features
     S = factor.total_weight
     centred_squares = np.sum(factor.R[:d, :d] ** 2, axis=0)

@@ -55,6 +55,10 @@ class InMemorySource:
         self.parallel = parallel
 
     @property
+    def dtype(self) -> np.dtype:
+        return self.X.dtype
+
+    @property
     def n_samples(self) -> int:
         return int(self.X.shape[0])
 

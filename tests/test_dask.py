@@ -372,3 +372,50 @@ def test_is_dask_collection_and_missing_dask(monkeypatch):
     assert str(error.value) == DASK_MISSING
     with pytest.raises(ImportError, match="fastlinreg"):
         DaskSource(np.ones((2, 1)), np.ones(2))
+
+
+# --- LinearRegression.fit on Dask inputs ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        dict(solver="exact"),
+        dict(solver="agd"),  # through the factor: one pass in all
+        dict(solver="agd", alpha=0.1, l1_ratio=0.5),
+        dict(solver="gd", precompute=False, max_iter=30, tol=None),  # a pass per epoch
+    ],
+    ids=["exact", "agd", "agd-elastic-net", "gd-passes"],
+)
+def test_fit_on_dask_equals_the_in_memory_fit(scheduler, settings):
+    from fastlinreg import LinearRegression
+
+    X, Y, weights, _, _ = problem(n=2_000, weighted=True)
+    Xd, Yd, wd = dask_inputs(X, Y, weights, chunks=(600, 600, 800))
+    on_dask = LinearRegression(**settings).fit(Xd, Yd, sample_weight=wd)
+    in_memory = LinearRegression(**settings).fit(X, Y, sample_weight=weights)
+    assert_close(on_dask.coef_, in_memory.coef_, rtol=1e-10)
+    assert_close(on_dask.intercept_, in_memory.intercept_, rtol=1e-10)
+    assert_close(on_dask.loss_history_, in_memory.loss_history_, rtol=1e-10)
+    assert on_dask.n_iter_ == in_memory.n_iter_ and on_dask.coef_.shape == (3, 5)
+    assert_close(on_dask.predict(X), in_memory.predict(X), rtol=1e-10)
+
+
+def test_fit_on_a_dask_dataframe_keeps_names_and_refuses_sgd(threads):
+    dd = pytest.importorskip("dask.dataframe")
+    pd = pytest.importorskip("pandas")
+    from fastlinreg import LinearRegression
+
+    X, Y, _, _, _ = problem(n=500, k=1)
+    frame = dd.from_pandas(pd.DataFrame(X, columns=list("abcde")), npartitions=3)
+    target = dd.from_pandas(pd.Series(Y[:, 0]), npartitions=3)
+    model = LinearRegression(solver="exact").fit(frame, target)
+    assert list(model.feature_names_in_) == list("abcde")
+    assert model.coef_.shape == (5,) and np.ndim(model.intercept_) == 0
+    assert_close(model.coef_, LinearRegression(solver="exact").fit(X, Y[:, 0]).coef_, rtol=1e-10)
+    with pytest.raises(ValueError, match="solver='sgd' steps after every mini-batch"):
+        LinearRegression(solver="sgd").fit(frame, target)
+    bad = X.copy()
+    bad[321, 2] = np.nan
+    with pytest.raises(ValueError, match="X contains NaN"):
+        LinearRegression(solver="agd").fit(da.from_array(bad, chunks=100), Y[:, 0])
