@@ -187,10 +187,10 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--save", required=True, metavar="MODEL", help="where to write the model")
     fit.add_argument(
         "--solver",
-        choices=["gd", "agd", "exact"],
+        choices=["gd", "agd", "sgd", "exact"],
         default="agd",
         help="gd: the tutorial's gradient descent; agd: accelerated (default); "
-        "exact: least squares in one pass",
+        "sgd: mini-batch stochastic; exact: least squares in one pass",
     )
     fit.add_argument(
         "--learning-rate",
