@@ -13,6 +13,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 
 from . import kernels, precompute, solvers
 from .dask_source import is_dask_collection
+from .file_source import FileSource
 from .objective import Objective
 from .sources import InMemorySource
 
@@ -213,14 +214,18 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         tags.target_tags.multi_output = True
         return tags
 
-    def fit(self, X, y, sample_weight=None, coef_init=None, intercept_init=None):
+    def fit(self, X, y=None, sample_weight=None, coef_init=None, intercept_init=None):
         """Fit the model.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like of shape (n_samples, n_features), Dask array, or FileSource
             Training data. float32 stays float32; other numbers are converted to
-            float64. Never modified, and not copied when already float32/float64.
+            float64. Never modified, and not copied when already float32/float64
+            (``np.memmap`` included: the file is streamed). A Dask array or dataframe
+            stays distributed. A :class:`fastlinreg.file_source.FileSource` streams a
+            .csv/.parquet/.npy file in row batches (then y comes from its target
+            column and must be None).
         y : array-like of shape (n_samples,) or (n_samples, n_targets)
             Target values; all targets are fitted in the same passes over X.
         sample_weight : array-like of shape (n_samples,), default=None
@@ -237,7 +242,7 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         """
         return self._fit(X, y, sample_weight, coef_init, intercept_init, partial=False)
 
-    def partial_fit(self, X, y, sample_weight=None):
+    def partial_fit(self, X, y=None, sample_weight=None):
         """Add a piece of the training data, and fit on every piece seen so far.
 
         For data that arrives in pieces or does not fit in memory at once. Each call
@@ -336,6 +341,8 @@ class LinearRegression(RegressorMixin, BaseEstimator):
 
     def _source(self, X, y, sample_weight, *, reset):
         """The data source of a fit, validated, and the number of dimensions of y."""
+        if isinstance(X, FileSource):
+            return self._file_source(X, y, sample_weight, reset=reset)
         if is_dask_collection(X) or is_dask_collection(y):
             return self._dask_source(X, y, sample_weight, reset=reset)
         X, y = validate_data(
@@ -347,6 +354,35 @@ class LinearRegression(RegressorMixin, BaseEstimator):
             )
         Y = y.reshape(X.shape[0], -1)
         return InMemorySource(X, Y, sample_weight, parallel=self.parallel), y.ndim
+
+    def _file_source(self, source, y, sample_weight, *, reset):
+        """A data file streamed in row batches (``fastlinreg.file_source.FileSource``)."""
+        if y is not None or sample_weight is not None:
+            raise ValueError(
+                "fit(FileSource(path, target)) takes y from the file's target column, and "
+                "no sample_weight: pass y=None"
+            )
+        if self.solver == "sgd":
+            raise ValueError(
+                "solver='sgd' needs rows it can slice: use 'gd', 'agd' or 'exact' on a "
+                "FileSource, or fit sgd on np.load(path, mmap_mode='r') of a .npy file"
+            )
+        self._set_features(source.n_features, source.feature_names, reset=reset)
+        return source, 1
+
+    def _set_features(self, n_features, feature_names, *, reset):
+        """n_features_in_ and feature_names_in_ for sources scikit-learn cannot validate."""
+        if reset:
+            self.n_features_in_ = n_features
+            if feature_names is not None:
+                self.feature_names_in_ = np.asarray(feature_names, dtype=object)
+            elif hasattr(self, "feature_names_in_"):
+                del self.feature_names_in_
+        elif n_features != self.n_features_in_:
+            raise ValueError(
+                f"X has {n_features} features, but LinearRegression is expecting "
+                f"{self.n_features_in_} features as input."
+            )
 
     def _dask_source(self, X, y, sample_weight, *, reset):
         """A DaskSource: X stays distributed; NaN, inf and negative weights are found
@@ -361,17 +397,7 @@ class LinearRegression(RegressorMixin, BaseEstimator):
             )
         y_ndim = len(y.shape)
         source = DaskSource(X, y, sample_weight, parallel=self.parallel)
-        if reset:
-            self.n_features_in_ = source.n_features
-            if source.feature_names is not None:
-                self.feature_names_in_ = np.asarray(source.feature_names, dtype=object)
-            elif hasattr(self, "feature_names_in_"):
-                del self.feature_names_in_
-        elif source.n_features != self.n_features_in_:
-            raise ValueError(
-                f"X has {source.n_features} features, but LinearRegression is expecting "
-                f"{self.n_features_in_} features as input."
-            )
+        self._set_features(source.n_features, source.feature_names, reset=reset)
         return source, y_ndim
 
     def _uses_factor(self, source) -> bool:

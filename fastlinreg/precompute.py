@@ -169,7 +169,9 @@ def _chunks_of_blocks(source, block_statistic) -> Iterator[list]:
     blocks = source.row_blocks()
     with _single_threaded_blas(), ThreadPoolExecutor(workers) as pool:
         while chunk := list(islice(blocks, MERGE_BLOCKS)):
-            yield list(pool.map(lambda block: block_statistic(*block), chunk))
+            statistics = list(pool.map(lambda block: block_statistic(*block), chunk))
+            del chunk  # the blocks can go before the next ones are read
+            yield statistics
 
 
 _blas_lock = threading.Lock()

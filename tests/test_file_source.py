@@ -1,0 +1,427 @@
+"""Tests for fastlinreg.file_source: files streamed in row batches, checked against the
+whole-file readers (fastlinreg.io) and the in-memory source."""
+
+from __future__ import annotations
+
+import os
+import re
+import tracemalloc
+
+import numpy as np
+import pytest
+
+from fastlinreg import precompute
+from fastlinreg.file_source import FileSource
+from fastlinreg.io import DataError, read_table, split_target
+from fastlinreg.sources import InMemorySource
+
+N_ROWS = 10_000
+COLUMNS = ["x0", "x1", "y", "x2", "x3"]  # the target in the middle: X is spliced
+TARGET = "y"
+# Batch sizes: one that divides N_ROWS, one that does not, one larger than the file.
+BATCHES = [1000, 777, 20_000]
+FORMATS = [".csv", ".parquet", ".npy"]
+
+
+def raises_exactly(error_type, message: str):
+    """pytest.raises matching the whole message, not a prefix or a regex."""
+    return pytest.raises(error_type, match=f"^{re.escape(message)}$")
+
+
+def make_data(n=N_ROWS, seed=0) -> np.ndarray:
+    """(n, 5) float64 of mixed scale, column 1 integer-valued."""
+    rng = np.random.default_rng(seed)
+    data = rng.standard_normal((n, len(COLUMNS))) * [1.0, 50.0, 3.0, 0.01, 7.0] + [0, 0, 2, 1, 0]
+    data[:, 1] = np.round(data[:, 1])
+    return data
+
+
+def write_csv(path, data: np.ndarray, columns=COLUMNS, bad=None) -> str:
+    """A CSV file of ``data`` (repr: exact); ``bad`` = (row, column, text) replaces one
+    cell. Returns the path."""
+    lines = [",".join(columns)]
+    for row in data.tolist():
+        lines.append(",".join(map(repr, row)))
+    if bad is not None:
+        i, j, text = bad
+        cells = lines[1 + i].split(",")
+        cells[j] = text
+        lines[1 + i] = ",".join(cells)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return str(path)
+
+
+def write_parquet(path, data: np.ndarray, columns=COLUMNS, null=None) -> str:
+    """A Parquet file, column 1 as int64, row groups that do not match the batches;
+    ``null`` = (row, column) is a missing value."""
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    arrays = {}
+    for j, name in enumerate(columns):
+        values = data[:, j].astype(np.int64) if j == 1 else data[:, j]
+        mask = None
+        if null is not None and null[1] == j:
+            mask = np.zeros(len(values), dtype=bool)
+            mask[null[0]] = True
+        arrays[name] = pa.array(values, mask=mask)
+    pq.write_table(pa.table(arrays), str(path), row_group_size=2300)
+    return str(path)
+
+
+def write_npy(path, data: np.ndarray) -> str:
+    np.save(str(path), data)
+    return str(path)
+
+
+def write_file(tmp_path, extension: str, data: np.ndarray) -> str:
+    writer = {".csv": write_csv, ".parquet": write_parquet, ".npy": write_npy}[extension]
+    return writer(tmp_path / f"data{extension}", data)
+
+
+def target_of(extension: str) -> str:
+    """The target column: named, or for .npy its index counted from the end."""
+    return "-3" if extension == ".npy" else TARGET
+
+
+def loaded(path: str, target: str):
+    """X, y, feature names as the whole-file readers give them."""
+    return split_target(read_table(path), target)
+
+
+def assert_close(actual, expected, rtol):
+    """Relative to the largest entry: entries near zero are compared at that scale."""
+    actual, expected = np.asarray(actual, dtype=float), np.asarray(expected, dtype=float)
+    assert actual.shape == expected.shape
+    scale = max(float(np.max(np.abs(expected))), np.finfo(float).tiny)
+    assert float(np.max(np.abs(actual - expected))) <= rtol * scale
+
+
+# --- the same rows as the whole-file readers ----------------------------------------------
+
+
+@pytest.mark.parametrize("extension", FORMATS)
+@pytest.mark.parametrize("batch_rows", BATCHES)
+def test_row_blocks_equal_the_whole_file(tmp_path, extension, batch_rows):
+    path = write_file(tmp_path, extension, make_data())
+    target = target_of(extension)
+    X, y, names = loaded(path, target)
+    source = FileSource(path, target, batch_rows=batch_rows)
+
+    blocks = list(source.row_blocks())
+    assert all(weights is None for _, _, weights in blocks)
+    assert max(len(Xb) for Xb, _, _ in blocks) <= batch_rows
+    for Xb, Yb, _ in blocks:
+        assert Xb.dtype == Yb.dtype == np.float64
+        assert Xb.flags.c_contiguous and Yb.flags.f_contiguous and Yb.shape == (len(Xb), 1)
+    np.testing.assert_array_equal(np.concatenate([b[0] for b in blocks]), X)
+    np.testing.assert_array_equal(np.concatenate([b[1] for b in blocks])[:, 0], y)
+    assert source.feature_names == names
+    assert (source.n_samples, source.n_features, source.n_targets) == (N_ROWS, 4, 1)
+    assert source.total_weight == float(N_ROWS)
+    assert source.dtype == np.float64 and source.cheap_passes is False
+    assert source.path == path
+
+
+@pytest.mark.parametrize("extension", FORMATS)
+def test_passes_equal_the_in_memory_source(tmp_path, extension):
+    path = write_file(tmp_path, extension, make_data())
+    X, y, _ = loaded(path, target_of(extension))
+    memory = InMemorySource(X, y[:, None])
+    rng = np.random.default_rng(1)
+    W, b = rng.standard_normal((1, 4)), np.array([0.3])
+    V, vb = rng.standard_normal((1, 4)), np.array([-1.2])
+    expected_loss, expected_G, expected_gb = memory.loss_grad(W, b)
+    expected_hv, expected_hvb = memory.hessian_vector(V, vb)
+    for batch_rows in BATCHES:
+        source = FileSource(path, target_of(extension), batch_rows=batch_rows, parallel=False)
+        loss, G, gb = source.loss_grad(W, b)
+        assert isinstance(loss, float)
+        assert loss == pytest.approx(expected_loss, rel=1e-12)
+        assert_close(G, expected_G, 1e-12)
+        assert_close(gb, expected_gb, 1e-12)
+        hv, hvb = source.hessian_vector(V, vb)
+        assert_close(hv, expected_hv, 1e-12)
+        assert_close(hvb, expected_hvb, 1e-12)
+
+
+@pytest.mark.parametrize("extension", FORMATS)
+def test_triangular_factor_equals_the_in_memory_one(tmp_path, extension):
+    path = write_file(tmp_path, extension, make_data())
+    X, y, _ = loaded(path, target_of(extension))
+    expected = precompute.triangular_factor(InMemorySource(X, y[:, None]))
+    for batch_rows in (1000, 777):
+        factor = precompute.triangular_factor(
+            FileSource(path, target_of(extension), batch_rows=batch_rows)
+        )
+        assert factor.total_weight == N_ROWS and factor.n_features == 4
+        # R is unique up to the signs of its rows: R'R (the centred Gram matrix) is not.
+        assert_close(factor.R.T @ factor.R, expected.R.T @ expected.R, 1e-10)
+        assert_close(factor.mean, expected.mean, 1e-10)
+
+
+def test_csv_layouts_match_read_table(tmp_path):
+    """Blank lines, CRLF, quoted cells (one with a line break), spaces, a byte-order
+    mark: the same rows and line numbers as read_table."""
+    text = (
+        '\ufeffa, "b",y\r\n\r\n1,2,3\r\n" 4",5,6\r\n\r\n7,"8\n",9\r\n10,11,12\r\n\r\n13,14,nan\r\n'
+    )
+    path = tmp_path / "layout.csv"
+    path.write_bytes(text.encode("utf-8"))
+    with pytest.raises(DataError) as expected:
+        read_table(path)
+    assert "line 10, column 'y'" in str(expected.value)
+    source = FileSource(path, "y", batch_rows=2)
+    with raises_exactly(DataError, str(expected.value)):
+        _ = source.n_samples
+    # Without the bad last row the rows are read as read_table reads them.
+    path.write_bytes(text.rsplit("13", 1)[0].encode("utf-8"))
+    X, y, names = loaded(str(path), "y")
+    source = FileSource(path, "y", batch_rows=2)
+    assert source.n_samples == 4 and source.feature_names == names == ["a", "b"]
+    blocks = list(source.row_blocks())
+    np.testing.assert_array_equal(np.concatenate([b[0] for b in blocks]), X)
+    np.testing.assert_array_equal(np.concatenate([b[1] for b in blocks])[:, 0], y)
+
+
+def test_npy_dtypes_and_orders(tmp_path):
+    """float32, int and Fortran-ordered files: the values read_table gives."""
+    data = make_data(n=3001)
+    for i, array in enumerate(
+        [data.astype(np.float32), np.round(data * 10).astype(np.int32), np.asfortranarray(data)]
+    ):
+        path = write_npy(tmp_path / f"a{i}.npy", array)
+        X, y, _ = loaded(path, "2")
+        blocks = list(FileSource(path, 2, batch_rows=1000).row_blocks())
+        np.testing.assert_array_equal(np.concatenate([b[0] for b in blocks]), X)
+        np.testing.assert_array_equal(np.concatenate([b[1] for b in blocks])[:, 0], y)
+
+
+def test_parquet_pandas_index_is_not_a_column(tmp_path):
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow")
+    frame = pd.DataFrame(make_data(n=50), columns=COLUMNS, index=np.arange(50) * 3)
+    path = str(tmp_path / "frame.parquet")
+    frame.to_parquet(path)
+    X, y, names = loaded(path, TARGET)
+    source = FileSource(path, TARGET, batch_rows=16)
+    assert source.feature_names == names == ["x0", "x1", "x2", "x3"]
+    np.testing.assert_array_equal(np.concatenate([b[0] for b in source.row_blocks()]), X)
+
+
+# --- memory -------------------------------------------------------------------------------
+
+
+def traced_peak(function) -> int:
+    """Peak bytes allocated (as tracemalloc sees them: NumPy's too) while it runs."""
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        function()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_a_pass_over_a_large_npy_file_holds_a_few_batches(tmp_path):
+    path = str(tmp_path / "large.npy")
+    data = np.random.default_rng(2).standard_normal((500_000, 10))  # 40 MB
+    np.save(path, data)
+    del data
+    source = FileSource(path, "9", batch_rows=10_000)  # a batch: 800 kB
+    W, b = np.ones((1, 9)), np.zeros(1)
+    source.loss_grad(W, b)  # compile and warm up outside the measurement
+    batch_bytes = 10_000 * 10 * 8
+    assert traced_peak(lambda: source.loss_grad(W, b)) < 4 * batch_bytes
+    assert traced_peak(lambda: source.hessian_vector(W, b)) < 4 * batch_bytes
+
+    def every_block():
+        for _ in source.row_blocks():
+            pass
+
+    assert traced_peak(every_block) < 4 * batch_bytes
+    # The precompute pass keeps up to 2 * MERGE_BLOCKS blocks alive at once (the chunk it
+    # merges and the next one it collects): still a bounded part of the file.
+    source = FileSource(path, "9", batch_rows=5_000)
+    peak = traced_peak(lambda: precompute.triangular_factor(source))
+    assert peak < (2 * precompute.MERGE_BLOCKS + 4) * batch_bytes / 2 < os.path.getsize(path) / 2
+
+
+def test_a_pass_over_a_large_csv_file_holds_a_few_batches(tmp_path):
+    data = make_data(n=1000)
+    lines = "".join(",".join(map(repr, row)) + "\n" for row in data.tolist())
+    path = tmp_path / "large.csv"
+    with open(path, "w", encoding="utf-8") as file:
+        file.write(",".join(COLUMNS) + "\n")
+        for _ in range(200):  # 200,000 rows, about 20 MB
+            file.write(lines)
+    assert os.path.getsize(path) > 15e6
+    source = FileSource(path, TARGET, batch_rows=10_000)
+    W, b = np.ones((1, 4)), np.zeros(1)
+    batch_bytes = 10_000 * 5 * 8
+    assert traced_peak(lambda: source.n_samples) < 10 * batch_bytes  # the counting pass
+    assert source.n_samples == 200_000
+    assert traced_peak(lambda: source.loss_grad(W, b)) < 10 * batch_bytes
+
+
+# --- errors -------------------------------------------------------------------------------
+
+# A bad cell in a later batch: row 9,500 of 10,000 (line 9,501 of a CSV file).
+BAD_ROW = 9499
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("abc", "line 9501, column 'x2': 'abc' is not a number"),
+        ("", "line 9501, column 'x2': empty cell"),
+        ("NA", "line 9501, column 'x2': missing value 'NA'"),
+        ("nan", "line 9501, column 'x2': missing value (NaN)"),
+        ("-inf", "line 9501, column 'x2': infinite value (-inf)"),
+    ],
+)
+def test_csv_bad_cell_in_a_later_batch(tmp_path, text, message):
+    path = write_csv(tmp_path / "bad.csv", make_data(), bad=(BAD_ROW, 3, text))
+    expected = f"{path} {message}"
+    with raises_exactly(DataError, expected):
+        read_table(path)
+    source = FileSource(path, TARGET, batch_rows=1000)
+    with raises_exactly(DataError, expected):
+        list(source.row_blocks())
+    with raises_exactly(DataError, expected):
+        source.loss_grad(np.zeros((1, 4)), np.zeros(1))
+    with raises_exactly(DataError, expected):
+        _ = source.n_samples
+
+
+def test_csv_ragged_row(tmp_path):
+    path = write_csv(tmp_path / "ragged.csv", make_data(), bad=(BAD_ROW, 3, "1,2"))
+    expected = f"{path} line 9501: 6 cells, the header has 5"
+    with raises_exactly(DataError, expected):
+        read_table(path)
+    with raises_exactly(DataError, expected):
+        _ = FileSource(path, TARGET, batch_rows=1000).n_samples
+
+
+def test_csv_header_only_and_empty(tmp_path):
+    path = tmp_path / "header.csv"
+    path.write_text("a,y\n\n")
+    with raises_exactly(DataError, f"{path} has a header but no rows of numbers"):
+        _ = FileSource(path, "y").n_samples
+    path.write_text("\n\n")
+    with raises_exactly(DataError, f"{path} is empty: a header row and rows of numbers are needed"):
+        FileSource(path, "y")
+
+
+def test_parquet_null_and_nan_in_a_later_batch(tmp_path):
+    data = make_data()
+    path = write_parquet(tmp_path / "null.parquet", data, null=(BAD_ROW, 3))
+    expected = f"{path} row 9500, column 'x2': missing value (null)"
+    with raises_exactly(DataError, expected):
+        read_table(path)
+    with raises_exactly(DataError, expected):
+        FileSource(path, TARGET, batch_rows=1000).loss_grad(np.zeros((1, 4)), np.zeros(1))
+    data[BAD_ROW, 2] = np.nan
+    path = write_parquet(tmp_path / "nan.parquet", data)
+    expected = f"{path} row 9500, column 'y': missing value (NaN)"
+    with raises_exactly(DataError, expected):
+        read_table(path)
+    with raises_exactly(DataError, expected):
+        list(FileSource(path, TARGET, batch_rows=1000).row_blocks())
+
+
+def test_npy_infinity_in_a_later_batch(tmp_path):
+    data = make_data()
+    data[BAD_ROW, 4] = np.inf
+    path = write_npy(tmp_path / "inf.npy", data)
+    expected = f"{path} row 9500, column '4': infinite value (inf)"
+    with raises_exactly(DataError, expected):
+        read_table(path)
+    source = FileSource(path, "2", batch_rows=1000)
+    with raises_exactly(DataError, expected):
+        source.hessian_vector(np.zeros((1, 4)), np.zeros(1))
+
+
+@pytest.mark.parametrize("extension", FORMATS)
+def test_unknown_target_has_split_targets_message(tmp_path, extension):
+    path = write_file(tmp_path, extension, make_data(n=20))
+    for target in ("Y", "price", "7"):
+        with pytest.raises(DataError) as expected:
+            split_target(read_table(path), target)
+        with raises_exactly(DataError, str(expected.value)):
+            FileSource(path, target)
+
+
+def test_only_column_as_target(tmp_path):
+    path = tmp_path / "one.csv"
+    path.write_text("y\n1\n2\n")
+    with pytest.raises(DataError) as expected:
+        split_target(read_table(path), "y")
+    with raises_exactly(DataError, str(expected.value)):
+        FileSource(path, "y")
+
+
+def test_missing_file_and_unsupported_type(tmp_path):
+    missing = str(tmp_path / "missing.csv")
+    with raises_exactly(FileNotFoundError, f"No such file: {missing}"):
+        FileSource(missing, "y")
+    with raises_exactly(
+        DataError,
+        f"{tmp_path / 'data.txt'}: unsupported file type '.txt' (expected .csv, .parquet or .npy)",
+    ):
+        FileSource(tmp_path / "data.txt", "y")
+
+
+def test_a_removed_or_rewritten_file_is_refused(tmp_path):
+    path = write_npy(tmp_path / "a.npy", make_data(n=100))
+    source = FileSource(path, "2", batch_rows=30)
+    os.remove(path)
+    with raises_exactly(FileNotFoundError, f"No such file: {path}"):
+        source.loss_grad(np.zeros((1, 4)), np.zeros(1))
+    write_npy(tmp_path / "a.npy", make_data(n=101))
+    with pytest.raises(DataError, match="changed after it was opened"):
+        list(source.row_blocks())
+
+
+def test_bad_arguments_and_rows(tmp_path):
+    path = write_csv(tmp_path / "a.csv", make_data(n=10))
+    with pytest.raises(ValueError, match="batch_rows must be at least 1"):
+        FileSource(path, TARGET, batch_rows=0)
+    with pytest.raises(TypeError, match="batch_rows must be an int"):
+        FileSource(path, TARGET, batch_rows=10.0)
+    with pytest.raises(NotImplementedError, match="solver='sgd' needs the data in memory"):
+        FileSource(path, TARGET).rows(0, 5)
+
+
+# --- LinearRegression.fit on a FileSource --------------------------------------------------
+
+
+@pytest.mark.parametrize("extension", [".csv", ".npy"])
+@pytest.mark.parametrize(
+    "settings",
+    [dict(solver="exact"), dict(solver="agd"), dict(solver="gd", precompute=False, max_iter=20)],
+    ids=["exact", "agd", "gd-passes"],
+)
+def test_fit_streams_the_file_to_the_in_memory_fit(tmp_path, extension, settings):
+    from fastlinreg import LinearRegression
+
+    path = write_file(tmp_path, extension, make_data())
+    source = FileSource(path, target_of(extension), batch_rows=1_500)
+    X, y, _ = loaded(path, target_of(extension))
+    streamed = LinearRegression(tol=None if "max_iter" in settings else 1e-9, **settings)
+    streamed.fit(source)
+    in_memory = LinearRegression(tol=streamed.tol, **settings).fit(X, y)
+    assert_close(streamed.coef_, in_memory.coef_, 1e-10)
+    assert_close(streamed.loss_history_, in_memory.loss_history_, 1e-10)
+    assert list(streamed.feature_names_in_) == source.feature_names
+    # partial_fit on pieces of files merges them like one fit.
+    half = len(X) // 2
+    first = write_npy(str(tmp_path / "first.npy"), np.column_stack([X[:half], y[:half]]))
+    second = write_npy(str(tmp_path / "second.npy"), np.column_stack([X[half:], y[half:]]))
+    pieces = LinearRegression(solver="exact")
+    for piece in (first, second):
+        pieces.partial_fit(FileSource(piece, "-1"))
+    assert_close(pieces.coef_, LinearRegression(solver="exact").fit(X, y).coef_, 1e-10)
+    with pytest.raises(ValueError, match="takes y from the file's target column"):
+        LinearRegression().fit(source, y)
+    with pytest.raises(ValueError, match="solver='sgd' needs rows it can slice"):
+        LinearRegression(solver="sgd").fit(source)
