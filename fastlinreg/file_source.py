@@ -53,6 +53,7 @@ from .io import (
     _csv_header,
     _first_line,
     _npy_index,
+    _npy_shape,
     _pandas_index_columns,
     _unknown_column_message,
 )
@@ -525,37 +526,8 @@ class FileSource:
     def _npy_columns(self) -> tuple[list[str], int | None]:
         """Columns ``"0"``, ``"1"``, ... and the row count from the array header, checked
         as ``fastlinreg.io`` checks it; no data is read."""
-        path = self.path
-        with open(path, "rb") as file:
-            try:
-                version = np.lib.format.read_magic(file)
-                if version == (1, 0):
-                    shape, _, dtype = np.lib.format.read_array_header_1_0(file)
-                else:  # 2.0 and 3.0 share the layout; 3.0 only allows UTF-8 field names.
-                    shape, _, dtype = np.lib.format.read_array_header_2_0(file)
-            except ValueError as error:
-                raise DataError(
-                    f"{path} is not a readable .npy file: {_first_line(error)}"
-                ) from None
-        if dtype.hasobject:
-            raise DataError(
-                f"{path} holds Python objects (dtype {dtype}); only integer and "
-                "floating-point arrays can be read"
-            )
-        if dtype.kind not in "iuf":
-            raise DataError(
-                f"{path} has dtype {dtype}; only integer and floating-point arrays can be read"
-            )
-        if len(shape) != 2:
-            raise DataError(
-                f"{path} holds a {len(shape)}-D array of shape {tuple(shape)}; "
-                "a 2-D array (rows, columns) is needed"
-            )
-        if shape[1] == 0:
-            raise DataError(f"{path} has no columns")
-        if shape[0] == 0:
-            raise DataError(f"{path} has no rows")
-        return [str(j) for j in range(shape[1])], int(shape[0])
+        n_rows, n_columns = _npy_shape(self.path)
+        return [str(j) for j in range(n_columns)], n_rows
 
     def _npy_batches(self) -> Iterator[tuple[np.ndarray, Sequence[int]]]:
         """(rows (m, p), their row numbers from 1) per batch of the mapped array.

@@ -427,9 +427,9 @@ def _pandas_index_columns(schema) -> set[str]:
 # --- NPY -------------------------------------------------------------------------------
 
 
-def _read_npy(path: str) -> Table:
-    """Map a 2-D numeric ``.npy`` array, never unpickling (see :func:`read_table`)."""
-    # The header first: the dtype and shape are checked before any data is touched.
+def _npy_shape(path: str) -> tuple[int, int]:
+    """(rows, columns) of a 2-D numeric ``.npy`` file, from its header alone: the dtype
+    and shape are checked before any data is touched (and nothing is unpickled)."""
     with open(path, "rb") as file:
         try:
             version = np.lib.format.read_magic(file)
@@ -457,13 +457,19 @@ def _read_npy(path: str) -> Table:
         raise DataError(f"{path} has no columns")
     if shape[0] == 0:
         raise DataError(f"{path} has no rows")
+    return int(shape[0]), int(shape[1])
+
+
+def _read_npy(path: str) -> Table:
+    """Map a 2-D numeric ``.npy`` array, never unpickling (see :func:`read_table`)."""
+    _, n_columns = _npy_shape(path)
     try:
         mapped = np.load(path, mmap_mode="r", allow_pickle=False)
     except ValueError as error:
         raise DataError(f"{path} is not a readable .npy file: {_first_line(error)}") from None
     # A float64 file stays mapped (a read-only view); other dtypes are converted.
     data = np.asarray(mapped, dtype=np.float64)
-    columns = [str(j) for j in range(shape[1])]
+    columns = [str(j) for j in range(n_columns)]
     _check_finite(data, columns, f"{path} row", None)
     return Table(columns=columns, data=data, path=path)
 
