@@ -26,6 +26,7 @@ import numpy as np
 
 from . import _config, kernels, precompute
 from .precompute import MERGE_BLOCKS, Factor, _block_factor, _merged, _stack_factors
+from .sources import ArrayShapes
 
 DASK_MISSING = "Dask inputs need dask: pip install 'fastlinreg[dask]'"
 
@@ -75,7 +76,7 @@ def require_dask() -> None:
         raise ImportError(DASK_MISSING) from error
 
 
-class DaskSource:
+class DaskSource(ArrayShapes):
     """X (n, d), targets Y (n, k) and optional row weights held by Dask, read chunk by chunk.
 
     Every pass is one ``dask.compute`` on the active scheduler. The first pass (or
@@ -168,18 +169,6 @@ class DaskSource:
         self.dtype = np.dtype(X.dtype)
         self._checked = False
         self._total_weight: float | None = None
-
-    @property
-    def n_samples(self) -> int:
-        return int(self.X.shape[0])
-
-    @property
-    def n_features(self) -> int:
-        return int(self.X.shape[1])
-
-    @property
-    def n_targets(self) -> int:
-        return int(self.Y.shape[1])
 
     @property
     def n_chunks(self) -> int:

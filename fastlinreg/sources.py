@@ -14,13 +14,33 @@ files and Dask arrays will be further sources with the same methods.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 
 from . import _config, kernels
 
 
-class InMemorySource:
+class ArrayShapes:
+    """n_samples, n_features and n_targets of a source holding X (n, d) and Y (n, k)."""
+
+    X: Any
+    Y: Any
+
+    @property
+    def n_samples(self) -> int:
+        return int(self.X.shape[0])
+
+    @property
+    def n_features(self) -> int:
+        return int(self.X.shape[1])
+
+    @property
+    def n_targets(self) -> int:
+        return int(self.Y.shape[1])
+
+
+class InMemorySource(ArrayShapes):
     """X (n, d), targets Y (n, k) and optional row weights, held in (or mapped into) memory.
 
     Parameters
@@ -59,10 +79,6 @@ class InMemorySource:
         return self.X.dtype
 
     @property
-    def n_samples(self) -> int:
-        return int(self.X.shape[0])
-
-    @property
     def total_weight(self) -> float:
         return float(self.n_samples if self.sample_weight is None else np.sum(self.sample_weight))
 
@@ -72,14 +88,6 @@ class InMemorySource:
         return InMemorySource(
             self.X[start:stop], self.Y[start:stop], weights, parallel=self.parallel
         )
-
-    @property
-    def n_features(self) -> int:
-        return int(self.X.shape[1])
-
-    @property
-    def n_targets(self) -> int:
-        return int(self.Y.shape[1])
 
     def loss_grad(self, W: np.ndarray, b: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
         """(Weighted) MSE over rows and targets, and the gradients of each target's MSE.
