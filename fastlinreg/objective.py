@@ -88,7 +88,8 @@ class Objective:
         """(L, mu): the largest and smallest eigenvalue of one target's Hessian.
 
         With cheap passes (a precomputed factor) both are exact, from the explicit
-        (d + 1)² matrix; otherwise L comes from power iteration and mu is None.
+        (d + 1)² matrix; otherwise L comes from Lanczos (or the explicit Hessian of up
+        to _EXPLICIT_MAX parameters) on passes over the data, and mu is None.
         """
         d = self.center.shape[0]
         n_params = d + 1 if self.fit_intercept else d
