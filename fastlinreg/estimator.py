@@ -303,11 +303,6 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         continuing = partial and hasattr(self, "coef_") and (previous is not None or not accumulate)
         source, y_ndim = self._source(X, y, sample_weight, reset=not continuing)
         n_samples, n_features, n_targets = source.n_samples, source.n_features, source.n_targets
-        if previous is not None and previous.R.shape[0] != n_features + n_targets:
-            raise ValueError(
-                f"y has {n_targets} target(s); the previous pieces had "
-                f"{previous.R.shape[0] - n_features}"
-            )
         if continuing:
             if np.atleast_2d(self.coef_).shape != (n_targets, n_features):
                 previous_targets = np.atleast_2d(self.coef_).shape[0]
