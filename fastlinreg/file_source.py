@@ -37,7 +37,6 @@ import array
 import csv
 import os
 from collections.abc import Iterator, Sequence
-from typing import Any
 
 import numpy as np
 
@@ -45,16 +44,15 @@ from . import _config, kernels
 from .io import (
     _EXPECTED,
     DataError,
-    MissingDependencyError,
     Table,
     _check_finite,
-    _check_unique,
     _csv_cell_error,
     _csv_header,
     _first_line,
     _npy_index,
     _npy_shape,
-    _pandas_index_columns,
+    _parquet_data_columns,
+    _pyarrow,
     _unknown_column_message,
 )
 
@@ -460,7 +458,7 @@ class FileSource:
         path = self.path
         try:
             with pq.ParquetFile(path) as parquet:
-                schema = parquet.schema_arrow
+                names = _parquet_data_columns(path, parquet, pa)
                 n_rows = int(parquet.metadata.num_rows)
         except pa.ArrowException as error:
             if isinstance(error, OSError):
@@ -468,20 +466,6 @@ class FileSource:
             raise DataError(
                 f"{path} is not a readable Parquet file: {_first_line(error)}"
             ) from None
-        index_columns = _pandas_index_columns(schema)
-        names = [name for name in schema.names if name not in index_columns]
-        _check_unique(path, names)
-        for name in names:
-            kind = schema.field(name).type
-            if not (pa.types.is_integer(kind) or pa.types.is_floating(kind)):
-                raise DataError(
-                    f"{path}: column {name!r} has type {kind}; only integer and "
-                    "floating-point columns can be read"
-                )
-        if not names:
-            raise DataError(f"{path} has no columns")
-        if n_rows == 0:
-            raise DataError(f"{path} has no rows")
         return names, n_rows
 
     def _parquet_batches(self) -> Iterator[tuple[np.ndarray, Sequence[int]]]:
@@ -582,15 +566,3 @@ def _target_index(path: str, columns: list[str], target: str) -> int:
             "left once it is the target"
         )
     return index
-
-
-def _pyarrow() -> tuple[Any, Any]:
-    """(pyarrow, pyarrow.parquet), or the MissingDependencyError of ``fastlinreg.io``."""
-    try:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-    except ImportError:
-        error = MissingDependencyError("reading Parquet needs pyarrow: pip install pyarrow")
-        error.name = "pyarrow"
-        raise error from None
-    return pa, pq

@@ -367,17 +367,14 @@ def _csv_cell_error(path: str, line: int, columns: list[str], row: list[str]) ->
 
 def _read_parquet(path: str) -> Table:
     """Read a Parquet file's integer and floating-point columns (see :func:`read_table`)."""
-    try:
-        import pyarrow as pa
-        import pyarrow.compute as pc
-        import pyarrow.parquet as pq
-    except ImportError:
-        error = MissingDependencyError("reading Parquet needs pyarrow: pip install pyarrow")
-        error.name = "pyarrow"
-        raise error from None
+    pa, pq = _pyarrow()
+    import pyarrow.compute as pc
+
     try:
         with pq.ParquetFile(path) as parquet:
-            table = _read_parquet_columns(path, parquet, pa)
+            names = _parquet_data_columns(path, parquet, pa)
+            # Without pandas metadata the index columns are not added back.
+            table = parquet.read(columns=names, use_pandas_metadata=False)
     except pa.ArrowException as error:
         if isinstance(error, OSError):
             raise
@@ -396,8 +393,21 @@ def _read_parquet(path: str) -> Table:
     return Table(columns=names, data=data, path=path)
 
 
-def _read_parquet_columns(path: str, parquet, pa):
-    """The data columns of an open Parquet file as a pyarrow Table, checked first."""
+def _pyarrow():
+    """(pyarrow, pyarrow.parquet), or a MissingDependencyError saying how to install it."""
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:
+        error = MissingDependencyError("reading Parquet needs pyarrow: pip install pyarrow")
+        error.name = "pyarrow"
+        raise error from None
+    return pa, pq
+
+
+def _parquet_data_columns(path: str, parquet, pa) -> list[str]:
+    """The names of an open Parquet file's data columns (not a pandas index), checked:
+    unique, integer or floating point, at least one, and at least one row."""
     schema = parquet.schema_arrow
     index_columns = _pandas_index_columns(schema)
     names = [name for name in schema.names if name not in index_columns]
@@ -413,8 +423,7 @@ def _read_parquet_columns(path: str, parquet, pa):
         raise DataError(f"{path} has no columns")
     if parquet.metadata.num_rows == 0:
         raise DataError(f"{path} has no rows")
-    # Without pandas metadata the index columns are not added back.
-    return parquet.read(columns=names, use_pandas_metadata=False)
+    return names
 
 
 def _pandas_index_columns(schema) -> set[str]:
