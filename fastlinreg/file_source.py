@@ -52,6 +52,7 @@ from .io import (
     _npy_index,
     _npy_shape,
     _parquet_data_columns,
+    _parquet_errors,
     _pyarrow,
     _unknown_column_message,
 )
@@ -456,16 +457,9 @@ class FileSource:
         count, from the schema and metadata: no data is read."""
         pa, pq = _pyarrow()
         path = self.path
-        try:
-            with pq.ParquetFile(path) as parquet:
-                names = _parquet_data_columns(path, parquet, pa)
-                n_rows = int(parquet.metadata.num_rows)
-        except pa.ArrowException as error:
-            if isinstance(error, OSError):
-                raise
-            raise DataError(
-                f"{path} is not a readable Parquet file: {_first_line(error)}"
-            ) from None
+        with _parquet_errors(path, pa), pq.ParquetFile(path) as parquet:
+            names = _parquet_data_columns(path, parquet, pa)
+            n_rows = int(parquet.metadata.num_rows)
         return names, n_rows
 
     def _parquet_batches(self) -> Iterator[tuple[np.ndarray, Sequence[int]]]:
@@ -475,35 +469,28 @@ class FileSource:
 
         path, columns = self.path, self._columns
         first = 0  # rows before this batch
-        try:
-            with pq.ParquetFile(path) as parquet:
-                # Without pandas metadata the index columns are not added back.
-                batches = parquet.iter_batches(
-                    batch_size=self.batch_rows, columns=columns, use_pandas_metadata=False
-                )
-                for batch in batches:
-                    m = batch.num_rows
-                    if m == 0:
-                        continue
-                    data = np.empty((m, len(columns)))
-                    for j, name in enumerate(columns):
-                        column = batch.column(name)
-                        if column.null_count:
-                            row = first + pc.index(pc.is_null(column), True).as_py()
-                            raise DataError(
-                                f"{path} row {row + 1}, column {name!r}: missing value (null)"
-                            )
-                        # Through NumPy, as fastlinreg.io does: integers beyond 2**53
-                        # are rounded, not refused.
-                        data[:, j] = column.to_numpy(zero_copy_only=False)
-                    yield data, range(first + 1, first + m + 1)
-                    first += m
-        except pa.ArrowException as error:
-            if isinstance(error, OSError):
-                raise
-            raise DataError(
-                f"{path} is not a readable Parquet file: {_first_line(error)}"
-            ) from None
+        with _parquet_errors(path, pa), pq.ParquetFile(path) as parquet:
+            # Without pandas metadata the index columns are not added back.
+            batches = parquet.iter_batches(
+                batch_size=self.batch_rows, columns=columns, use_pandas_metadata=False
+            )
+            for batch in batches:
+                m = batch.num_rows
+                if m == 0:
+                    continue
+                data = np.empty((m, len(columns)))
+                for j, name in enumerate(columns):
+                    column = batch.column(name)
+                    if column.null_count:
+                        row = first + pc.index(pc.is_null(column), True).as_py()
+                        raise DataError(
+                            f"{path} row {row + 1}, column {name!r}: missing value (null)"
+                        )
+                    # Through NumPy, as fastlinreg.io does: integers beyond 2**53
+                    # are rounded, not refused.
+                    data[:, j] = column.to_numpy(zero_copy_only=False)
+                yield data, range(first + 1, first + m + 1)
+                first += m
 
     # --- NPY ---------------------------------------------------------------------------
 

@@ -49,6 +49,8 @@ import csv
 import difflib
 import os
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import NoReturn
 
@@ -370,15 +372,10 @@ def _read_parquet(path: str) -> Table:
     pa, pq = _pyarrow()
     import pyarrow.compute as pc
 
-    try:
-        with pq.ParquetFile(path) as parquet:
-            names = _parquet_data_columns(path, parquet, pa)
-            # Without pandas metadata the index columns are not added back.
-            table = parquet.read(columns=names, use_pandas_metadata=False)
-    except pa.ArrowException as error:
-        if isinstance(error, OSError):
-            raise
-        raise DataError(f"{path} is not a readable Parquet file: {_first_line(error)}") from None
+    with _parquet_errors(path, pa), pq.ParquetFile(path) as parquet:
+        names = _parquet_data_columns(path, parquet, pa)
+        # Without pandas metadata the index columns are not added back.
+        table = parquet.read(columns=names, use_pandas_metadata=False)
     names = table.column_names
     data = np.empty((table.num_rows, len(names)), dtype=np.float64)
     for j, name in enumerate(names):
@@ -391,6 +388,17 @@ def _read_parquet(path: str) -> Table:
         data[:, j] = column.to_numpy()
     _check_finite(data, names, f"{path} row", None)
     return Table(columns=names, data=data, path=path)
+
+
+@contextmanager
+def _parquet_errors(path: str, pa) -> Iterator[None]:
+    """pyarrow's errors as one-line DataErrors naming the file (OS errors stay)."""
+    try:
+        yield
+    except pa.ArrowException as error:
+        if isinstance(error, OSError):
+            raise
+        raise DataError(f"{path} is not a readable Parquet file: {_first_line(error)}") from None
 
 
 def _pyarrow():
