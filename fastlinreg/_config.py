@@ -8,6 +8,7 @@ the on-disk JIT cache never holds a stale value).
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import numba
 
@@ -21,7 +22,8 @@ FASTMATH_FLAGS = frozenset({"nsz", "arcp"})
 # ``cache=True`` writes compiled machine code next to the sources (or to
 # NUMBA_CACHE_DIR), so a second process does not recompile. ``nogil`` lets several
 # Python threads run kernels at once.
-JIT_OPTIONS: dict[str, object] = {
+# Any: numba's typed njit overloads cannot see through a ** of a dict[str, object].
+JIT_OPTIONS: dict[str, Any] = {
     "cache": True,
     "nogil": True,
     "fastmath": set(FASTMATH_FLAGS),
@@ -53,7 +55,8 @@ PARALLEL_MIN_ELEMENTS = 1 << 17
 # exactly that). "threadsafe" picks TBB, else OpenMP. A user's NUMBA_THREADING_LAYER wins.
 THREADING_LAYER = "threadsafe"
 if "NUMBA_THREADING_LAYER" not in os.environ:
-    numba.config.THREADING_LAYER = THREADING_LAYER
+    # numba.config fills its attributes at import time; its stubs do not list them.
+    numba.config.THREADING_LAYER = THREADING_LAYER  # type: ignore[attr-defined]
 
 
 def rows_per_block(n_features: int) -> int:
