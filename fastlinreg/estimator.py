@@ -276,6 +276,18 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         return self._fit(X, y, sample_weight, None, None, partial=True)
 
     def _fit(self, X, y, sample_weight, coef_init, intercept_init, *, partial):
+        # A fit that fails or is interrupted (KeyboardInterrupt included) leaves the
+        # estimator exactly as it was: validation already set n_features_in_ and
+        # feature_names_in_, so every attribute is put back, not only coef_.
+        before = dict(self.__dict__)
+        try:
+            return self._fit_or_raise(X, y, sample_weight, coef_init, intercept_init, partial)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(before)
+            raise
+
+    def _fit_or_raise(self, X, y, sample_weight, coef_init, intercept_init, partial):
         started = time.perf_counter()
         self._validate_params()
         if self.solver == "exact" and self.l1_ratio > 0 and self.alpha > 0:
@@ -319,8 +331,8 @@ class LinearRegression(RegressorMixin, BaseEstimator):
                 factor = precompute.combine(previous, factor)
         with _progress(self, n_samples) as on_epoch:
             result = self._solve(source, factor, coef0, intercept0, on_epoch, started, partial)
-        # Attributes are set only now: a fit that raised leaves no half-fitted model.
-        # Float32 data gives float32 results (computed in float64), as scikit-learn does.
+        # Fitted attributes are set only now, all at once. Float32 data gives float32
+        # results (computed in float64), as scikit-learn does.
         coef = result.coef.astype(source.dtype)
         intercept = result.intercept.astype(source.dtype)
         self.coef_ = coef.ravel() if y_ndim == 1 else coef
@@ -340,15 +352,27 @@ class LinearRegression(RegressorMixin, BaseEstimator):
             return self._file_source(X, y, sample_weight, reset=reset)
         if is_dask_collection(X) or is_dask_collection(y):
             return self._dask_source(X, y, sample_weight, reset=reset)
+        _refuse_complex(X=X, y=y, sample_weight=sample_weight)
+        # X's NaN/inf check is the source's: it names the row and column (scikit-learn
+        # names neither), and the same read finds values too large to square.
         X, y = validate_data(
-            self, X, y, dtype=_FLOAT_DTYPES, multi_output=True, y_numeric=True, reset=reset
+            self,
+            X,
+            y,
+            dtype=_FLOAT_DTYPES,
+            multi_output=True,
+            y_numeric=True,
+            ensure_all_finite=False,
+            reset=reset,
         )
         if sample_weight is not None:
             sample_weight = _check_sample_weight(
                 sample_weight, X, dtype=np.float64, ensure_non_negative=True
             )
         Y = y.reshape(X.shape[0], -1)
-        return InMemorySource(X, Y, sample_weight, parallel=self.parallel), y.ndim
+        source = InMemorySource(X, Y, sample_weight, parallel=self.parallel)
+        source.check_values()
+        return source, y.ndim
 
     def _file_source(self, source, y, sample_weight, *, reset):
         """A data file streamed in row batches (``fastlinreg.file_source.FileSource``)."""
@@ -529,6 +553,21 @@ def _progress(model, n_samples):
     finally:
         if bar is not None:
             bar.close()
+
+
+def _refuse_complex(**arrays):
+    """A short message for complex arrays (scikit-learn's prints the whole array).
+
+    Only arrays with a dtype are looked at: converting anything else (a list) here
+    would copy it; scikit-learn's check still refuses those.
+    """
+    for name, values in arrays.items():
+        dtype = getattr(values, "dtype", None)
+        if isinstance(dtype, np.dtype) and dtype.kind == "c":
+            raise ValueError(
+                f"Complex data not supported: {name} is complex ({dtype}); fastlinreg "
+                "fits real numbers only"
+            )
 
 
 def _initial(name, value, shape):

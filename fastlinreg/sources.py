@@ -7,8 +7,9 @@ A source offers the same few passes whatever holds the data:
 - ``row_blocks()``: the rows in fixed blocks, for the single-pass statistics of
   :mod:`fastlinreg.precompute`.
 
-Only in-memory arrays (ndarray, read-only arrays, np.memmap) exist so far; streaming
-files and Dask arrays will be further sources with the same methods.
+This module holds the in-memory source (ndarray, read-only arrays, np.memmap);
+:mod:`fastlinreg.file_source` streams files and :mod:`fastlinreg.dask_source` maps the
+same kernels over Dask chunks, with the same methods.
 """
 
 from __future__ import annotations
@@ -74,6 +75,30 @@ class InMemorySource(ArrayShapes):
         )
         self.parallel = parallel
 
+    def check_values(self) -> None:
+        """Refuse NaN and infinity in X and Y, naming the row and column, and values so
+        large that sums of their squares overflow float64. One read of X and Y.
+
+        Raises
+        ------
+        ValueError
+            Naming the array and the row and column of the first NaN or infinity, or
+            the largest value.
+        """
+        # The check is on the sum of squares itself: the diagonal of XᵀX and the loss at
+        # zero must be finite, with room (16 * columns) for the sums built from them.
+        limit = np.finfo(np.float64).max / (16.0 * (self.n_features + self.n_targets))
+        for name, values in (("X", self.X), ("y", self.Y)):
+            if _sum_of_squares(values) <= limit:
+                continue
+            _refuse_non_finite(name, values)
+            largest = max(float(np.max(values)), -float(np.min(values)))
+            raise ValueError(
+                f"Input {name} holds values up to {largest:.3g} in magnitude: the sum of "
+                f"their squares over {self.n_samples} rows overflows float64. Rescale "
+                f"{name}, e.g. divide it by a power of ten."
+            )
+
     @property
     def dtype(self) -> np.dtype:
         return self.X.dtype
@@ -121,3 +146,30 @@ class InMemorySource(ArrayShapes):
             rows = slice(start, start + block)
             weights = None if self.sample_weight is None else self.sample_weight[rows]
             yield self.X[rows], self.Y[rows], weights
+
+
+def _sum_of_squares(A: np.ndarray) -> float:
+    """Sum of the squares of all values of A (2-D, float32/float64), in float64: NaN
+    if A holds a NaN, inf if an infinity or if the sum overflows. One read of A."""
+    if A.dtype == np.float64 and (A.flags.c_contiguous or A.flags.f_contiguous):
+        flat = A.ravel(order="K")  # a view
+        return float(np.dot(flat, flat))
+    # float32 (squared in float64, as the kernels do) or strided: block by block.
+    rows = max(1, _config.BLOCK_BYTES // max(1, 8 * A.shape[1]))
+    total = 0.0
+    for start in range(0, A.shape[0], rows):
+        block = np.asarray(A[start : start + rows], dtype=np.float64)
+        total += float(np.einsum("ij,ij->", block, block))
+    return total
+
+
+def _refuse_non_finite(name: str, A: np.ndarray) -> None:
+    """ValueError naming the row and column of A's first NaN or infinity, if any."""
+    rows = max(1, _config.BLOCK_BYTES // max(1, A.itemsize * A.shape[1]))
+    for start in range(0, A.shape[0], rows):
+        bad = ~np.isfinite(A[start : start + rows])
+        if bad.any():
+            row, column = np.argwhere(bad)[0]
+            value = A[start + row, column]
+            what = "NaN" if np.isnan(value) else "infinity"
+            raise ValueError(f"Input {name} contains {what} at row {start + row}, column {column}.")
