@@ -344,19 +344,40 @@ class DaskSource(ArrayShapes):
     def _raise_problems(self, problems, final=True):
         """ValueError for the first problem found, in ``_PROBLEMS`` order; on none, and
         if ``final``, the data counts as checked."""
-        for (name, kind), found in zip(_PROBLEMS, problems, strict=True):
+        for index, ((name, kind), found) in enumerate(zip(_PROBLEMS, problems, strict=True)):
             if not found:
                 continue
+            where = self._where(index)
             if kind == "nan":
-                raise ValueError(f"Input {name} contains NaN.")
+                raise ValueError(f"Input {name} contains NaN{where}.")
             if kind == "inf":
                 dtype = np.dtype(np.float64) if name == "sample_weight" else self.dtype
                 raise ValueError(
-                    f"Input {name} contains infinity or a value too large for {dtype!r}."
+                    f"Input {name} contains infinity or a value too large for {dtype!r}{where}."
                 )
-            raise ValueError(f"Input {name} contains negative values.")
+            raise ValueError(f"Input {name} contains negative values{where}.")
         if final:
             self._checked = True
+
+    def _where(self, index) -> str:
+        """ " at row R (chunk C)": the first value with problem ``_PROBLEMS[index]``.
+
+        The passes only count problems (a sum over chunks); this pass, made only to word
+        the error, finds the first chunk with one, then the row in it.
+        """
+        import dask
+
+        name, kind = _PROBLEMS[index]
+        parts = self._map_chunks("locate", _chunk_problems, 0, with_targets=True, check=True)
+        counts = dask.compute(*parts)
+        chunk = next(c for c, row in enumerate(counts) if row[0, index] > 0)
+        array = {"X": self.X, "y": self.Y, "sample_weight": self.sample_weight}[name]
+        values = np.asarray(array.blocks[chunk].compute())
+        values = values.reshape(values.shape[0], -1)
+        bad = {"nan": np.isnan(values), "inf": np.isinf(values), "negative": values < 0.0}[kind]
+        bad = bad.any(axis=1)
+        start = int(sum(self.X.chunks[0][:chunk]))
+        return f" at row {start + int(np.argmax(bad))} (chunk {chunk})"
 
 
 # From here to "Client side", the functions run inside the tasks: module-level functions,

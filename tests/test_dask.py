@@ -249,7 +249,7 @@ def test_bad_values_are_named(threads, name, value, message, first_pass):
     arrays = {"X": X.copy(), "y": Y.copy(), "sample_weight": weights.copy()}
     arrays[name][500] = value  # in the fourth chunk of 137 rows
     source = DaskSource(*dask_inputs(arrays["X"], arrays["y"], arrays["sample_weight"], 137))
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValueError, match=message + r".* at row 500 \(chunk 3\)\.$"):
         if first_pass == "check_finite":
             source.check_finite()
         elif first_pass == "loss_grad":
@@ -265,7 +265,7 @@ def test_bad_values_are_named(threads, name, value, message, first_pass):
 def test_bad_values_are_named_on_the_cluster(client):
     X, Y, _, W, b = problem()
     X[3, 1] = np.nan
-    with pytest.raises(ValueError, match="Input X contains NaN"):
+    with pytest.raises(ValueError, match=r"Input X contains NaN at row 3 \(chunk 0\)"):
         DaskSource(*dask_inputs(X, Y, None, 137)).triangular_factor()
 
 
