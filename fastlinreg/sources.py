@@ -151,16 +151,17 @@ class InMemorySource(ArrayShapes):
 def _sum_of_squares(A: np.ndarray) -> float:
     """Sum of the squares of all values of A (2-D, float32/float64), in float64: NaN
     if A holds a NaN, inf if an infinity or if the sum overflows. One read of A."""
-    if A.dtype == np.float64 and (A.flags.c_contiguous or A.flags.f_contiguous):
-        flat = A.ravel(order="K")  # a view
-        return float(np.dot(flat, flat))
-    # float32 (squared in float64, as the kernels do) or strided: block by block.
-    rows = max(1, _config.BLOCK_BYTES // max(1, 8 * A.shape[1]))
-    total = 0.0
-    for start in range(0, A.shape[0], rows):
-        block = np.asarray(A[start : start + rows], dtype=np.float64)
-        total += float(np.einsum("ij,ij->", block, block))
-    return total
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow is the answer
+        if A.dtype == np.float64 and (A.flags.c_contiguous or A.flags.f_contiguous):
+            flat = A.ravel(order="K")  # a view
+            return float(np.dot(flat, flat))
+        # float32 (squared in float64, as the kernels do) or strided: block by block.
+        rows = max(1, _config.BLOCK_BYTES // max(1, 8 * A.shape[1]))
+        total = 0.0
+        for start in range(0, A.shape[0], rows):
+            block = np.asarray(A[start : start + rows], dtype=np.float64)
+            total += float(np.einsum("ij,ij->", block, block))
+        return total
 
 
 def _refuse_non_finite(name: str, A: np.ndarray) -> None:

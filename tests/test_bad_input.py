@@ -1,0 +1,258 @@
+"""The bad-input catalogue: every kind of wrong or awkward input, for every solver.
+
+Each case either raises a ValueError whose message names what is wrong, or is accepted
+and gives the right answer; in no case are the caller's arrays modified.
+"""
+
+from __future__ import annotations
+
+import _thread
+import re
+import threading
+import warnings
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+
+from fastlinreg import DivergenceError, LinearRegression
+
+SOLVERS = ["gd", "agd", "sgd", "exact"]
+
+
+def clean(n=120, d=3, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d))
+    y = X @ np.arange(1.0, d + 1) + 0.5 + 0.01 * rng.standard_normal(n)
+    return X, y, np.ones(n)
+
+
+def with_value(array, index, value):
+    array = np.array(array, dtype=np.float64)
+    array[index] = value
+    return array
+
+
+def refused_cases():
+    X, y, w = clean()
+    return {
+        "NaN in X": (
+            with_value(X, (77, 2), np.nan),
+            y,
+            None,
+            r"X contains NaN at row 77, column 2",
+        ),
+        "inf in X": (
+            with_value(X, (5, 0), -np.inf),
+            y,
+            None,
+            r"X contains infinity at row 5, column 0",
+        ),
+        "NaN in y": (X, with_value(y, 9, np.nan), None, r"Input y contains NaN"),
+        "inf in y": (X, with_value(y, 9, np.inf), None, r"Input y contains infinity"),
+        "NaN weight": (X, y, with_value(w, 3, np.nan), r"sample_weight contains NaN"),
+        "inf weight": (X, y, with_value(w, 3, np.inf), r"sample_weight contains infinity"),
+        "negative weight": (X, y, with_value(w, 3, -1.0), r"Negative values .*sample_weight"),
+        "all-zero weights": (X, y, np.zeros(len(y)), r"at least one non-zero"),
+        "no rows": (X[:0], y[:0], None, r"0 sample\(s\)"),
+        "no columns": (X[:, :0], y, None, r"0 feature\(s\)"),
+        "1-D X": (X[:, 0], y, None, r"Expected 2D array"),
+        "3-D X": (X[:, :, None], y, None, r"Found array with dim 3"),
+        "y too short": (X, y[:-1], None, r"inconsistent numbers of samples: \[120, 119\]"),
+        "weights too short": (X, y, w[:-1], r"sample_weight.shape == \(119,\), expected \(120,\)"),
+        "complex X": (X + 0j, y, None, r"X is complex \(complex128\)"),
+        "complex y": (X, y + 1j, None, r"y is complex \(complex128\)"),
+        "complex weights": (X, y, w + 0j, r"sample_weight is complex"),
+        "strings in X": (X.astype(str).astype(object) + "x", y, None, r"could not convert"),
+        "words as X": (np.full(X.shape, "a"), y, None, r"could not convert string to float: .*'a'"),
+        "None in X": (
+            with_value(X, (1, 1), 0).astype(object),
+            y,
+            None,
+            r"X contains NaN at row 1, column 1",
+        ),
+        "overflowing X": (X * 1e200, y, None, r"X holds values up to .*overflows float64"),
+        "overflowing y": (X, y * 1e200, None, r"y holds values up to .*overflows float64"),
+    }
+
+
+REFUSED = refused_cases()
+REFUSED["None in X"][0][1, 1] = None  # an object array with a hole
+
+
+def frozen_copies(*arrays):
+    """Read-only inputs (any write raises) and copies to compare with afterwards."""
+    copies = []
+    for array in arrays:
+        if isinstance(array, np.ndarray):
+            array.flags.writeable = False
+        copies.append(None if array is None else np.array(array, copy=True))
+    return copies
+
+
+def assert_unchanged(arrays, copies):
+    for array, copy in zip(arrays, copies, strict=True):
+        if array is not None:
+            assert array.dtype == copy.dtype
+            assert np.array_equal(array, copy, equal_nan=array.dtype.kind == "f")
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+@pytest.mark.parametrize("case", list(REFUSED))
+def test_refused_with_a_message_naming_the_problem(solver, case):
+    X, y, weights, message = REFUSED[case]
+    X, y = np.array(X, copy=True), np.array(y, copy=True)
+    weights = None if weights is None else np.array(weights, copy=True)
+    copies = frozen_copies(X, y, weights)
+    model = LinearRegression(solver=solver)
+    with pytest.raises(ValueError, match=message):
+        model.fit(X, y, sample_weight=weights)
+    assert not hasattr(model, "coef_") and not hasattr(model, "n_features_in_")
+    assert_unchanged((X, y, weights), copies)
+
+
+def test_nan_late_in_a_memmap_is_named_by_row(tmp_path):
+    X, y, _ = clean(n=300_000, d=4)
+    X[250_001, 3] = np.nan
+    np.save(tmp_path / "X.npy", X)
+    mapped = np.load(tmp_path / "X.npy", mmap_mode="r")
+    with pytest.raises(ValueError, match=r"X contains NaN at row 250001, column 3"):
+        LinearRegression().fit(mapped, y)
+    fortran = np.asfortranarray(X)
+    with pytest.raises(ValueError, match=r"X contains NaN at row 250001, column 3"):
+        LinearRegression().fit(fortran, y)
+    with pytest.raises(ValueError, match=r"X contains NaN at row 250001, column 1"):
+        LinearRegression().fit(X[:, 1::2], y)  # strided
+    with pytest.raises(ValueError, match=r"X contains NaN at row 250001, column 3"):
+        LinearRegression().fit(X.astype(np.float32), y)
+
+
+def reference_solution(X, y):
+    """Minimum-norm least squares with an intercept (centred columns), by lstsq."""
+    mean = X.mean(axis=0)
+    coef = np.linalg.lstsq(X - mean, y - y.mean(), rcond=None)[0]
+    return coef, y.mean() - mean @ coef
+
+
+def fit_quietly(solver, X, y, **params):
+    if solver == "sgd":
+        params = {"random_state": 0, "max_iter": 3000, "tol": None, **params}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # sgd may stop at max_iter; checked by value
+        return LinearRegression(solver=solver, **params).fit(X, y)
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_int_and_bool_data_are_converted_and_left_alone(solver):
+    rng = np.random.default_rng(1)
+    X = np.column_stack([rng.integers(-5, 6, 200), rng.integers(0, 2, 200)]).astype(np.int32)
+    booleans = X[:, 1].astype(bool)
+    y = X @ np.array([2, -1]) + 3
+    copies = frozen_copies(X, y, booleans)
+    model = fit_quietly(solver, np.column_stack([X[:, 0], booleans]), y)
+    assert model.coef_.dtype == np.float64
+    assert_allclose(model.predict(X.astype(np.float64)), y, atol=1e-3)
+    assert_unchanged((X, y, booleans), copies)
+
+
+@pytest.mark.parametrize("solver", ["agd", "sgd", "exact"])
+def test_float32_values_whose_squares_overflow_float32(solver):
+    # 1e20² = 1e40 > float32's 3.4e38: only float64 accumulation gets this right.
+    X, y, _ = clean()
+    X32, y32 = (X * 1e20).astype(np.float32), y.astype(np.float32)
+    model = fit_quietly(solver, X32, y32)
+    coef, intercept = reference_solution(X32.astype(np.float64), y32.astype(np.float64))
+    assert model.coef_.dtype == np.float32
+    assert_allclose(model.coef_, coef, rtol=1e-3)
+    assert_allclose(model.intercept_, intercept, rtol=1e-3)
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+@pytest.mark.parametrize("case", ["constant column", "duplicate column", "fewer rows than columns"])
+def test_degenerate_columns_fit_the_data(solver, case):
+    X, y, _ = clean(n=60, d=3)
+    if case == "constant column":
+        X[:, 1] = 4.0
+    elif case == "duplicate column":
+        X = np.column_stack([X, X[:, 0]])
+    else:
+        X, y = X[:2], y[:2]
+    copies = frozen_copies(X, y)
+    model = fit_quietly(solver, X, y)
+    coef, intercept = reference_solution(X, y)
+    # Predictions are unique even where the coefficients are not.
+    assert_allclose(model.predict(X), X @ coef + intercept, atol=1e-4)
+    if solver == "exact":
+        assert_allclose(model.coef_, coef, atol=1e-8)  # the minimum-norm solution
+        assert model.rank_ == (2 if case != "duplicate column" else 3) - (
+            case == "fewer rows than columns"
+        )
+    assert_unchanged((X, y), copies)
+
+
+def test_too_large_a_learning_rate_is_caught_within_a_few_epochs():
+    X, y, _ = clean(n=500, d=5)
+    step = LinearRegression(precompute=False).fit(X, y).learning_rate_  # 1 / L
+    model = LinearRegression(learning_rate=3 * step, precompute=False)
+    with pytest.raises(DivergenceError, match=r"diverged at epoch (\d+)") as raised:
+        model.fit(X, y)
+    epoch = int(re.search(r"diverged at epoch (\d+)", str(raised.value)).group(1))
+    assert epoch <= 3, raised.value
+    assert not hasattr(model, "coef_")
+
+
+def test_a_failed_refit_with_other_columns_keeps_the_previous_model_whole():
+    X, y, _ = clean(d=5)
+    model = LinearRegression().fit(X, y)
+    before = {key: np.copy(value) for key, value in vars(model).items() if key.endswith("_")}
+    model.set_params(learning_rate=1e3, precompute=False)
+    with pytest.raises(DivergenceError):
+        model.fit(X[:, :3], y)
+    after = {key: value for key, value in vars(model).items() if key.endswith("_")}
+    assert before.keys() == after.keys()
+    for key, value in before.items():
+        assert np.array_equal(value, after[key]), key
+    assert model.n_features_in_ == 5
+    model.predict(X)  # still the 5-column model
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_keyboard_interrupt_in_a_refit_restores_the_previous_fit(solver):
+    X, y, _ = clean(d=5)
+    model = LinearRegression(solver=solver).fit(X, y)
+    before = {key: np.copy(value) for key, value in vars(model).items()}
+
+    def interrupt(epoch, *_):
+        raise KeyboardInterrupt
+
+    model.set_params(callback=interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        model.fit(X[:, :2] * 3, y)
+    assert {key: np.copy(value) for key, value in vars(model).items()}.keys() == before.keys()
+    for key, value in before.items():
+        if key != "callback":
+            assert np.array_equal(getattr(model, key), value), key
+
+
+def test_ctrl_c_from_outside_during_a_long_fit_leaves_it_unfitted():
+    X, y, _ = clean(n=2000, d=5)
+    started = threading.Event()
+
+    def note_start(epoch, *_):
+        if epoch == 10:
+            started.set()
+
+    def press_ctrl_c():
+        if started.wait(timeout=60):
+            _thread.interrupt_main()  # what a terminal's Ctrl-C does to the main thread
+
+    model = LinearRegression(precompute=False, max_iter=10**7, tol=None, callback=note_start)
+    presser = threading.Thread(target=press_ctrl_c)
+    presser.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            model.fit(X, y)
+    finally:
+        presser.join()
+    assert started.is_set()
+    assert not any(key.endswith("_") for key in vars(model)), vars(model).keys()
