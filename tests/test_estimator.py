@@ -23,8 +23,10 @@ def lstsq(X, y, fit_intercept=True):
 @parametrize_with_checks(
     [
         LinearRegression(),
+        LinearRegression(precompute=True),
         LinearRegression(precompute=False, parallel=True),
         LinearRegression(solver="agd"),
+        LinearRegression(solver="agd", precompute=True),
         LinearRegression(solver="agd", precompute=False, alpha=0.01, l1_ratio=0.5),
         LinearRegression(solver="exact"),
         LinearRegression(solver="sgd", random_state=0),
