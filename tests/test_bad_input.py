@@ -256,3 +256,21 @@ def test_ctrl_c_from_outside_during_a_long_fit_leaves_it_unfitted():
         presser.join()
     assert started.is_set()
     assert not any(key.endswith("_") for key in vars(model)), vars(model).keys()
+
+
+@pytest.mark.parametrize("solver", ["gd", "agd", "exact"])
+def test_an_empty_dask_chunk_changes_nothing(solver):
+    # NaN in a later Dask chunk is named by row and chunk: tests/test_dask.py; in a later
+    # file batch by line: tests/test_file_source.py.
+    da = pytest.importorskip("dask.array")
+    import dask
+
+    X, y, _ = clean()
+    chunks = (60, 0, 60)
+    with dask.config.set(scheduler="threads"):
+        distributed = LinearRegression(solver=solver).fit(
+            da.from_array(X, chunks=(chunks, 3)), da.from_array(y, chunks=(chunks,))
+        )
+    in_memory = LinearRegression(solver=solver).fit(X, y)
+    assert_allclose(distributed.coef_, in_memory.coef_, rtol=1e-12)
+    assert_allclose(distributed.intercept_, in_memory.intercept_, rtol=1e-12)
