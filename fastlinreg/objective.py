@@ -102,15 +102,18 @@ class Objective:
                 H[:, j] = np.concatenate([g_theta[0], g_beta])[:n_params]
             eigenvalues = np.linalg.eigvalsh((H + H.T) / 2.0)
             L = float(eigenvalues[-1])
+            if _too_flat_to_resolve(H, L):
+                return L, 0.0
             # Eigenvalues within rounding of zero belong to directions no step moves
             # along (duplicated or constant columns): the smallest curvature that
             # governs convergence is the smallest one above them.
             resolved = eigenvalues[eigenvalues > _RESOLVABLE_FRACTION * n_params * L]
             return L, float(resolved[0]) if resolved.size else None
-        return self._largest_eigenvalue(d), None
+        return self._largest_eigenvalue(d)
 
-    def _largest_eigenvalue(self, d: int) -> float:
-        """L of the Hessian from Hessian-vector products (one pass over the data each).
+    def _largest_eigenvalue(self, d: int) -> tuple[float, float | None]:
+        """(L, mu) of the Hessian from Hessian-vector products (one pass over the data
+        each); mu is None (not estimated), or 0.0 when :func:`_too_flat_to_resolve`.
 
         Up to _EXPLICIT_MAX parameters the Hessian is built column by column and L is
         exact. Beyond, Lanczos (ARPACK's eigsh from a fixed start: deterministic) finds
@@ -130,7 +133,8 @@ class Objective:
 
         if n_params <= _EXPLICIT_MAX:
             H = np.column_stack([matvec(column) for column in np.eye(n_params)])
-            return float(np.linalg.eigvalsh((H + H.T) / 2.0)[-1])
+            L = float(np.linalg.eigvalsh((H + H.T) / 2.0)[-1])
+            return L, 0.0 if _too_flat_to_resolve(H, L) else None
         from scipy.sparse.linalg import LinearOperator, eigsh
 
         operator = LinearOperator((n_params, n_params), matvec=matvec, dtype=np.float64)
@@ -139,4 +143,14 @@ class Objective:
         (L,) = eigsh(
             operator, k=1, which="LA", v0=start, ncv=ncv, tol=1e-4, return_eigenvectors=False
         )
-        return float(L)
+        return float(L), None
+
+
+def _too_flat_to_resolve(H: np.ndarray, L: float) -> bool:
+    """Whether a parameter has a curvature of its own (H[j, j] > 0) below the rounding
+    of L: its column's scale is so far from the others' that a step of 1/L moves it by
+    nothing, and no number of epochs converges (e.g. columns of 1e20 next to the
+    intercept, unscaled). A zero column (H[j, j] = 0) is only a direction without data.
+    """
+    diagonal = np.diag(H)
+    return bool(np.any((diagonal > 0.0) & (diagonal < _RESOLVABLE_FRACTION * len(H) * L)))

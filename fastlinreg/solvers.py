@@ -141,7 +141,8 @@ def descend(
         lr = 1.0 / L if L > 0.0 else 1.0
     else:
         lr = float(learning_rate)
-    condition = L / mu if mu is not None else 1.0
+    # mu = 0: a column's scale is beyond what steps of 1/L resolve; it never converges.
+    condition = 1.0 if mu is None else (L / mu if mu > 0.0 else np.inf)
     remaining_steps = np.sqrt(condition) if accelerated else condition
     theta, beta = objective.to_solver(np.array(coef, np.float64), np.array(intercept, np.float64))
     y_theta, y_beta = theta, beta
@@ -194,10 +195,16 @@ def descend(
         if converged:
             break
     if tol is not None and not (converged or stopped):
+        advice = (
+            "Increase max_iter, or scale the features."
+            if np.isfinite(condition)
+            else "The columns' scales are too far apart for unscaled steps to resolve in "
+            "float64: use scale_features=True, or solver='exact'."
+        )
         warnings.warn(
             f"{'Accelerated g' if accelerated else 'G'}radient descent stopped at "
             f"max_iter={max_iter} before reaching tol={tol} (last relative move "
-            f"{relative_move:.3g}). Increase max_iter, or scale the features.",
+            f"{relative_move:.3g}). {advice}",
             ConvergenceWarning,
             stacklevel=3,
         )

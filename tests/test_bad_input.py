@@ -14,6 +14,7 @@ import warnings
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose
+from sklearn.exceptions import ConvergenceWarning
 
 from fastlinreg import DivergenceError, LinearRegression
 
@@ -274,3 +275,18 @@ def test_an_empty_dask_chunk_changes_nothing(solver):
     in_memory = LinearRegression(solver=solver).fit(X, y)
     assert_allclose(distributed.coef_, in_memory.coef_, rtol=1e-12)
     assert_allclose(distributed.intercept_, in_memory.intercept_, rtol=1e-12)
+
+
+@pytest.mark.parametrize("precompute", [True, False])
+def test_unscaled_gd_on_columns_of_1e20_reports_that_it_cannot_converge(precompute):
+    # Steps of 1/L (L ~ 1e40 from the big columns) move the intercept by nothing: the
+    # stopping rule once called this converged with the coefficients 10% off.
+    X, y, _ = clean()
+    model = LinearRegression(precompute=precompute, max_iter=300)
+    with pytest.warns(ConvergenceWarning, match="scales are too far apart.*scale_features"):
+        model.fit(X * 1e20, y)
+    assert not model.converged_
+    scaled = LinearRegression(scale_features=True, precompute=precompute).fit(X * 1e20, y)
+    assert scaled.converged_
+    coef, intercept = reference_solution(X * 1e20, y)
+    assert_allclose(scaled.coef_, coef, rtol=1e-6)
