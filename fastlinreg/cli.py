@@ -47,7 +47,7 @@ def _fit(args: argparse.Namespace) -> int:
     from .file_source import FileSource
 
     started = time.perf_counter()
-    source = FileSource(args.data, args.target)
+    source = FileSource(args.data, args.target, batch_rows=args.batch_rows)
     model = LinearRegression(
         solver=args.solver,
         learning_rate=args.learning_rate,
@@ -101,43 +101,53 @@ def _r2(model, source) -> float:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    """One prediction per row of DATA, written as CSV with the header ``prediction``."""
+    """One prediction per row of DATA, written as CSV with the header ``prediction``.
+
+    DATA is streamed in row batches: each batch is predicted and appended to a temporary
+    file beside --out, renamed to it after the last batch (removed on an error), so
+    memory holds a batch, not the file, and a failed run leaves no partial output.
+    """
     from . import io
+    from .file_source import FileSource
     from .persistence import load
 
     model = load(args.model)
-    table = io.read_table(args.data)
-    X = _features(model, table)
-    with warnings.catch_warnings():
+    source = FileSource(args.data, None, batch_rows=args.batch_rows)
+    columns = _feature_columns(model, source)
+    with io.PredictionWriter(args.out) as writer, warnings.catch_warnings():
         # The model remembers column names; X is a plain array selected by them.
         warnings.filterwarnings("ignore", message="X does not have valid feature names")
-        predictions = model.predict(X)
-    io.write_predictions(args.out, predictions)
-    print(f"{len(predictions)} predictions written to {args.out}")
+        for batch in source.feature_batches():
+            # A C-contiguous copy, as the whole-file command made: the same kernel path,
+            # so the same predictions to the last bit.
+            X = batch if columns is None else np.ascontiguousarray(batch[:, columns])
+            writer.write(model.predict(X))
+    print(f"{writer.n_rows} predictions written to {args.out}")
     return 0
 
 
-def _features(model, table) -> np.ndarray:
-    """The model's feature columns of ``table``, in the model's order."""
+def _feature_columns(model, source) -> list[int] | None:
+    """Where the model's features are among the columns of ``source`` (a FileSource
+    without a target), in the model's order; None: all of them, as they are."""
     from .io import DataError
 
+    columns = source.feature_names
     names = getattr(model, "feature_names_in_", None)
     if names is None:
-        if table.data.shape[1] != model.n_features_in_:
+        if len(columns) != model.n_features_in_:
             raise DataError(
-                f"{table.path} has {table.data.shape[1]} columns; the model expects "
+                f"{source.path} has {len(columns)} columns; the model expects "
                 f"{model.n_features_in_} features"
             )
-        return table.data
-    missing = [name for name in names if name not in table.columns]
+        return None
+    missing = [name for name in names if name not in columns]
     if missing:
         raise DataError(
-            f"{table.path} lacks the model's feature column(s): "
+            f"{source.path} lacks the model's feature column(s): "
             + ", ".join(repr(str(name)) for name in missing[:5])
             + (" ..." if len(missing) > 5 else "")
         )
-    index = [table.columns.index(name) for name in names]
-    return np.ascontiguousarray(table.data[:, index])
+    return [columns.index(name) for name in names]
 
 
 def _bench(args: argparse.Namespace) -> int:
@@ -247,6 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="auto",
         help="multi-threaded kernels: auto (default), true, false",
     )
+    _add_batch_rows(fit)
     fit.add_argument("--plot", help="PNG file for the 'Epochs vs Loss' plot")
     fit.add_argument("--quiet", action="store_true", help="no progress bar")
     fit.set_defaults(run=_fit)
@@ -256,11 +267,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="predict with a saved model",
         description="Predict every row of DATA with the model saved by 'fastlinreg fit'. "
         "DATA must hold the model's feature columns (others, like the target, are "
-        "ignored). Writes a CSV with one column, 'prediction'.",
+        "ignored, but must be numbers too). Writes a CSV with one column, 'prediction' "
+        "(prediction_0, prediction_1, ... for a model of several targets). DATA is "
+        "streamed in row batches, never loaded whole; PRED.csv appears only once every "
+        "row is predicted.",
     )
     predict.add_argument("model", metavar="MODEL", help="a model file from 'fastlinreg fit'")
     predict.add_argument("data", metavar="DATA", help="data: .csv, .parquet or .npy")
     predict.add_argument("--out", required=True, metavar="PRED.csv", help="output CSV file")
+    _add_batch_rows(predict)
     predict.set_defaults(run=_predict)
 
     bench = sub.add_parser(
@@ -276,6 +291,17 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--plot", help="PNG file for a bar chart of the epoch times")
     bench.set_defaults(run=_bench)
     return parser
+
+
+def _add_batch_rows(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--batch-rows",
+        type=int,
+        default=65536,
+        metavar="N",
+        help="rows of DATA read at a time (default 65536); a batch takes about "
+        "2 * N * columns * 8 bytes of memory, whatever the file's size",
+    )
 
 
 def _learning_rate(text: str):

@@ -11,6 +11,10 @@ same float64 values bit for bit) and split as :func:`fastlinreg.io.split_target`
 it; its errors carry the same one-line messages, naming the file and, for one cell, its
 line (CSV) or row (Parquet, ``.npy``) and column.
 
+Without a target (``target=None``) every column is a feature and the source gives
+:meth:`FileSource.feature_batches` only: the rows to predict, a batch at a time, as
+``fastlinreg predict`` reads its data file.
+
 Examples
 --------
 >>> import os, tempfile
@@ -23,12 +27,15 @@ Examples
 ...     source = FileSource(path, "price", batch_rows=2)
 ...     blocks = list(source.row_blocks())
 ...     loss, G, gb = source.loss_grad(np.zeros((1, 2)), np.zeros(1))
+...     rows = list(FileSource(path, None, batch_rows=2).feature_batches())
 >>> source.n_samples, source.n_features, source.feature_names
 (3, 2, ['area', 'rooms'])
 >>> [X.shape for X, Y, weights in blocks]
 [(2, 2), (1, 2)]
 >>> float(loss) == (100.0**2 + 160.5**2 + 140.0**2) / 3
 True
+>>> [X.tolist() for X in rows]  # target=None: every column, to predict
+[[[50.0, 100.0, 2.0], [80.0, 160.5, 3.0]], [[70.0, 140.0, 3.0]]]
 """
 
 from __future__ import annotations
@@ -69,6 +76,9 @@ class FileSource:
     column of ``Y``. Every pass reads the file from the start, ``batch_rows`` rows at a
     time, so memory holds one batch (not the file) whatever its size.
 
+    With ``target=None`` there is no ``Y``: every column is a feature, and only
+    :meth:`feature_batches` is available (the passes of a fit need a target).
+
     Parameters
     ----------
     path : str or path-like
@@ -76,9 +86,10 @@ class FileSource:
         extension, any case): a CSV file with a header row, a Parquet file of integer
         and floating-point columns (needs pyarrow), or a 2-D numeric ``.npy`` array
         (memory-mapped, never unpickled). It must not change while the source is used.
-    target : str
+    target : str or None
         The target column's name; for a ``.npy`` file also an index such as ``"-1"``
-        (or the int ``-1``), as in :func:`fastlinreg.io.split_target`.
+        (or the int ``-1``), as in :func:`fastlinreg.io.split_target`. None: no target,
+        every column is a feature (rows to predict; :meth:`feature_batches` only).
     batch_rows : int, default=65536
         Rows read and converted at a time. Memory for a batch is about
         ``2 * batch_rows * n_columns * 8`` bytes (the rows as read and as X, y); a
@@ -90,17 +101,18 @@ class FileSource:
     ----------
     path : str
         The file, as given: every message names it so.
-    target : str
+    target : str or None
         The target column's name (for a ``.npy`` file, its index as a string: ``"4"``
-        for ``"-1"`` in a file of 5 columns).
+        for ``"-1"`` in a file of 5 columns); None without a target.
     feature_names : list of str
-        The other columns' names, in file order: the columns of ``X``.
+        The other columns' names (every column's without a target), in file order: the
+        columns of ``X``.
     n_samples : int
         Rows of data. Read from the header (``.npy``) or the metadata (Parquet); a
         CSV file is read through once the first time it is needed (see Notes).
     n_features : int
     n_targets : int
-        Always 1.
+        1, or 0 without a target.
     dtype : numpy dtype
         float64: every format is read as float64, as ``read_table`` does.
     total_weight : float
@@ -143,11 +155,18 @@ class FileSource:
     precompute pass); :func:`fastlinreg.precompute.triangular_factor` keeps up to
     ``2 * precompute.MERGE_BLOCKS`` (32) blocks alive at once (the chunk it merges and
     the next it collects), so its pass holds at most about 32 blocks of 4 MB plus two
-    batches, whatever the file's size.
+    batches, whatever the file's size. A Parquet file is decoded by pyarrow a row group
+    at a time, so its passes also hold a few of the file's row groups, whatever
+    ``batch_rows`` is (``pyarrow.parquet.write_table`` puts up to 1,048,576 rows in a
+    group unless told otherwise by ``row_group_size``).
 
     **Changes**: the file's size and modification time are recorded when the source is
     made; a pass that finds them changed, or a row count that differs from the first,
     raises DataError: make a new source for a new file.
+
+    **Without a target** the NaN/infinity and row-count checks are the same: every
+    column is checked, as :func:`fastlinreg.io.read_table` checks it, so a bad cell in a
+    column the caller then ignores is still an error.
 
     There are no sample weights, and :meth:`rows` (mini-batches of the ``sgd`` solver)
     is not available. A float64 ``.npy`` file fits faster through
@@ -160,7 +179,7 @@ class FileSource:
     def __init__(
         self,
         path: str | os.PathLike[str],
-        target: str,
+        target: str | None,
         *,
         batch_rows: int = 65536,
         parallel: bool | None = None,
@@ -172,8 +191,10 @@ class FileSource:
             raise ValueError(f"batch_rows must be at least 1, got {batch_rows}")
         if isinstance(target, (int, np.integer)) and not isinstance(target, bool):
             target = str(int(target))  # an index into a .npy file's columns
-        if not isinstance(target, str):
-            raise TypeError(f"target must be a column name (str), got {type(target).__name__}")
+        if target is not None and not isinstance(target, str):
+            raise TypeError(
+                f"target must be a column name (str) or None, got {type(target).__name__}"
+            )
         self.path = path
         self.batch_rows = int(batch_rows)
         self.parallel = parallel
@@ -188,9 +209,15 @@ class FileSource:
         except FileNotFoundError:  # removed between the check and the read
             raise FileNotFoundError(f"No such file: {path}") from None
         self._columns = columns
-        self._target_index = _target_index(path, columns, target)
-        self.target = columns[self._target_index]
-        self.feature_names = columns[: self._target_index] + columns[self._target_index + 1 :]
+        self.target: str | None
+        self._target_index: int | None
+        if target is None:
+            self._target_index = self.target = None
+            self.feature_names = list(columns)
+        else:
+            t = self._target_index = _target_index(path, columns, target)
+            self.target = columns[t]
+            self.feature_names = columns[:t] + columns[t + 1 :]
         self._n_samples: int | None = n_rows
         # NaN/inf checks stop once a pass has read (and checked) the whole file.
         self._checked = False
@@ -219,7 +246,7 @@ class FileSource:
 
     @property
     def n_targets(self) -> int:
-        return 1
+        return 0 if self._target_index is None else 1
 
     @property
     def total_weight(self) -> float:
@@ -248,6 +275,7 @@ class FileSource:
         gb : ndarray of shape (1,)
             ``-2 / n sum(r)``.
         """
+        self._need_target("loss_grad")
         return self._mean_over_batches(W, b, zero_targets=False)
 
     def hessian_vector(self, V: np.ndarray, vb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -256,6 +284,7 @@ class FileSource:
         That is the gradient at (V, vb) of the MSE against all-zero targets (the
         target column is read and checked, not used).
         """
+        self._need_target("hessian_vector")
         _, hv, hvb = self._mean_over_batches(V, vb, zero_targets=True)
         return hv, hvb
 
@@ -275,10 +304,38 @@ class FileSource:
         keeps up to 32, then pins at most 32 factor blocks' worth of memory rather
         than 32 batches (see the class Notes).
         """
+        self._need_target("row_blocks")
         block = min(self.batch_rows, _config.rows_per_factor_block(self.n_features + 1))
         for X, Y in self._xy_batches(reuse=False):
             for start in range(0, X.shape[0], block):
                 yield X[start : start + block], Y[start : start + block], None
+
+    def feature_batches(self) -> Iterator[np.ndarray]:
+        """The rows' features, a batch at a time, in file order: one pass over the file.
+
+        With or without a target; the rows to predict when there is none.
+
+        Yields
+        ------
+        X : ndarray of shape (m, n_features), float64
+            At most ``batch_rows`` rows; each batch is its own array (or view), still
+            valid after the next is read. With a target, a new C-contiguous array
+            without the target column. Without one, the rows as read: a new
+            C-contiguous array for CSV and Parquet; for a ``.npy`` file, in the file's
+            memory order (C or Fortran), a read-only view of the mapped file (float64)
+            or a converted copy (other dtypes).
+
+        Raises
+        ------
+        DataError
+            A bad cell, with the message of :func:`fastlinreg.io.read_table` (raised
+            when the batch that holds it is read: earlier batches have been yielded).
+        """
+        if self._target_index is None:
+            yield from self._checked_batches()
+        else:
+            for X, _ in self._xy_batches(reuse=False):
+                yield X
 
     def rows(self, start: int, stop: int):
         """Not available: a file is streamed front to back, not sliced.
@@ -296,6 +353,14 @@ class FileSource:
         )
 
     # --- the pass machinery ------------------------------------------------------------
+
+    def _need_target(self, what: str) -> None:
+        """Refuse the passes of a fit on a source without a target."""
+        if self._target_index is None:
+            raise ValueError(
+                f"{what} needs a target column, and FileSource({self.path!r}, target=None) "
+                "has none: give the target's name, or use feature_batches() to predict"
+            )
 
     def _mean_over_batches(self, W, b, *, zero_targets: bool):
         """(loss, G, gb) of the whole file from the kernel's per-batch means.
@@ -330,6 +395,7 @@ class FileSource:
         batch and let it go), rather than new arrays (for callers that may keep them).
         """
         t, d = self._target_index, self.n_features
+        assert t is not None  # the passes that get here check it
         buffers = None
         for data in self._checked_batches():
             m = data.shape[0]
@@ -469,7 +535,16 @@ class FileSource:
 
         path, columns = self.path, self._columns
         first = 0  # rows before this batch
-        with _parquet_errors(path, pa), pq.ParquetFile(path) as parquet:
+        # pre_buffer=False: pyarrow's default (True) reads ahead every row group it is
+        # asked for, which for iter_batches is the whole file (64 MB allocated for a
+        # 55 MB file with 10 row groups; 3 MB with False and 10,000-row groups). A
+        # buffered stream reads a column chunk in pieces rather than whole (a file of
+        # one 500,000-row group: 24 MB rather than 70). Memory is still bounded by the
+        # file's row groups (a few of them), not by batch_rows. pyarrow 26, local disk.
+        with (
+            _parquet_errors(path, pa),
+            pq.ParquetFile(path, pre_buffer=False, buffer_size=1 << 16) as parquet,
+        ):
             # Without pandas metadata the index columns are not added back.
             batches = parquet.iter_batches(
                 batch_size=self.batch_rows, columns=columns, use_pandas_metadata=False
@@ -505,18 +580,29 @@ class FileSource:
 
         The map is made per pass (and dropped after it): the page cache, not this
         process, holds what was read. A float64 batch is a view of the map; other
-        dtypes are converted one batch at a time.
+        dtypes are converted one batch at a time, in the file's memory order.
         """
         path = self.path
         try:
             mapped = np.load(path, mmap_mode="r", allow_pickle=False)
         except ValueError as error:
             raise DataError(f"{path} is not a readable .npy file: {_first_line(error)}") from None
-        n_rows = mapped.shape[0]
+        n_rows, n_columns = mapped.shape
+        # A Fortran-ordered file of several rows converts to columns-first batches, as
+        # read_table converts the whole file, so the kernels read a batch as they read
+        # that table (columns first) and predict the same bits. A (1, p) array of
+        # either order has strides (8, 8), which they take as rows first: a one-row
+        # batch is made a slice of a two-row array to keep its column stride.
+        fortran = n_rows > 1 and mapped.flags.f_contiguous
         for first in range(0, n_rows, self.batch_rows):
             rows = mapped[first : first + self.batch_rows]
-            data = np.asarray(rows, dtype=np.float64)
-            yield data, range(first + 1, first + data.shape[0] + 1)
+            m = rows.shape[0]
+            if fortran and rows.dtype != np.float64:
+                data = np.empty((max(m, 2), n_columns), order="F")[:m]
+                data[...] = rows
+            else:  # a float64 view keeps the map's strides (8, 8 n) even for one row
+                data = np.asarray(rows, dtype=np.float64)
+            yield data, range(first + 1, first + m + 1)
 
 
 def _file_format(path: str) -> str:

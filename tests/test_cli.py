@@ -1,3 +1,4 @@
+import os
 import subprocess
 import sys
 import warnings
@@ -65,8 +66,12 @@ def test_help_explains_every_command(tmp_path):
     for command in ("demo", "fit", "predict", "bench"):
         assert command in result.stdout
     fit_help = run("fit", "--help", cwd=tmp_path).stdout
-    for option in ("--target", "--save", "--solver", "--learning-rate", "--max-iter", "--alpha"):
+    for option in ("--target", "--save", "--solver", "--learning-rate", "--max-iter", "--alpha",
+                   "--batch-rows"):  # fmt: skip
         assert option in fit_help
+    predict_help = " ".join(run("predict", "--help", cwd=tmp_path).stdout.split())  # unwrapped
+    for text in ("--out", "--batch-rows", "streamed in row batches"):
+        assert text in predict_help
 
 
 @pytest.mark.parametrize("solver", ["agd", "exact"])
@@ -94,6 +99,11 @@ def test_fit_then_predict_from_csv(tmp_path, solver):
         expected = model.predict(X)
     assert np.array_equal(np.array(lines[1:], dtype=float), expected)
     assert model.solver == solver and list(model.feature_names_in_) == ["a", "b", "c"]
+    # Streamed in batches of 7 rows: the same file.
+    predict = run("predict", "m.npz", "new.csv", "--out", "pred7.csv", "--batch-rows", "7",
+                  cwd=tmp_path)  # fmt: skip
+    assert predict.returncode == 0, predict.stderr
+    assert (tmp_path / "pred7.csv").read_bytes() == (tmp_path / "pred.csv").read_bytes()
 
 
 def test_fit_from_npy_with_a_column_index_and_parquet(tmp_path):
@@ -148,6 +158,14 @@ def test_user_mistakes_are_one_line(tmp_path):
                cwd=tmp_path).returncode == 0  # fmt: skip
     (tmp_path / "other.csv").write_text("a,z\n1,2\n")
     one_line_error(run("predict", "m.npz", "other.csv", "--out", "p.csv", cwd=tmp_path), "'b'")
+    # A bad cell in a later batch: status 2, and no output file at all.
+    (tmp_path / "late.csv").write_text("a,b\n" + "1,2\n" * 30 + "3,x\n")
+    one_line_error(
+        run("predict", "m.npz", "late.csv", "--out", "p.csv", "--batch-rows", "4", cwd=tmp_path),
+        "late.csv line 32, column 'b': 'x' is not a number",
+    )
+    assert not (tmp_path / "p.csv").exists()
+    assert not [name for name in os.listdir(tmp_path) if name.endswith(".tmp")]
 
 
 def test_bench_quick_prints_the_side_by_side_and_a_chart(tmp_path):

@@ -392,6 +392,122 @@ def test_bad_arguments_and_rows(tmp_path):
         FileSource(path, TARGET).rows(0, 5)
 
 
+# --- without a target: feature_batches, the rows to predict -------------------------------
+
+
+@pytest.mark.parametrize("extension", FORMATS)
+@pytest.mark.parametrize("batch_rows", BATCHES)
+def test_feature_batches_without_a_target_equal_read_table(tmp_path, extension, batch_rows):
+    path = write_file(tmp_path, extension, make_data())
+    table = read_table(path)
+    source = FileSource(path, None, batch_rows=batch_rows)
+    assert source.target is None and source.n_targets == 0
+    assert source.feature_names == table.columns and source.n_features == 5
+    batches = list(source.feature_batches())
+    assert len(batches) == -(-N_ROWS // batch_rows)
+    assert all(X.dtype == np.float64 and len(X) <= batch_rows for X in batches)
+    np.testing.assert_array_equal(np.concatenate(batches), table.data)
+    assert source.n_samples == N_ROWS
+    # A second pass (the NaN checks are off once a pass has completed) reads the same.
+    np.testing.assert_array_equal(np.concatenate(list(source.feature_batches())), table.data)
+    assert "target=None" in repr(source)
+
+
+@pytest.mark.parametrize("extension", FORMATS)
+def test_feature_batches_with_a_target_drop_it(tmp_path, extension):
+    path = write_file(tmp_path, extension, make_data())
+    X, _, _ = loaded(path, target_of(extension))
+    batches = list(FileSource(path, target_of(extension), batch_rows=777).feature_batches())
+    assert all(b.flags.c_contiguous for b in batches)
+    np.testing.assert_array_equal(np.concatenate(batches), X)
+
+
+def test_feature_batches_of_npy_files_keep_the_memory_order(tmp_path):
+    """float64: views of the map; other dtypes converted; Fortran order stays Fortran,
+    as read_table keeps it (so predictions take the same kernel path)."""
+    data = make_data(n=3001)
+    for i, array in enumerate(
+        [data, np.asfortranarray(data), data.astype(np.float32), np.asfortranarray(data, np.int32)]
+    ):
+        path = write_npy(tmp_path / f"a{i}.npy", array)
+        table = read_table(path)
+        batches = list(FileSource(path, None, batch_rows=1000).feature_batches())
+        np.testing.assert_array_equal(np.concatenate(batches), table.data)
+        rows_first = table.data.strides[0] >= table.data.strides[1]
+        for X in batches:  # what the kernels look at to choose rows or columns first
+            assert (X.strides[0] >= X.strides[1]) == rows_first
+            assert X.flags.writeable == (array.dtype != np.float64)
+
+
+@pytest.mark.parametrize(
+    ("extension", "bad", "message"),
+    [
+        (".csv", (BAD_ROW, 3, "abc"), "line 9501, column 'x2': 'abc' is not a number"),
+        (".csv", (BAD_ROW, 2, ""), "line 9501, column 'y': empty cell"),
+        (".csv", (BAD_ROW, 0, "NA"), "line 9501, column 'x0': missing value 'NA'"),
+        (".csv", (BAD_ROW, 4, "nan"), "line 9501, column 'x3': missing value (NaN)"),
+        (".csv", (BAD_ROW, 3, "1,2"), "line 9501: 6 cells, the header has 5"),
+        (".parquet", (BAD_ROW, 3, None), "row 9500, column 'x2': missing value (null)"),
+        (".parquet", (BAD_ROW, 2, np.nan), "row 9500, column 'y': missing value (NaN)"),
+        (".npy", (BAD_ROW, 4, np.inf), "row 9500, column '4': infinite value (inf)"),
+    ],
+)
+def test_feature_batches_bad_cell_in_a_later_batch(tmp_path, extension, bad, message):
+    """read_table's message, raised by the batch holding the cell (earlier ones came)."""
+    data = make_data()
+    i, j, value = bad
+    if extension == ".csv":
+        path = write_csv(tmp_path / "bad.csv", data, bad=bad)
+    elif extension == ".parquet" and value is None:
+        path = write_parquet(tmp_path / "bad.parquet", data, null=(i, j))
+    else:
+        data[i, j] = value
+        path = write_file(tmp_path, extension, data)
+    expected = f"{path} {message}"
+    with raises_exactly(DataError, expected):
+        read_table(path)
+    batches = []
+    with raises_exactly(DataError, expected):
+        for X in FileSource(path, None, batch_rows=1000).feature_batches():
+            batches.append(X)
+    assert len(batches) == BAD_ROW // 1000
+
+
+def test_a_source_without_a_target_cannot_be_fitted(tmp_path):
+    from fastlinreg import LinearRegression
+
+    path = write_npy(tmp_path / "a.npy", make_data(n=100))
+    source = FileSource(path, None)
+    message = r"needs a target column, and FileSource\(.*, target=None\) has none"
+    for pass_ in (
+        lambda: source.loss_grad(np.zeros((1, 5)), np.zeros(1)),
+        lambda: source.hessian_vector(np.zeros((1, 5)), np.zeros(1)),
+        lambda: list(source.row_blocks()),
+        lambda: LinearRegression(solver="exact").fit(source),
+    ):
+        with pytest.raises(ValueError, match=message):
+            pass_()
+    with pytest.raises(TypeError, match=r"column name \(str\) or None, got float"):
+        FileSource(path, 1.5)  # type: ignore[arg-type]
+
+
+def test_feature_batches_of_a_large_csv_file_hold_a_few_batches(tmp_path):
+    data = make_data(n=1000)
+    lines = "".join(",".join(map(repr, row)) + "\n" for row in data.tolist())
+    path = tmp_path / "large.csv"
+    with open(path, "w", encoding="utf-8") as file:
+        file.write(",".join(COLUMNS) + "\n")
+        for _ in range(50):  # 50,000 rows, about 5 MB
+            file.write(lines)
+    source = FileSource(path, None, batch_rows=10_000)
+
+    def every_batch():
+        for _ in source.feature_batches():
+            pass
+
+    assert traced_peak(every_batch) < 10 * 10_000 * 5 * 8
+
+
 # --- LinearRegression.fit on a FileSource --------------------------------------------------
 
 

@@ -12,6 +12,7 @@ import pytest
 from fastlinreg.io import (
     DataError,
     MissingDependencyError,
+    PredictionWriter,
     Table,
     read_table,
     split_target,
@@ -576,3 +577,124 @@ def test_write_predictions_missing_folder_names_the_file(tmp_path):
 def test_write_predictions_to_a_directory(tmp_path):
     with raises_exactly(IsADirectoryError, f"{tmp_path} is a directory"):
         write_predictions(tmp_path, np.array([1.0]))
+
+
+# --- PredictionWriter: the same file, batch by batch --------------------------------------
+
+
+@pytest.mark.parametrize(
+    "predictions",
+    # 9000 rows: more than a write call formats at once (io._WRITE_ROWS).
+    [awkward_values(9000), awkward_values((300, 3)), awkward_values((5, 1))],
+    ids=["1-D", "2-D", "one column"],
+)
+@pytest.mark.parametrize("cuts", [[0, 1, 2, 2, 97], [4096 + 3], []], ids=["small", "big", "one"])
+def test_prediction_writer_writes_write_predictions_bytes(tmp_path, predictions, cuts):
+    """Any split into batches (empty ones too) gives write_predictions' file byte for byte."""
+    whole = tmp_path / "whole.csv"
+    write_predictions(whole, predictions)
+    path = tmp_path / "batches.csv"
+    with PredictionWriter(path) as writer:
+        for batch in np.split(predictions, [c for c in cuts if c < len(predictions)]):
+            writer.write(batch)
+    assert path.read_bytes() == whole.read_bytes()
+    assert writer.n_rows == len(predictions)
+    assert sorted(os.listdir(tmp_path)) == ["batches.csv", "whole.csv"]
+
+
+def test_prediction_writer_float32_and_integers(tmp_path):
+    for i, predictions in enumerate(
+        [np.array([0.1, 1 / 3, 1e-30], dtype=np.float32), np.array([1, -2, 3])]
+    ):
+        whole, batches = tmp_path / f"whole{i}.csv", tmp_path / f"batches{i}.csv"
+        write_predictions(whole, predictions)
+        with PredictionWriter(batches) as writer:
+            writer.write(predictions[:1])
+            writer.write(predictions[1:])
+        assert batches.read_bytes() == whole.read_bytes()
+
+
+def test_prediction_writer_shows_nothing_until_closed(tmp_path):
+    """Rows go to a hidden temporary file beside the output, renamed by close()."""
+    path = tmp_path / "pred.csv"
+    path.write_text("old content\n")
+    writer = PredictionWriter(path)
+    writer.write(np.array([1.0, 2.0]))
+    assert path.read_text() == "old content\n"
+    (temporary,) = set(os.listdir(tmp_path)) - {"pred.csv"}
+    assert temporary.startswith(".pred.csv.") and temporary.endswith(".tmp")
+    writer.close()
+    assert path.read_text() == "prediction\n1.0\n2.0\n"
+    assert os.listdir(tmp_path) == ["pred.csv"]
+    with pytest.raises(ValueError, match="already closed"):
+        writer.close()
+    with pytest.raises(ValueError, match="is closed"):
+        writer.write(np.array([3.0]))
+
+
+@pytest.mark.parametrize("existing", [False, True])
+def test_prediction_writer_error_in_a_later_batch_leaves_no_output(tmp_path, existing):
+    """An exception in the with block (a bad cell found in batch 3, say) removes the
+    temporary file: no half-written output under the final name, an old one untouched."""
+    path = tmp_path / "pred.csv"
+    if existing:
+        path.write_text("old content\n")
+    with pytest.raises(DataError, match="bad cell"):
+        with PredictionWriter(path) as writer:
+            writer.write(np.arange(5.0))
+            writer.write(np.arange(5.0))
+            raise DataError("bad cell")
+    assert os.listdir(tmp_path) == (["pred.csv"] if existing else [])
+    if existing:
+        assert path.read_text() == "old content\n"
+    with pytest.raises(KeyboardInterrupt):
+        with PredictionWriter(path) as writer:
+            writer.write(np.arange(5.0))
+            raise KeyboardInterrupt
+    assert os.listdir(tmp_path) == (["pred.csv"] if existing else [])
+
+
+def test_prediction_writer_abort(tmp_path):
+    path = tmp_path / "pred.csv"
+    writer = PredictionWriter(path)
+    writer.write(np.array([1.0]))
+    writer.abort()
+    writer.abort()  # a second time does nothing
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize(
+    ("second", "message"),
+    [
+        (np.zeros((2, 3)), "must have the columns of the first batch (prediction_0,prediction_1), "
+         "got prediction_0,prediction_1,prediction_2"),
+        (np.zeros(2), "must have the columns of the first batch (prediction_0,prediction_1), "
+         "got prediction"),
+        (np.array(["a"]), "must be numbers, got an array of dtype <U1"),
+    ],
+)  # fmt: skip
+def test_prediction_writer_refuses_a_batch_unlike_the_first(tmp_path, second, message):
+    path = tmp_path / "pred.csv"
+    with raises_exactly(DataError, f"predictions for {path} {message}"):
+        with PredictionWriter(path) as writer:
+            writer.write(np.zeros((2, 2)))
+            writer.write(second)
+    assert os.listdir(tmp_path) == []
+
+
+def test_prediction_writer_without_a_batch_writes_nothing(tmp_path):
+    path = tmp_path / "pred.csv"
+    with raises_exactly(DataError, f"predictions for {path}: no batch was written"):
+        with PredictionWriter(path):
+            pass
+    assert os.listdir(tmp_path) == []
+
+
+def test_prediction_writer_bad_paths_name_the_file(tmp_path):
+    path = str(tmp_path / "no such folder" / "pred.csv")
+    with pytest.raises(FileNotFoundError) as info:
+        PredictionWriter(path)
+    assert info.value.filename == path
+    with raises_exactly(IsADirectoryError, f"{tmp_path} is a directory"):
+        PredictionWriter(tmp_path)
+    assert os.listdir(tmp_path) == []
