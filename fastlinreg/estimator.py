@@ -381,6 +381,11 @@ class LinearRegression(RegressorMixin, BaseEstimator):
                 "fit(FileSource(path, target)) takes y from the file's target column, and "
                 "no sample_weight: pass y=None"
             )
+        if source.n_targets == 0:
+            raise ValueError(
+                f"{source.path} is read without a target column (FileSource(path, None)): "
+                "name the target to fit, FileSource(path, target)"
+            )
         if self.solver == "sgd":
             raise ValueError(
                 "solver='sgd' needs rows it can slice: use 'gd', 'agd' or 'exact' on a "
