@@ -12,6 +12,8 @@ from typing import Any
 
 import numba
 
+from . import _jit_cache
+
 # Only fast-math flags that neither break NaN/inf checks ("nnan"/"ninf" would silently
 # disable the solvers' divergence detection) nor let LLVM reorder sums: with "reassoc"
 # and "contract" the same block function, inlined into the serial and the parallel
@@ -29,6 +31,11 @@ JIT_OPTIONS: dict[str, Any] = {
     "fastmath": set(FASTMATH_FLAGS),
     "error_model": "numpy",
 }
+
+# The cache must never break the library: see _jit_cache (NUMBA_DISABLE_JIT: njit returns
+# plain Python functions and no cache is made).
+if not numba.config.DISABLE_JIT:  # type: ignore[attr-defined]
+    JIT_OPTIONS["cache"] = _jit_cache.usable()
 
 # Each block of rows writes its own partial sums; blocks are combined in block order.
 # A block holds about BLOCK_BYTES of X so that the column-major path (which reads a
