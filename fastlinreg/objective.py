@@ -46,6 +46,11 @@ class Objective:
         self.l2 = alpha * (1.0 - l1_ratio)
         self.l1 = 2.0 * alpha * l1_ratio
 
+    def _unscaled(self) -> bool:
+        """Whether the solver iterates on X as it is. Standardized columns all have the
+        same curvature: a tiny one is then a constant column's rounding, not a scale."""
+        return not np.any(self.center) and bool(np.all(self.scale == 1.0))
+
     def to_original(self, theta, beta):
         """(w, b) from solver coordinates."""
         W = theta / self.scale
@@ -102,7 +107,7 @@ class Objective:
                 H[:, j] = np.concatenate([g_theta[0], g_beta])[:n_params]
             eigenvalues = np.linalg.eigvalsh((H + H.T) / 2.0)
             L = float(eigenvalues[-1])
-            if _too_flat_to_resolve(H, L):
+            if self._unscaled() and _too_flat_to_resolve(H, L):
                 return L, 0.0
             # Eigenvalues within rounding of zero belong to directions no step moves
             # along (duplicated or constant columns): the smallest curvature that
@@ -134,7 +139,7 @@ class Objective:
         if n_params <= _EXPLICIT_MAX:
             H = np.column_stack([matvec(column) for column in np.eye(n_params)])
             L = float(np.linalg.eigvalsh((H + H.T) / 2.0)[-1])
-            return L, 0.0 if _too_flat_to_resolve(H, L) else None
+            return L, 0.0 if self._unscaled() and _too_flat_to_resolve(H, L) else None
         from scipy.sparse.linalg import LinearOperator, eigsh
 
         operator = LinearOperator((n_params, n_params), matvec=matvec, dtype=np.float64)

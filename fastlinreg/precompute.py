@@ -276,12 +276,33 @@ def feature_scaling(source, fit_intercept: bool, factor: Factor | None = None):
     if fit_intercept:
         center = factor.mean[:d].copy()
         squares = centred_squares
+        # A constant column centred is its rounding: dividing by that would blow it up.
+        squares[np.sqrt(squares) <= CONSTANT_COLUMN_ROUNDINGS * centring_rounding(factor)] = 0.0
     else:
         center = np.zeros(d)
         squares = centred_squares + S * factor.mean[:d] ** 2
     scale = np.sqrt(squares / S)
     scale[scale == 0.0] = 1.0
     return center, scale
+
+
+# A centred column whose norm is at most this many times its centring rounding (see
+# centring_rounding) holds nothing but that rounding: it is a constant column.
+CONSTANT_COLUMN_ROUNDINGS = 16.0
+
+
+def centring_rounding(factor: Factor) -> np.ndarray:
+    """(n_features,) The norm of the rounding that centring leaves in each column of X.
+
+    Each centred value x - mean carries an error of about eps * |mean| (the values and
+    the mean are rounded), so a column's centred norm is uncertain by about
+    eps * sqrt(S) * |mean|: a constant column whose mean is not exact in binary (0.1)
+    comes out as a column of that size, not of zeros, and a column with a large offset
+    is known only that well relative to its spread.
+    """
+    d = factor.n_features
+    eps = np.finfo(np.float64).eps
+    return eps * np.sqrt(factor.total_weight) * np.abs(factor.mean[:d])
 
 
 def _column_factor(source) -> Factor:

@@ -14,7 +14,12 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
 from .objective import Objective
-from .precompute import Factor, PrecomputedSource
+from .precompute import (
+    CONSTANT_COLUMN_ROUNDINGS,
+    Factor,
+    PrecomputedSource,
+    centring_rounding,
+)
 
 # A loss that rises by more than this fraction from one epoch to the next cannot be
 # rounding (the loss is evaluated to ~1e-13 relative): plain gradient descent on a
@@ -347,15 +352,22 @@ def exact(
 
     The system |R_xx w - R_xy|² (+ S (ȳ - b - x̄ w)² when b is fixed, + S alpha |w|²)
     has (d + 1 or 2d) rows: its columns are scaled to unit norm and it is solved by
-    SVD. Singular values below eps * max(shape) of the largest are dropped (rank
-    deficiency); the solution is then the one of minimum norm in w. A callback is
-    called once, with epoch 0, and cannot stop anything.
+    SVD. Singular values below the rounding of that system are dropped (rank
+    deficiency): eps * max(shape) of the largest, or more where centring rounded a
+    column with a large offset (see :func:`fastlinreg.precompute.centring_rounding`);
+    a constant column is dropped whole. The solution is then the one of minimum norm
+    in w. A callback is called once, with epoch 0, and cannot stop anything.
     """
     d = factor.n_features
     S = factor.total_weight
     x_mean, y_mean = factor.mean[:d], factor.mean[d:]
     A = factor.R[:d, :d]
     rhs = factor.R[:d, d:]
+    # The rounding centring left in each column's norm (none without centring: the
+    # row of means then carries the offset exactly).
+    rounding = centring_rounding(factor) if fit_intercept else np.zeros(d)
+    constant = np.sqrt(np.sum(A**2, axis=0)) <= CONSTANT_COLUMN_ROUNDINGS * rounding
+    A = np.where(constant, 0.0, A)
     if not fit_intercept:
         A = np.vstack([A, np.sqrt(S) * x_mean])
         rhs = np.vstack([rhs, np.sqrt(S) * (y_mean - intercept)])
@@ -365,7 +377,9 @@ def exact(
     norms = np.sqrt(np.sum(A**2, axis=0))
     norms[norms == 0.0] = 1.0
     U, s, Vt = np.linalg.svd(A / norms, full_matrices=False)
-    rank = int(np.sum(s > s[0] * np.finfo(np.float64).eps * max(A.shape))) if s.size else 0
+    eps = np.finfo(np.float64).eps
+    floor = max(A.shape) * max(eps * s[0], float(np.max(rounding / norms))) if s.size else 0.0
+    rank = int(np.sum(s > floor))
     theta = Vt[:rank].T @ ((U[:, :rank].T @ rhs) / s[:rank, None])
     W = theta / norms[:, None]  # (d, k)
     if rank < d:
