@@ -65,18 +65,26 @@ def _column_dot(X, j, start, v, m):
 
 @njit(**JIT_OPTIONS)
 def _block_forward(X, w, b, start, m, pred):
-    """pred[i] = X[start + i] @ w + b for i < m, in float64, in X's memory order."""
+    """pred[i] = X[start + i] @ w + b for i < m, in float64, in X's memory order.
+
+    Column-major X is read column by column into the same four lanes, added in the same
+    order, as :func:`_row_dot` uses: a row's prediction has the same bits whatever the
+    layout (so predict(X[rows]) is predict(X)[rows] when X[rows] changes the order).
+    """
     d = X.shape[1]
     if X.strides[0] >= X.strides[1]:
         for i in range(m):
             pred[i] = b + _row_dot(X, start + i, w, d)
-    else:
+        return
+    lanes = np.zeros((4, m))
+    full = d - d % 4  # columns from here on all go to lane 0, as in _row_dot
+    for j in range(d):
+        lane = j % 4 if j < full else 0
+        wj = w[j]
         for i in range(m):
-            pred[i] = b
-        for j in range(d):
-            wj = w[j]
-            for i in range(m):
-                pred[i] += X[start + i, j] * wj
+            lanes[lane, i] += X[start + i, j] * wj
+    for i in range(m):
+        pred[i] = b + ((lanes[0, i] + lanes[1, i]) + (lanes[2, i] + lanes[3, i]))
 
 
 @njit(**JIT_OPTIONS)

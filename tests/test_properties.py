@@ -5,9 +5,7 @@ by row.
 Every test is deterministic (``derandomize=True``: the examples follow from the test's
 source, so a CI failure reproduces locally) and keeps no example database. Bulk values
 come from a NumPy generator seeded by hypothesis; shapes, dtypes, layouts, scales and
-flags are drawn (and shrunk) by hypothesis itself. Tests marked ``xfail(strict=True)``
-with a reason starting "BUG" are properties the library does not meet yet: they turn
-into failures (XPASS) once it does, and the marker can go.
+flags are drawn (and shrunk) by hypothesis itself.
 """
 
 from __future__ import annotations
@@ -19,7 +17,7 @@ from unittest import mock
 import numba
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, Phase, assume, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from numpy.testing import assert_allclose
@@ -36,9 +34,6 @@ PROPERTY = settings(
 )
 # The kernel property is cheap per example (~1-3 ms) and has the most combinations.
 KERNEL_PROPERTY = settings(PROPERTY, max_examples=150)
-# The BUG properties are expected to fail: stop at the first failing example rather
-# than spend seconds shrinking it (run with --runxfail for the failure itself).
-XFAIL_PROPERTY = settings(PROPERTY, phases=[Phase.generate])
 
 EPS64 = float(np.finfo(np.float64).eps)
 
@@ -566,48 +561,18 @@ def row_selections(n):
     )
 
 
-# Row-major X (C order and views of it): fancy indexing gives C-ordered rows, so the
-# subset goes through the same loop nest as X (see the xfail test below for F order).
-ROW_MAJOR_LAYOUTS = ["C", "C[::2]", "C[:, ::2]"]
+# Every layout: a row's prediction has the same bits whether X is row- or column-major
+# (fancy indexing of an F-ordered X gives C-ordered rows).
+PREDICT_LAYOUTS = ["C", "C[::2]", "C[:, ::2]", "F", "F[::2, ::2]"]
 
 
 @PROPERTY
 @given(data=st.data())
 def test_predict_on_rows_is_those_rows_of_predict(data):
-    model, X = data.draw(fitted_models(ROW_MAJOR_LAYOUTS))
+    model, X = data.draw(fitted_models(PREDICT_LAYOUTS))
     rows = data.draw(row_selections(X.shape[0]))
     full = model.predict(X)
-    subset = model.predict(X[rows])
-    assert subset.dtype == full.dtype
-    assert np.array_equal(subset, full[rows])
-
-
-@PROPERTY
-@given(data=st.data())
-def test_predict_on_rows_keeping_the_layout_of_column_major_X(data):
-    # F-ordered X; the selected rows laid out in F order too, and at least 2 of them
-    # (a single row has equal strides and counts as row-major for the kernel).
-    model, X = data.draw(fitted_models(["F", "F[::2, ::2]"]))
-    assume(X.shape[0] >= 2)  # a 1-row X is row-major to the kernel too
-    rows = data.draw(row_selections(X.shape[0]))
-    picked = np.asfortranarray(X[rows])
-    assume(picked.shape[0] >= 2)
-    assert np.array_equal(model.predict(picked), model.predict(X)[rows])
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG (reported, not fixed here): predict's two loop nests (fastlinreg/_jit.py "
-        "_block_forward) sum a row's products in different orders: four interleaved "
-        "lanes for row-major X, left to right for column-major X. X[rows] of an "
-        "F-ordered X is C-ordered, so its predictions differ from predict(X)[rows] in "
-        "the last bit."
-    ),
-)
-@XFAIL_PROPERTY
-@given(data=st.data())
-def test_predict_on_rows_of_column_major_X_is_bitwise(data):
-    model, X = data.draw(fitted_models(["F"]))
-    rows = data.draw(row_selections(X.shape[0]))
-    assert np.array_equal(model.predict(X[rows]), model.predict(X)[rows])
+    for picked in (X[rows], np.asfortranarray(X[rows])):
+        subset = model.predict(picked)
+        assert subset.dtype == full.dtype
+        assert np.array_equal(subset, full[rows])
