@@ -290,3 +290,22 @@ def test_unscaled_gd_on_columns_of_1e20_reports_that_it_cannot_converge(precompu
     assert scaled.converged_
     coef, intercept = reference_solution(X * 1e20, y)
     assert_allclose(scaled.coef_, coef, rtol=1e-6)
+
+
+def test_an_empty_parquet_row_group_changes_nothing(tmp_path):
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    from fastlinreg.file_source import FileSource
+
+    X, y, _ = clean()
+    table = pa.table({"a": X[:, 0], "b": X[:, 1], "c": X[:, 2], "y": y})
+    path = tmp_path / "gap.parquet"
+    with pq.ParquetWriter(path, table.schema) as writer:
+        for piece in (table.slice(0, 50), table.slice(50, 0), table.slice(50)):
+            writer.write_table(piece)  # row groups of 50, 0 and 70 rows
+    assert pq.ParquetFile(path).metadata.row_group(1).num_rows == 0
+    streamed = LinearRegression(solver="exact").fit(FileSource(path, "y", batch_rows=16))
+    in_memory = LinearRegression(solver="exact").fit(X, y)
+    assert_allclose(streamed.coef_, in_memory.coef_, rtol=1e-12)
+    assert_allclose(streamed.intercept_, in_memory.intercept_, rtol=1e-12)
