@@ -12,21 +12,17 @@ import subprocess
 import sys
 
 import pytest
+import rss
 
 pytestmark = pytest.mark.skipif(
     not os.path.exists("/proc/self/status"), reason="RssAnon is read from Linux's /proc"
 )
 
 SCRIPT = r"""
-import sys, threading, time, warnings
+import sys, warnings
 import numpy as np
 from fastlinreg import LinearRegression
-
-def rss_anon():
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("RssAnon:"):
-                return int(line.split()[1]) * 1024
+from rss import peak_growth
 
 path, dtype = sys.argv[1], np.dtype(sys.argv[2])
 n, d = 1_600_000, 20  # 256 MB (float64), 128 MB (float32)
@@ -48,21 +44,9 @@ for name, settings in [
     # X's. What remains is a fixed ~9 MB (a 4 MiB block buffer per worker thread of the
     # precompute pass for float32), hence an X of 128 MB or more here.
     LinearRegression(**settings).fit(X[:100_000], y[:100_000])
-    base = rss_anon()
-    peak, done = [base], threading.Event()
-
-    def sample():
-        while not done.is_set():
-            peak[0] = max(peak[0], rss_anon())
-            time.sleep(0.002)
-
-    sampler = threading.Thread(target=sample)
-    sampler.start()
-    model = LinearRegression(**settings).fit(X, y)
-    done.set()
-    sampler.join()
+    model, grown = peak_growth(lambda: LinearRegression(**settings).fit(X, y))
     assert model.coef_.dtype == dtype
-    print(name, (peak[0] - base) / X.nbytes)
+    print(name, grown / X.nbytes)
 """
 
 
@@ -73,6 +57,7 @@ def test_fit_on_a_memmap_allocates_under_a_tenth_of_X(tmp_path, dtype):
         capture_output=True,
         text=True,
         check=True,
+        env=rss.environment(),
     )
     growth = {}
     for line in result.stdout.splitlines():

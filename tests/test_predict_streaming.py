@@ -12,6 +12,7 @@ import warnings
 
 import numpy as np
 import pytest
+import rss
 
 from fastlinreg import LinearRegression, io
 from fastlinreg.cli import main
@@ -307,17 +308,12 @@ def test_a_failed_write_names_the_output_and_removes_the_temporary(tmp_path, cap
 # --- memory: bounded by the batch, not the file ----------------------------------------------
 
 MEMORY_SCRIPT = r"""
-import os, sys, threading, time, warnings
+import os, sys, warnings
 import numpy as np
 from fastlinreg import LinearRegression
 from fastlinreg.cli import main
 from fastlinreg.file_source import FileSource
-
-def rss_anon():
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("RssAnon:"):
-                return int(line.split()[1]) * 1024
+from rss import peak_growth
 
 folder, batch_rows = sys.argv[1], sys.argv[2]
 d = 10
@@ -364,22 +360,13 @@ for extension, n in [(".npy", 400_000), (".csv", 150_000), (".parquet", 400_000)
     out = os.path.join(folder, "pred.csv")
     # Warm up on the small file: compiled kernels, imports, the allocators' pools.
     assert main(["predict", model, small, "--out", out, "--batch-rows", batch_rows]) == 0
-    base = rss_anon()
-    peak, done = [base], threading.Event()
-
-    def sample():
-        while not done.is_set():
-            peak[0] = max(peak[0], rss_anon())
-            time.sleep(0.002)
-
-    sampler = threading.Thread(target=sample)
-    sampler.start()
-    assert main(["predict", model, big, "--out", out, "--batch-rows", batch_rows]) == 0
-    done.set()
-    sampler.join()
+    code, grown = peak_growth(
+        lambda: main(["predict", model, big, "--out", out, "--batch-rows", batch_rows])
+    )
+    assert code == 0
     with open(out) as file:
         assert sum(1 for _ in file) == n + 1
-    print(extension, os.path.getsize(big), peak[0] - base, file=sys.stderr)
+    print(extension, os.path.getsize(big), grown, file=sys.stderr)
     for path in (small, big, out):
         os.remove(path)
 """
@@ -394,6 +381,7 @@ def test_predict_memory_is_bounded_by_the_batch_not_the_file(tmp_path):
         [sys.executable, "-c", MEMORY_SCRIPT, str(tmp_path), "10000"],
         capture_output=True,
         text=True,
+        env=rss.environment(),
     )
     assert result.returncode == 0, result.stderr
     growth = {}
