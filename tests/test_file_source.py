@@ -246,14 +246,18 @@ def test_a_pass_over_a_large_npy_file_holds_a_few_batches(tmp_path):
     assert peak < (2 * precompute.MERGE_BLOCKS + 4) * batch_bytes / 2 < os.path.getsize(path) / 2
 
 
-def test_a_pass_over_a_large_csv_file_holds_a_few_batches(tmp_path):
-    data = make_data(n=1000)
-    lines = "".join(",".join(map(repr, row)) + "\n" for row in data.tolist())
-    path = tmp_path / "large.csv"
+def write_large_csv(path, copies):
+    """A CSV file of ``copies`` times the same 1000 rows of make_data, written in pieces."""
+    lines = "".join(",".join(map(repr, row)) + "\n" for row in make_data(n=1000).tolist())
     with open(path, "w", encoding="utf-8") as file:
         file.write(",".join(COLUMNS) + "\n")
-        for _ in range(200):  # 200,000 rows, about 20 MB
+        for _ in range(copies):
             file.write(lines)
+    return path
+
+
+def test_a_pass_over_a_large_csv_file_holds_a_few_batches(tmp_path):
+    path = write_large_csv(tmp_path / "large.csv", copies=200)  # 200,000 rows, about 20 MB
     assert os.path.getsize(path) > 15e6
     source = FileSource(path, TARGET, batch_rows=10_000)
     W, b = np.ones((1, 4)), np.zeros(1)
@@ -494,13 +498,7 @@ def test_a_source_without_a_target_cannot_be_fitted(tmp_path):
 
 
 def test_feature_batches_of_a_large_csv_file_hold_a_few_batches(tmp_path):
-    data = make_data(n=1000)
-    lines = "".join(",".join(map(repr, row)) + "\n" for row in data.tolist())
-    path = tmp_path / "large.csv"
-    with open(path, "w", encoding="utf-8") as file:
-        file.write(",".join(COLUMNS) + "\n")
-        for _ in range(50):  # 50,000 rows, about 5 MB
-            file.write(lines)
+    path = write_large_csv(tmp_path / "large.csv", copies=50)  # 50,000 rows, about 5 MB
     source = FileSource(path, None, batch_rows=10_000)
 
     def every_batch():
