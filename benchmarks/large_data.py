@@ -28,7 +28,8 @@ Three measurements, each printed as markdown tables and dumped to ``--out`` (JSO
    through /proc/self/clear_refs), and RssAnon sampled every 2 ms by a thread.
 3. Dask (unless ``--skip-dask``): a LocalCluster of 2 worker processes holding X of
    10,000,000 x 10 (800 MB, persisted). One ``DaskSource.loss_grad`` epoch vs the
-   in-memory epoch on the same data, and the time to solution of fastlinreg's agd and
+   in-memory epoch on the same data and vs distributed's own round trip (a no-op task
+   per chunk, their sum: the floor of any pass), and the time to solution of fastlinreg's agd and
    exact fits vs dask-ml's ``LinearRegression(solver="gradient_descent")``.
 
 Medians are interleaved: the variants of one comparison take turns, each round starting
@@ -621,6 +622,14 @@ def table_memory(results: list[dict]) -> str:
 # --- 3. Dask --------------------------------------------------------------------------
 
 
+def _nothing(chunk) -> float:
+    return 0.0
+
+
+def _sum_of(*values) -> float:
+    return sum(values)
+
+
 def bench_dask(n: int, chunk: int, repeats: int, dask_ml_cap_s: float, max_iter: int) -> dict:
     import dask
     import dask.array as da
@@ -658,6 +667,7 @@ def bench_dask(n: int, chunk: int, repeats: int, dask_ml_cap_s: float, max_iter:
         def dask_epoch(key, src):
             return lambda: losses.__setitem__(key, src.loss_grad(W, b)[0])
 
+        chunks = client.futures_of(Xd)
         variants = {
             "DaskSource.loss_grad (parallel=None)": dask_epoch("dask", source),
             "DaskSource.loss_grad (parallel=False: 1 thread per worker)": dask_epoch(
@@ -666,6 +676,12 @@ def bench_dask(n: int, chunk: int, repeats: int, dask_ml_cap_s: float, max_iter:
             "in memory kernels.loss_grad (parallel=True)": lambda: losses.__setitem__(
                 "memory", kernels.loss_grad(Xnp, ynp, w, 0.0, parallel=True)[0]
             ),
+            # What any pass pays on this cluster before it computes anything: one task
+            # per chunk of X (reading nothing), their sum, the result back. Futures, not
+            # fastlinreg: the floor of a pass's overhead.
+            "distributed round trip (a no-op task per chunk + a sum)": lambda: client.submit(
+                _sum_of, *[client.submit(_nothing, part, pure=False) for part in chunks]
+            ).result(),
         }
         log(f"dask epochs: {len(variants)} variants x {repeats} rounds")
         times = interleaved(variants, repeats)
@@ -787,7 +803,12 @@ def bench_dask(n: int, chunk: int, repeats: int, dask_ml_cap_s: float, max_iter:
 
 def table_dask_epochs(res: dict) -> str:
     rows = [
-        [name, fmt(e["median_s"] * 1e3), fmt(e["gb_s"]), fmt(e["vs_in_memory"])]
+        [
+            name,
+            fmt(e["median_s"] * 1e3),
+            "-" if name.startswith("distributed") else fmt(e["gb_s"]),  # reads no X
+            fmt(e["vs_in_memory"]),
+        ]
         for name, e in res["epochs"].items()
     ]
     table = markdown(["epoch", "ms", "GB/s", "time vs in memory"], rows, [False, True, True, True])
