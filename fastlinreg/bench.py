@@ -145,13 +145,16 @@ def runtime_info() -> dict:
         f"{e['num_threads']} threads"
         for e in blas
     )
+    # get_num_threads() starts numba's thread pool if nothing has (with NUMBA_DISABLE_JIT
+    # the pass above ran no parallel region): threading_layer() is known only then.
+    num_threads = numba.get_num_threads()
     return {
         "blas": blas_line or "none found",
         "blas_libs": blas,
         "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE", ""),
         "numba_version": numba.__version__,
         "numba_threading_layer": numba.threading_layer(),
-        "numba_num_threads": numba.get_num_threads(),
+        "numba_num_threads": num_threads,
         "cpu_count": os.cpu_count(),
         "platform": platform.platform(),
         "processor": platform.processor() or platform.machine(),

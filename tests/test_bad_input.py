@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import _thread
 import re
+import signal
 import threading
 import warnings
 
@@ -249,12 +250,16 @@ def test_ctrl_c_from_outside_during_a_long_fit_leaves_it_unfitted():
 
     model = LinearRegression(precompute=False, max_iter=10**7, tol=None, callback=note_start)
     presser = threading.Thread(target=press_ctrl_c)
+    # Python's own handler: a process started with SIGINT ignored (nohup, `&` in a
+    # script) would otherwise never see the interrupt and run its 10**7 epochs.
+    handler = signal.signal(signal.SIGINT, signal.default_int_handler)
     presser.start()
     try:
         with pytest.raises(KeyboardInterrupt):
             model.fit(X, y)
     finally:
         presser.join()
+        signal.signal(signal.SIGINT, handler)
     assert started.is_set()
     assert not any(key.endswith("_") for key in vars(model)), vars(model).keys()
 

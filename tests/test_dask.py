@@ -7,6 +7,7 @@ pass, and name the array that holds a NaN, an infinity or a negative weight.
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 
@@ -27,7 +28,13 @@ RTOL = 1e-12
 
 @pytest.fixture(scope="module")
 def client():
-    """A cluster of 2 worker processes (tasks are pickled, kernels run in other processes)."""
+    """A cluster of 2 worker processes (tasks are pickled, kernels run in other processes).
+
+    Starting it sets variables for its workers in this process's environment
+    (MALLOC_TRIM_THRESHOLD_, OMP_NUM_THREADS, ...), which later tests' subprocesses would
+    inherit (the predict memory test then failed): the environment is put back.
+    """
+    environment = dict(os.environ)
     cluster = distributed.LocalCluster(
         n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None
     )
@@ -37,6 +44,8 @@ def client():
     finally:
         client.close()
         cluster.close()
+        os.environ.clear()
+        os.environ.update(environment)
 
 
 @pytest.fixture(params=["distributed", "threads"])
