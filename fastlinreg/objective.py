@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .precompute import sums_overflow
+
 # L from passes over the data: an explicit Hessian up to this many parameters, Lanczos
 # with this many vectors beyond.
 _EXPLICIT_MAX = 8
@@ -114,7 +116,13 @@ class Objective:
             # governs convergence is the smallest one above them.
             resolved = eigenvalues[eigenvalues > _RESOLVABLE_FRACTION * n_params * L]
             return L, float(resolved[0]) if resolved.size else None
-        return self._largest_eigenvalue(d)
+        try:
+            L, mu = self._largest_eigenvalue(d)
+        except np.linalg.LinAlgError as error:  # an infinite Hessian: see below
+            raise sums_overflow() from error
+        if not np.isfinite(L):  # finite data (checked by the first pass) that overflows
+            raise sums_overflow()
+        return L, mu
 
     def _largest_eigenvalue(self, d: int) -> tuple[float, float | None]:
         """(L, mu) of the Hessian from Hessian-vector products (one pass over the data

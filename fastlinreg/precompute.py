@@ -211,11 +211,35 @@ def triangular_factor(source) -> Factor:
     """One pass over ``source.row_blocks()``: the :class:`Factor` of all its rows.
 
     A source that computes its factor where its data lives (a Dask cluster) does it.
+
+    Raises
+    ------
+    ValueError
+        When the sums of squares overflow float64. In-memory arrays are refused before
+        (``InMemorySource.check_values``); streamed files and Dask arrays, whose values
+        are checked during this very pass, show it here: as a factor that is not
+        finite, or as LAPACK failing on one.
     """
-    if hasattr(source, "triangular_factor"):
-        return source.triangular_factor()
-    R, mean, total = _one_pass(source, _block_factor, _stack_factors)
-    return Factor(R, mean, total, source.n_features)
+    try:
+        with np.errstate(over="ignore", invalid="ignore"):
+            if hasattr(source, "triangular_factor"):
+                factor = source.triangular_factor()
+            else:
+                R, mean, total = _one_pass(source, _block_factor, _stack_factors)
+                factor = Factor(R, mean, total, source.n_features)
+    except np.linalg.LinAlgError as error:
+        raise sums_overflow() from error
+    if not (np.all(np.isfinite(factor.R)) and np.all(np.isfinite(factor.mean))):
+        raise sums_overflow()
+    return factor
+
+
+def sums_overflow() -> ValueError:
+    """The error for finite data whose sums of squares overflow float64."""
+    return ValueError(
+        "The sums of squares of X and y overflow float64: their values are too large "
+        "(beyond about 1e150). Rescale them, e.g. divide by a power of ten."
+    )
 
 
 class PrecomputedSource:
@@ -269,7 +293,7 @@ def feature_scaling(source, fit_intercept: bool, factor: Factor | None = None):
     if factor is None:
         # A distributed source factors in one pass on its workers; others stream blocks.
         has_own = hasattr(source, "triangular_factor")
-        factor = source.triangular_factor() if has_own else _column_factor(source)
+        factor = triangular_factor(source) if has_own else _column_factor(source)
     d = factor.n_features
     S = factor.total_weight
     centred_squares = np.sum(factor.R[:d, :d] ** 2, axis=0)
@@ -282,6 +306,8 @@ def feature_scaling(source, fit_intercept: bool, factor: Factor | None = None):
         center = np.zeros(d)
         squares = centred_squares + S * factor.mean[:d] ** 2
     scale = np.sqrt(squares / S)
+    if not np.all(np.isfinite(scale)):
+        raise sums_overflow()
     scale[scale == 0.0] = 1.0
     return center, scale
 

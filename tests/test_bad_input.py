@@ -314,3 +314,38 @@ def test_an_empty_parquet_row_group_changes_nothing(tmp_path):
     in_memory = LinearRegression(solver="exact").fit(X, y)
     assert_allclose(streamed.coef_, in_memory.coef_, rtol=1e-12)
     assert_allclose(streamed.intercept_, in_memory.intercept_, rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"solver": "exact"},
+        {"solver": "agd"},
+        {"solver": "agd", "precompute": False},
+        {"solver": "gd", "precompute": False},
+    ],
+)
+@pytest.mark.parametrize("stream", ["dask", "file"])
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # numpy's overflow warnings on the way
+def test_streams_whose_sums_of_squares_overflow_are_refused(tmp_path, settings, stream):
+    # Streams check their values during the first pass, so the overflow shows up there
+    # (a factor that is not finite, LAPACK failing, an infinite curvature): one message.
+    X, y, _ = clean()
+    X = X * 1e200
+    if stream == "dask":
+        da = pytest.importorskip("dask.array")
+        import dask
+
+        with (
+            dask.config.set(scheduler="threads"),
+            pytest.raises(ValueError, match="sums of squares of X and y overflow float64"),
+        ):
+            LinearRegression(**settings).fit(
+                da.from_array(X, chunks=(60, 3)), da.from_array(y, chunks=60)
+            )
+    else:
+        from fastlinreg.file_source import FileSource
+
+        np.save(tmp_path / "huge.npy", np.column_stack([X, y]))
+        with pytest.raises(ValueError, match="sums of squares of X and y overflow float64"):
+            LinearRegression(**settings).fit(FileSource(tmp_path / "huge.npy", -1))
