@@ -41,7 +41,6 @@ True
 from __future__ import annotations
 
 import array
-import csv
 import os
 from collections.abc import Iterator, Sequence
 
@@ -52,9 +51,10 @@ from .io import (
     _EXPECTED,
     DataError,
     Table,
+    _append_csv_row,
     _check_finite,
-    _csv_cell_error,
     _csv_header,
+    _csv_records,
     _first_line,
     _npy_index,
     _npy_shape,
@@ -459,62 +459,29 @@ class FileSource:
 
     def _csv_columns(self) -> tuple[list[str], int | None]:
         """The header's column names (the first non-blank record); the rows uncounted."""
-        path = self.path
-        line = 1
-        try:
-            with open(path, encoding="utf-8-sig", newline="") as file:
-                reader = csv.reader(file, strict=True, skipinitialspace=True)
-                for row in reader:
-                    start, line = line, reader.line_num + 1
-                    if row:
-                        return _csv_header(path, row, start), None
-        except csv.Error as error:
-            raise DataError(f"{path} line {line}: malformed CSV ({error})") from None
-        except UnicodeDecodeError:
-            raise DataError(f"{path} is not UTF-8 text; save it as UTF-8") from None
-        raise DataError(f"{path} is empty: a header row and rows of numbers are needed")
+        for start, row in _csv_records(self.path):
+            return _csv_header(self.path, row, start), None
+        raise DataError(f"{self.path} is empty: a header row and rows of numbers are needed")
 
     def _csv_batches(self) -> Iterator[tuple[np.ndarray, Sequence[int]]]:
         """(rows (m, p), the line where each starts) per batch: the parsing of
         ``fastlinreg.io._read_csv`` (same rules, same messages), a batch at a time."""
         path, columns, batch_rows = self.path, self._columns, self.batch_rows
-        n_columns = len(columns)
         # Each batch's values, 8 bytes each, then viewed as (m, p) without a copy.
         values = array.array("d")
         lines: list[int] = []  # the line where each row starts, for messages
-        header_seen = False
-        line = 1  # where the next record starts
-        try:
-            # newline="" as the csv module requires: it handles CRLF and quoted newlines.
-            with open(path, encoding="utf-8-sig", newline="") as file:
-                reader = csv.reader(file, strict=True, skipinitialspace=True)
-                for row in reader:
-                    start, line = line, reader.line_num + 1
-                    if not row:  # a blank line
-                        continue
-                    if not header_seen:  # read and checked by _csv_columns
-                        header_seen = True
-                        continue
-                    if len(row) != n_columns:
-                        raise DataError(
-                            f"{path} line {start}: {len(row)} cells, the header has {n_columns}"
-                        )
-                    try:
-                        values.extend(map(float, row))
-                    except ValueError:
-                        raise _csv_cell_error(path, start, columns, row) from None
-                    lines.append(start)
-                    if len(lines) == batch_rows:
-                        batch = np.frombuffer(values, dtype=np.float64).reshape(-1, n_columns)
-                        batch_lines = lines
-                        values, lines = array.array("d"), []  # the old ones go with the batch
-                        yield batch, batch_lines
-        except csv.Error as error:
-            raise DataError(f"{path} line {line}: malformed CSV ({error})") from None
-        except UnicodeDecodeError:
-            raise DataError(f"{path} is not UTF-8 text; save it as UTF-8") from None
+        records = _csv_records(path)
+        next(records, None)  # the header, read and checked by _csv_columns
+        for start, row in records:
+            _append_csv_row(path, start, row, columns, values)
+            lines.append(start)
+            if len(lines) == batch_rows:
+                batch = np.frombuffer(values, dtype=np.float64).reshape(-1, len(columns))
+                batch_lines = lines
+                values, lines = array.array("d"), []  # the old ones go with the batch
+                yield batch, batch_lines
         if lines:
-            yield np.frombuffer(values, dtype=np.float64).reshape(-1, n_columns), lines
+            yield np.frombuffer(values, dtype=np.float64).reshape(-1, len(columns)), lines
 
     # --- Parquet -----------------------------------------------------------------------
 

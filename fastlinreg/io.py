@@ -450,31 +450,12 @@ def _read_csv(path: str) -> Table:
     values = array.array("d")
     lines = array.array("q")  # the line where each data row starts, for messages
     columns: list[str] | None = None
-    line = 1  # where the next record starts
-    try:
-        # newline="" as the csv module requires: it handles CRLF and quoted newlines.
-        with open(path, encoding="utf-8-sig", newline="") as file:
-            reader = csv.reader(file, strict=True, skipinitialspace=True)
-            for row in reader:
-                start, line = line, reader.line_num + 1
-                if not row:  # a blank line
-                    continue
-                if columns is None:
-                    columns = _csv_header(path, row, start)
-                    continue
-                if len(row) != len(columns):
-                    raise DataError(
-                        f"{path} line {start}: {len(row)} cells, the header has {len(columns)}"
-                    )
-                try:
-                    values.extend(map(float, row))
-                except ValueError:
-                    raise _csv_cell_error(path, start, columns, row) from None
-                lines.append(start)
-    except csv.Error as error:
-        raise DataError(f"{path} line {line}: malformed CSV ({error})") from None
-    except UnicodeDecodeError:
-        raise DataError(f"{path} is not UTF-8 text; save it as UTF-8") from None
+    for start, row in _csv_records(path):
+        if columns is None:
+            columns = _csv_header(path, row, start)
+            continue
+        _append_csv_row(path, start, row, columns, values)
+        lines.append(start)
     if columns is None:
         raise DataError(f"{path} is empty: a header row and rows of numbers are needed")
     if not lines:
@@ -482,6 +463,37 @@ def _read_csv(path: str) -> Table:
     data = np.frombuffer(values, dtype=np.float64).reshape(len(lines), len(columns))
     _check_finite(data, columns, f"{path} line", lines)
     return Table(columns=columns, data=data, path=path)
+
+
+def _csv_records(path: str) -> Iterator[tuple[int, list[str]]]:
+    """(the line where it starts, its cells) of every non-blank record of a CSV file,
+    the header included; malformed CSV and non-UTF-8 text as a DataError."""
+    line = 1  # where the next record starts
+    try:
+        # newline="" as the csv module requires: it handles CRLF and quoted newlines.
+        with open(path, encoding="utf-8-sig", newline="") as file:
+            reader = csv.reader(file, strict=True, skipinitialspace=True)
+            for row in reader:
+                start, line = line, reader.line_num + 1
+                if row:  # not a blank line
+                    yield start, row
+    except csv.Error as error:
+        raise DataError(f"{path} line {line}: malformed CSV ({error})") from None
+    except UnicodeDecodeError:
+        raise DataError(f"{path} is not UTF-8 text; save it as UTF-8") from None
+
+
+def _append_csv_row(
+    path: str, line: int, row: list[str], columns: list[str], values: array.array
+) -> None:
+    """Append a data row's numbers to ``values``; a DataError naming the line (and the
+    cell) when it has another number of cells than the header or a cell is no number."""
+    if len(row) != len(columns):
+        raise DataError(f"{path} line {line}: {len(row)} cells, the header has {len(columns)}")
+    try:
+        values.extend(map(float, row))
+    except ValueError:
+        raise _csv_cell_error(path, line, columns, row) from None
 
 
 def _csv_header(path: str, row: list[str], line: int) -> list[str]:
