@@ -91,10 +91,10 @@ class DaskSource(ArrayShapes):
         columns, and row chunks of unknown size are measured first (one extra pass).
         A DataFrame's column names are kept in ``feature_names``.
     Y : dask array, DataFrame, Series or array-like of shape (n_samples,) or (n_samples, n_targets)
-        Converted to X's dtype and to X's row chunks, lazily.
+        Rechunked to X's row chunks, lazily; each task converts its chunk to X's dtype.
     sample_weight : dask array, Series or array-like of shape (n_samples,), default=None
-        Non-negative weights with a positive sum, read as float64; None weighs every
-        row 1.
+        Non-negative weights with a positive sum, read as float64 by each task; None
+        weighs every row 1.
     parallel : bool or None, default=None
         Passed to the kernels for every chunk (None: each chunk's size decides).
 
@@ -102,10 +102,10 @@ class DaskSource(ArrayShapes):
     ----------
     X : dask array of shape (n_samples, n_features)
         As read: X's dtype (float32 or float64), one chunk along the columns.
-    Y : dask array of shape (n_samples, n_targets)
-        X's dtype and row chunks.
+    Y : dask array of shape (n_samples,) or (n_samples, n_targets)
+        As given (any real dtype), in X's row chunks.
     sample_weight : dask array of shape (n_samples,) or None
-        float64, X's row chunks.
+        As given (any real dtype), in X's row chunks.
     feature_names : ndarray of shape (n_features,) of str, or None
         The columns of a DataFrame X when they are all strings (scikit-learn's rule for
         ``feature_names_in_``); None otherwise.
@@ -114,6 +114,12 @@ class DaskSource(ArrayShapes):
 
     Notes
     -----
+    Y and the weights are converted (to X's dtype, a column per target, float64) inside
+    the tasks, not by Dask layers: a layer such as ``y[:, None]`` is not fused with the
+    tasks that read X, and added a task per chunk to every pass (23 tasks instead of 13
+    for 10 chunks in ``benchmarks/large_data.py``, whose Dask epoch has a distributed
+    round trip of its own per task).
+
     Every pass recomputes X from its graph: ``persist()`` the inputs first when they fit
     in the cluster's memory and the solver makes many passes. Rows are matched by
     position: the index of a dask DataFrame or Series is not used. The partition sizes
@@ -149,26 +155,26 @@ class DaskSource(ArrayShapes):
         rows = X.chunks[0]
 
         Y = _aligned(Y, "y", rows)
-        if Y.ndim == 1:
-            Y = Y[:, None]
-        if Y.ndim != 2:
+        if Y.ndim not in (1, 2):
             raise ValueError(f"y must be 1-D or 2-D, got shape {Y.shape}")
         if Y.dtype.kind not in "biuf":
             raise TypeError(f"y must hold real numbers, got dtype {Y.dtype}")
-        Y = Y.astype(X.dtype)
         if sample_weight is not None:
             weights = _aligned(weights, "sample_weight", rows)
             if weights.ndim != 1:
                 raise ValueError(f"sample_weight must have shape ({n},), got shape {weights.shape}")
             if weights.dtype.kind not in "biuf":
                 raise TypeError(f"sample_weight must hold real numbers, got dtype {weights.dtype}")
-            weights = weights.astype(np.float64)
 
         self.X, self.Y, self.sample_weight = X, Y, weights
         self.parallel = parallel
         self.dtype = np.dtype(X.dtype)
         self._checked = False
         self._total_weight: float | None = None
+
+    @property
+    def n_targets(self) -> int:
+        return 1 if self.Y.ndim == 1 else int(self.Y.shape[1])
 
     @property
     def n_chunks(self) -> int:
@@ -263,7 +269,7 @@ class DaskSource(ArrayShapes):
             weights = None if self.sample_weight is None else self.sample_weight.blocks[i]
             # One compute for the three: a task they share runs once.
             X, Y, weights = dask.compute(self.X.blocks[i], self.Y.blocks[i], weights)
-            Y = np.asfortranarray(Y)
+            Y, weights = _targets(Y, X.dtype), _weights(weights)
             if check:
                 self._raise_problems(_find_problems(X, Y, weights), final=False)
             yield X, Y, weights
@@ -298,7 +304,7 @@ class DaskSource(ArrayShapes):
 
         args: list = [self.X, "ia"]
         if with_targets:
-            args += [self.Y, "ib"]
+            args += [self.Y, "ib"[: self.Y.ndim]]
         if self.sample_weight is not None:
             args += [self.sample_weight, "i"]
         parts = da.blockwise(
@@ -373,6 +379,8 @@ class DaskSource(ArrayShapes):
         chunk = next(c for c, row in enumerate(counts) if row[0, index] > 0)
         array = {"X": self.X, "y": self.Y, "sample_weight": self.sample_weight}[name]
         values = np.asarray(array.blocks[chunk].compute())
+        if name == "y":  # as the tasks read it: a float64 y may overflow a float32 X
+            values = _targets(values, self.dtype)
         values = values.reshape(values.shape[0], -1)
         bad = {"nan": np.isnan(values), "inf": np.isinf(values), "negative": values < 0.0}[kind]
         bad = bad.any(axis=1)
@@ -401,11 +409,22 @@ def _chunk_call(X, *blocks, function, with_targets, weighted, check, **kwargs):
     # The contracted (column) index arrives as a list of blocks: one, since the
     # columns are a single chunk.
     X = _only_block(X)
-    Y = _only_block(blocks[0]) if with_targets else None
-    weights = blocks[-1] if weighted else None
+    Y = _targets(_only_block(blocks[0]), X.dtype) if with_targets else None
+    weights = _weights(blocks[-1]) if weighted else None
     problems = _find_problems(X, Y, weights) if check else np.zeros(len(_PROBLEMS), bool)
     numbers = function(X, Y, weights, skip=bool(problems.any()), **kwargs)
     return np.concatenate([numbers, problems.astype(np.float64)])[None, :]
+
+
+def _targets(Y, dtype) -> np.ndarray:
+    """A chunk of y as the kernels read it: (rows, targets), column-major, in X's dtype
+    (a value beyond float32 becomes inf, which the input check then names)."""
+    with np.errstate(over="ignore"):
+        return np.asfortranarray(Y if Y.ndim == 2 else Y[:, None], dtype=dtype)
+
+
+def _weights(weights) -> np.ndarray | None:
+    return None if weights is None else np.ascontiguousarray(weights, dtype=np.float64)
 
 
 def _chunk_loss_grad(X, Y, weights, *, skip, W, b, parallel):
@@ -417,9 +436,7 @@ def _chunk_loss_grad(X, Y, weights, *, skip, W, b, parallel):
     if skip or X.shape[0] == 0 or weight == 0.0:
         # Nothing to add (and the kernel would divide by the zero weight).
         return sums
-    loss, G, gb = kernels.loss_grad(
-        X, np.asfortranarray(Y), W, b, sample_weight=weights, parallel=parallel
-    )
+    loss, G, gb = kernels.loss_grad(X, Y, W, b, sample_weight=weights, parallel=parallel)
     # The kernel returns means over the chunk's own weight: back to sums, so that
     # chunks of different weights add up.
     half = -0.5 * weight
@@ -431,7 +448,8 @@ def _chunk_loss_grad(X, Y, weights, *, skip, W, b, parallel):
 
 def _chunk_hessian_vector(X, Y, weights, *, skip, W, b, parallel):
     """As :func:`_chunk_loss_grad` at (W, b) = (V, vb) against zero targets."""
-    zeros = np.zeros((X.shape[0], W.shape[0]), dtype=X.dtype, order="F")
+    # A broadcast view (stride 0), as in the in-memory source: no chunk-sized array.
+    zeros = np.broadcast_to(np.zeros((1, W.shape[0]), dtype=X.dtype), (X.shape[0], W.shape[0]))
     return _chunk_loss_grad(X, zeros, weights, skip=skip, W=W, b=b, parallel=parallel)
 
 
@@ -448,8 +466,6 @@ def _chunk_factor(X, Y, weights, *, skip):
     p = X.shape[1] + Y.shape[1]
     if skip:  # a NaN would make LAPACK fail before the error could be reported
         return np.zeros(p * p + p + 1)
-    # Y as the in-memory source holds it: the same kernel specializations, the same bits.
-    Y = np.asfortranarray(Y)
     block = _config.rows_per_factor_block(p)
     merged = None
     with precompute._single_threaded_blas():

@@ -152,14 +152,18 @@ def _sum_of_squares(A: np.ndarray) -> float:
     """Sum of the squares of all values of A (2-D, float32/float64), in float64: NaN
     if A holds a NaN, inf if an infinity or if the sum overflows. One read of A."""
     with np.errstate(over="ignore", invalid="ignore"):  # an overflow is the answer
-        if A.dtype == np.float64 and (A.flags.c_contiguous or A.flags.f_contiguous):
+        contiguous = A.flags.c_contiguous or A.flags.f_contiguous
+        if A.dtype == np.float64 and contiguous and A.flags.aligned:
             flat = A.ravel(order="K")  # a view
             return float(np.dot(flat, flat))
-        # float32 (squared in float64, as the kernels do) or strided: block by block.
+        # float32 (squared in float64, as the kernels do), strided or unaligned: block by
+        # block. Unaligned blocks are copied: NumPy gives unaligned data to neither BLAS
+        # nor its SIMD loops (10,000,000 x 10 from a distributed gather: 506 ms for one
+        # np.dot, 117 ms in aligned blocks; 25 ms aligned).
         rows = max(1, _config.BLOCK_BYTES // max(1, 8 * A.shape[1]))
         total = 0.0
         for start in range(0, A.shape[0], rows):
-            block = np.asarray(A[start : start + rows], dtype=np.float64)
+            block = np.require(A[start : start + rows], np.float64, "A")
             total += float(np.einsum("ij,ij->", block, block))
         return total
 

@@ -42,7 +42,20 @@ def test_refused_with_a_message_naming_the_input(X, y, weights, error, message):
         DaskSource(X, y, weights)
 
 
-def test_integer_y_and_weights_are_converted():
+def test_integer_y_and_weights_are_read_as_floats():
     source = DaskSource(X_dask(), np.arange(12), np.arange(12) % 3)
-    assert source.Y.dtype == np.float64 and source.sample_weight.dtype == np.float64
-    assert source.Y.shape == (12, 1) and source.n_samples == 12
+    floats = DaskSource(X_dask(), np.arange(12.0), np.arange(12) % 3.0)
+    assert source.n_targets == 1 and source.n_samples == 12
+    W, b = np.full((1, 3), 0.5), np.array([1.0])
+    for got, want in zip(source.loss_grad(W, b), floats.loss_grad(W, b), strict=True):
+        np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(source.triangular_factor().R, floats.triangular_factor().R)
+
+
+def test_a_float64_y_too_large_for_a_float32_x_is_named():
+    X = X_dask().astype(np.float32)
+    y = np.ones(12)
+    y[7] = 1e300
+    message = r"Input y contains infinity .*float32.* at row 7 \(chunk 1\)"
+    with pytest.raises(ValueError, match=message):
+        DaskSource(X, y).loss_grad(np.zeros((1, 3)), np.zeros(1))
