@@ -326,9 +326,12 @@ class LinearRegression(RegressorMixin, BaseEstimator):
             intercept0 = _initial("intercept_init", intercept_init, (n_targets,))
         factor = None
         if accumulate or (not partial and self._uses_factor(source)):
+            # The factor vouches for the values (and names a bad one): one read of X.
             factor = precompute.triangular_factor(source)
             if previous is not None:
                 factor = precompute.combine(previous, factor)
+        elif isinstance(source, InMemorySource):
+            source.check_values()  # a read of its own (files and Dask check as they read)
         with _progress(self, n_samples) as on_epoch:
             result = self._solve(source, factor, coef0, intercept0, on_epoch, started, partial)
         # Fitted attributes are set only now, all at once. Float32 data gives float32
@@ -353,8 +356,8 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         if is_dask_collection(X) or is_dask_collection(y):
             return self._dask_source(X, y, sample_weight, reset=reset)
         _refuse_complex(X=X, y=y, sample_weight=sample_weight)
-        # X's NaN/inf check is the source's: it names the row and column (scikit-learn
-        # names neither), and the same read finds values too large to square.
+        # NaN, infinity and values too large to square are refused by the source, naming
+        # the row and column (scikit-learn names neither): see _fit_or_raise.
         X, y = validate_data(
             self,
             X,
@@ -370,9 +373,7 @@ class LinearRegression(RegressorMixin, BaseEstimator):
                 sample_weight, X, dtype=np.float64, ensure_non_negative=True
             )
         Y = y.reshape(X.shape[0], -1)
-        source = InMemorySource(X, Y, sample_weight, parallel=self.parallel)
-        source.check_values()
-        return source, y.ndim
+        return InMemorySource(X, Y, sample_weight, parallel=self.parallel), y.ndim
 
     def _file_source(self, source, y, sample_weight, *, reset):
         """A data file streamed in row batches (``fastlinreg.file_source.FileSource``)."""

@@ -26,6 +26,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from . import _jit
+from .sources import squares_limit
 
 # Passed in place of sample_weight when there is none (the kernel does not read it).
 _NO_WEIGHTS = np.ones(1)
@@ -121,6 +122,9 @@ def _one_pass(source, block_statistic, merge):
     """Per-block (statistic, mean, weight), merged MERGE_BLOCKS blocks at a time, in order."""
     merged = None
     for chunk in _chunks_of_blocks(source, block_statistic):
+        # A block of zero weight is left out of the merge: a NaN in it must still count.
+        if not all(np.isfinite(part[0]).all() and np.isfinite(part[1]).all() for part in chunk):
+            raise FloatingPointError("a block of rows holds NaN or infinity")
         merged = _merged(([] if merged is None else [merged]) + chunk, merge)
     if merged is None:
         raise ValueError("sample_weight sums to zero: there is nothing to fit")
@@ -170,10 +174,17 @@ def _chunks_of_blocks(source, block_statistic) -> Iterator[list]:
     thread: OpenBLAS's own two threads made LAPACK's QR of a 4096 x 21 block 60x slower
     on our 2-core machine. A block's result does not depend on the thread computing it."""
     workers = numba.get_num_threads() if source.parallel is not False else 1
+
+    def statistic(block):
+        # NaN, infinity and overflow are looked for in the results (_checked_pass): no
+        # warnings (NumPy's error state is per thread, so it is set here).
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            return block_statistic(*block)
+
     blocks = source.row_blocks()
     with _single_threaded_blas(), ThreadPoolExecutor(workers) as pool:
         while chunk := list(islice(blocks, MERGE_BLOCKS)):
-            statistics = list(pool.map(lambda block: block_statistic(*block), chunk))
+            statistics = list(pool.map(statistic, chunk))
             del chunk  # the blocks can go before the next ones are read
             yield statistics
 
@@ -215,27 +226,64 @@ def triangular_factor(source) -> Factor:
     """One pass over ``source.row_blocks()``: the :class:`Factor` of all its rows.
 
     A source that computes its factor where its data lives (a Dask cluster) does it.
+    The values are not read beforehand to check them: the factor vouches for them (see
+    :func:`_checked_pass`), so X is read once.
 
     Raises
     ------
     ValueError
-        When the sums of squares overflow float64. In-memory arrays are refused before
-        (``InMemorySource.check_values``); streamed files and Dask arrays, whose values
-        are checked during this very pass, show it here: as a factor that is not
-        finite, or as LAPACK failing on one.
+        When X or y holds NaN or infinity, or values whose sums of squares (weighted)
+        exceed :func:`fastlinreg.sources.squares_limit`; named by the source's
+        ``check_values`` where it has one (arrays in memory), else by the pass itself
+        (streamed files and Dask arrays check every value as they read it) or as
+        :func:`sums_overflow`.
+    """
+
+    def factor_pass() -> Factor:
+        if hasattr(source, "triangular_factor"):
+            return source.triangular_factor()
+        R, mean, total = _one_pass(source, _block_factor, _stack_factors)
+        return Factor(R, mean, total, source.n_features)
+
+    return _checked_pass(source, factor_pass)
+
+
+def _checked_pass(source, factor_pass):
+    """``factor_pass()`` (a :class:`Factor`), refused when the data was not fit to sum.
+
+    NaN and infinity spread into every sum they enter, so they leave a block or the
+    factor not finite (or make LAPACK fail on it); values too large to square give sums
+    beyond the limit, read off the factor (its columns' sums of squares are
+    ``|R[:, j]|² + S mean_j²``). Then ``source.check_values()``, where the source has
+    one, reads the data again to name the array, row and column (the error path only);
+    otherwise, or if it finds nothing, the error is :func:`sums_overflow`.
     """
     try:
         with np.errstate(over="ignore", invalid="ignore"):
-            if hasattr(source, "triangular_factor"):
-                factor = source.triangular_factor()
-            else:
-                R, mean, total = _one_pass(source, _block_factor, _stack_factors)
-                factor = Factor(R, mean, total, source.n_features)
-    except np.linalg.LinAlgError as error:
+            factor = factor_pass()
+            d = factor.n_features
+            squares = np.sum(factor.R**2, axis=0) + factor.total_weight * factor.mean**2
+            limit = squares_limit(len(squares))
+            fit_to_sum = (
+                np.all(np.isfinite(factor.R))
+                and np.all(np.isfinite(factor.mean))
+                and np.sum(squares[:d]) <= limit
+                and np.sum(squares[d:]) <= limit
+            )
+    except (np.linalg.LinAlgError, FloatingPointError) as error:
+        _name_bad_values(source)
         raise sums_overflow() from error
-    if not (np.all(np.isfinite(factor.R)) and np.all(np.isfinite(factor.mean))):
+    if not fit_to_sum:
+        _name_bad_values(source)
         raise sums_overflow()
     return factor
+
+
+def _name_bad_values(source) -> None:
+    """Raise the source's own error naming a bad value, if it can find one."""
+    check_values = getattr(source, "check_values", None)
+    if check_values is not None:
+        check_values()
 
 
 def sums_overflow() -> ValueError:
@@ -296,8 +344,10 @@ def feature_scaling(source, fit_intercept: bool, factor: Factor | None = None):
     """
     if factor is None:
         # A distributed source factors in one pass on its workers; others stream blocks.
-        has_own = hasattr(source, "triangular_factor")
-        factor = triangular_factor(source) if has_own else _column_factor(source)
+        if hasattr(source, "triangular_factor"):
+            factor = triangular_factor(source)
+        else:
+            factor = _checked_pass(source, lambda: _column_factor(source))
     d = factor.n_features
     S = factor.total_weight
     centred_squares = np.sum(factor.R[:d, :d] ** 2, axis=0)

@@ -85,9 +85,7 @@ class InMemorySource(ArrayShapes):
             Naming the array and the row and column of the first NaN or infinity, or
             the largest value.
         """
-        # The check is on the sum of squares itself: the diagonal of XᵀX and the loss at
-        # zero must be finite, with room (16 * columns) for the sums built from them.
-        limit = np.finfo(np.float64).max / (16.0 * (self.n_features + self.n_targets))
+        limit = squares_limit(self.n_features + self.n_targets)
         for name, values in (("X", self.X), ("y", self.Y)):
             if _sum_of_squares(values) <= limit:
                 continue
@@ -146,6 +144,13 @@ class InMemorySource(ArrayShapes):
             rows = slice(start, start + block)
             weights = None if self.sample_weight is None else self.sample_weight[rows]
             yield self.X[rows], self.Y[rows], weights
+
+
+def squares_limit(n_columns: int) -> float:
+    """The largest sum of squares of X, or of y, that a fit of ``n_columns`` columns of X
+    and y accepts: the diagonal of XᵀX and the loss at zero must be finite, with room
+    (16 * columns) for the sums built from them."""
+    return float(np.finfo(np.float64).max / (16.0 * n_columns))
 
 
 def _sum_of_squares(A: np.ndarray) -> float:

@@ -129,6 +129,52 @@ def test_nan_late_in_a_memmap_is_named_by_row(tmp_path):
         LinearRegression().fit(X.astype(np.float32), y)
 
 
+@pytest.mark.parametrize("value", [np.nan, np.inf])
+def test_a_bad_value_in_rows_of_zero_weight_is_named(value):
+    # The factor pass leaves blocks of zero weight out of its sums: their values must
+    # still be looked at (here the whole second block of rows weighs nothing).
+    X, y, weights = clean(n=300_000, d=3)
+    weights[150_000:] = 0.0
+    X[280_000, 2] = value
+    what = "NaN" if np.isnan(value) else "infinity"
+    for solver in ("exact", "agd", "gd"):
+        with pytest.raises(ValueError, match=rf"X contains {what} at row 280000, column 2"):
+            LinearRegression(solver=solver).fit(X, y, sample_weight=weights)
+
+
+@pytest.mark.parametrize(
+    ("params", "factor_passes", "checks"),
+    [
+        (dict(solver="exact"), 1, 0),
+        (dict(solver="agd"), 1, 0),
+        (dict(solver="gd"), 1, 0),
+        (dict(solver="gd", precompute=False, max_iter=3), 0, 2),
+        (dict(solver="sgd", max_iter=2, random_state=0), 1, 2),  # feature scaling
+    ],
+)
+def test_a_fit_through_the_factor_reads_the_data_once(monkeypatch, params, factor_passes, checks):
+    # The factor vouches for the values (a NaN, infinity or overflow would show in it),
+    # so no separate check reads X first; fits that pass over X check it once.
+    import fastlinreg.sources as sources
+
+    counts = {"row_blocks": 0, "sum_of_squares": 0}
+    row_blocks, sum_of_squares = sources.InMemorySource.row_blocks, sources._sum_of_squares
+
+    def counted_row_blocks(self):
+        counts["row_blocks"] += 1
+        return row_blocks(self)
+
+    def counted_sum_of_squares(A):
+        counts["sum_of_squares"] += 1
+        return sum_of_squares(A)
+
+    monkeypatch.setattr(sources.InMemorySource, "row_blocks", counted_row_blocks)
+    monkeypatch.setattr(sources, "_sum_of_squares", counted_sum_of_squares)
+    X, y, _ = clean(n=2000, d=4)
+    fit_quietly(params.pop("solver"), X, y, **params)
+    assert counts == {"row_blocks": factor_passes, "sum_of_squares": checks}
+
+
 def reference_solution(X, y):
     """Minimum-norm least squares with an intercept (centred columns), by lstsq."""
     mean = X.mean(axis=0)
