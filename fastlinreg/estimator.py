@@ -52,10 +52,13 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         rows, through a numerically stable QR factor; minimum-norm when X is rank
         deficient (see ``rank_``). L2 penalty only.
     learning_rate : float or "auto", default="auto"
-        Step size of "gd"/"agd", in the coordinates the solver iterates in (the
+        Step size of "gd", "agd" and "sgd", in the coordinates the solver iterates in (the
         standardized columns when ``scale_features``). "auto" uses 1/L, with L the
-        largest eigenvalue of the objective's Hessian: a step that cannot diverge. A
-        float is used as given; if it makes the loss rise, ``fit`` raises
+        largest eigenvalue of the objective's Hessian: a step that cannot diverge.
+        For "sgd", "auto" is 1/L(b), the curvature of a mini-batch of b =
+        ``batch_size`` rows: L for one batch of all rows, up to the largest curvature
+        of a single row for b = 1 (see ``fastlinreg.solvers.minibatch_smoothness``).
+        A float is used as given; if it makes the loss rise, ``fit`` raises
         :class:`fastlinreg.DivergenceError`.
     max_iter : int or None, default=None
         Maximum number of epochs of "gd"/"agd". None: 1000 when every epoch is a

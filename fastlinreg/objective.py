@@ -124,6 +124,21 @@ class Objective:
             raise sums_overflow()
         return L, mu
 
+    def largest_row_curvature(self) -> float:
+        """The largest curvature of the objective over one row of positive weight (the L
+        of a one-row mini-batch): 2 (|x̃|² + 1) + 2 l2 max(1 / scale²), x̃ the row in
+        solver coordinates (the 1 with an intercept). One pass over the source's blocks.
+        """
+        largest = 0.0
+        for X, _, weights in self.source.row_blocks():
+            rows = (np.asarray(X, dtype=np.float64) - self.center) / self.scale
+            squares = np.einsum("ij,ij->i", rows, rows)
+            if weights is not None:
+                squares = squares[weights > 0.0]
+            largest = max(largest, float(np.max(squares, initial=0.0)))
+        intercept = 1.0 if self.fit_intercept else 0.0
+        return 2.0 * (largest + intercept) + 2.0 * self.l2 * float(np.max(1.0 / self.scale**2))
+
     def _largest_eigenvalue(self, d: int) -> tuple[float, float | None]:
         """(L, mu) of the Hessian from Hessian-vector products (one pass over the data
         each); mu is None (not estimated), or 0.0 when :func:`_too_flat_to_resolve`.

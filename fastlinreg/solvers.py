@@ -253,8 +253,9 @@ def sgd(
     fused kernel pass over each (``make_objective(source.rows(start, stop))``), and
     steps after each batch. ``shuffle`` draws a new order of the batches every epoch
     from ``random_state`` (the batches themselves stay contiguous: shuffling rows would
-    copy X). The step is ``learning_rate`` ("auto": 1/L of the whole objective),
-    divided by sqrt(epoch + 1) with ``schedule="invscaling"``.
+    copy X). The step is ``learning_rate`` ("auto": 1/L(b), see
+    :func:`minibatch_smoothness`), divided by sqrt(epoch + 1) with
+    ``schedule="invscaling"``.
 
     The loss history holds each epoch's mean batch objective (measured before each
     batch's step). ``tol``: converged when, for ``n_iter_no_change`` consecutive
@@ -270,6 +271,9 @@ def sgd(
     whole = make_objective(source)
     if auto:
         L, _ = whole.curvature()
+        L = minibatch_smoothness(
+            L, whole.largest_row_curvature(), min(batch_size, source.n_samples), source.n_samples
+        )
         lr0 = 1.0 / L if L > 0.0 else 1.0
     else:
         lr0 = float(learning_rate)
@@ -303,8 +307,7 @@ def sgd(
             raise DivergenceError(
                 f"Stochastic gradient descent diverged at epoch {epoch}: the epoch loss "
                 f"{what} (first epoch {history[0] if history else float('nan'):.6g}) with "
-                f"learning rate {lr:.6g}. Use a smaller learning_rate or batch_size-"
-                "independent 'auto'."
+                f"learning rate {lr:.6g}. Use a smaller learning_rate (or 'auto')."
             )
         history.append(loss)
         times.append(time.perf_counter() - started)
@@ -328,6 +331,25 @@ def sgd(
     return SolverResult(
         W, b, np.asarray(history), len(history), converged, lr, None, np.asarray(times), stopped
     )
+
+
+def minibatch_smoothness(L: float, L_max: float, b: int, n: int) -> float:
+    """The curvature a step of b-row mini-batches out of n rows must respect.
+
+    The "expected smoothness" of b rows drawn without replacement (Gower et al., "SGD:
+    General Analysis and Improved Rates", ICML 2019, Proposition 3.8):
+
+        L(b) = n (b - 1) / (b (n - 1)) L + (n - b) / (b (n - 1)) L_max
+
+    with L the whole objective's and L_max the largest one row's: L_max for one-row
+    batches, L for one batch of all rows. A step of 1/L, right for full batches, is
+    up to L_max / L too long for small ones: 1/L made one-row SGD diverge on plain
+    10,000 x 10 data (standard normal), where one row's curvature is about 11 times L
+    on average and 34 times at most.
+    """
+    if n <= 1:
+        return L
+    return (n * (b - 1) * L + (n - b) * L_max) / (b * (n - 1))
 
 
 def _largest_relative(move: np.ndarray, value: np.ndarray) -> float:

@@ -516,9 +516,10 @@ def test_parallel_fit_is_bitwise_serial_fit(data):
             try:
                 model.fit(X, Y, sample_weight=weights)
             except DivergenceError as error:
-                # sgd's "auto" step is 1/L of the whole objective: one-row batches of
-                # wide data can overshoot it. Both runs must then stop alike (the
-                # message holds the epoch and the losses).
+                # sgd's "auto" step, 1/L(b), holds in expectation over random batches:
+                # the contiguous batches of odd data (a few wide rows) can still
+                # overshoot it. Both runs must then stop alike (the message holds the
+                # epoch and the losses).
                 if solver != "sgd":
                     raise
                 return [str(error)]

@@ -13,7 +13,7 @@ from sklearn import linear_model
 from sklearn.datasets import make_regression
 from sklearn.exceptions import ConvergenceWarning
 
-from fastlinreg import DivergenceError, LinearRegression, kernels, precompute, reference
+from fastlinreg import DivergenceError, LinearRegression, kernels, precompute, reference, solvers
 
 SOLVERS = ["gd", "agd", "exact"]
 # Iterative solvers stop at tol; exact is exact to rounding.
@@ -374,6 +374,39 @@ def test_sgd_is_reproducible_and_reaches_the_answer():
     exact = LinearRegression(solver="exact").fit(X, y)
     assert first.converged_
     assert_same_fit(first, exact, 1e-2)  # SGD's noise, not an exact solver
+
+
+@pytest.mark.parametrize(
+    ("n", "d", "batch_size"), [(10_000, 10, 1), (3_000, 50, 1), (3_000, 50, 4)]
+)
+def test_sgd_auto_step_is_stable_for_small_batches(n, d, batch_size):
+    # 1/L of the whole objective made one-row SGD diverge on plain data like this
+    # (a row's own curvature is about d + 1 times L on average): "auto" is 1/L(b) now.
+    rng = np.random.default_rng(7)
+    X = rng.standard_normal((n, d))
+    y = X @ np.linspace(-1, 1, d) + 0.5 + 0.1 * rng.standard_normal(n)
+    model = LinearRegression(solver="sgd", batch_size=batch_size, random_state=0, max_iter=15)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(X, y)
+    assert np.all(np.diff(model.loss_history_[:3]) < 0)
+    exact = LinearRegression(solver="exact").fit(X, y)
+    assert_same_fit(model, exact, 0.05)
+
+
+def test_sgd_auto_step_is_that_of_its_batches():
+    X, y, _ = problem(n=2_000, d=6)
+    whole = LinearRegression(solver="sgd", batch_size=2_000, max_iter=1, tol=None).fit(X, y)
+    agd = LinearRegression(solver="agd", max_iter=1, tol=None).fit(X, y)  # step 1/L
+    assert whole.learning_rate_ == pytest.approx(agd.learning_rate_, rel=1e-9)
+    rows = LinearRegression(solver="sgd", batch_size=1, max_iter=1, tol=None).fit(X, y)
+    standardized = (X - X.mean(axis=0)) / X.std(axis=0)
+    largest_row = 2.0 * (np.max(np.sum(standardized**2, axis=1)) + 1.0)
+    assert rows.learning_rate_ == pytest.approx(1.0 / largest_row, rel=1e-9)
+    assert solvers.minibatch_smoothness(3.0, 30.0, 10, 10) == 3.0
+    assert solvers.minibatch_smoothness(3.0, 30.0, 1, 10) == 30.0
+    expected = (11 * 4 * 3.0 + 6 * 30.0) / (5 * 10)
+    assert solvers.minibatch_smoothness(3.0, 30.0, 5, 11) == pytest.approx(expected)
 
 
 def test_sgd_partial_fit_is_one_epoch_over_the_piece():
