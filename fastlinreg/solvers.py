@@ -271,9 +271,10 @@ def sgd(
     whole = make_objective(source)
     if auto:
         L, _ = whole.curvature()
-        L = minibatch_smoothness(
-            L, whole.largest_row_curvature(), min(batch_size, source.n_samples), source.n_samples
-        )
+        # Rows of weight 0 are absent rows: they count neither in n nor in L_max.
+        weights = source.sample_weight
+        n = source.n_samples if weights is None else int(np.count_nonzero(weights > 0.0))
+        L = minibatch_smoothness(L, whole.largest_row_curvature(), min(batch_size, n), n)
         lr0 = 1.0 / L if L > 0.0 else 1.0
     else:
         lr0 = float(learning_rate)
