@@ -287,10 +287,11 @@ def _name_bad_values(source) -> None:
 
 
 def sums_overflow() -> ValueError:
-    """The error for finite data whose sums of squares overflow float64."""
+    """The error for finite data whose (weighted) sums of squares overflow float64."""
     return ValueError(
         "The sums of squares of X and y overflow float64: their values are too large "
-        "(beyond about 1e150). Rescale them, e.g. divide by a power of ten."
+        "(beyond about 1e150), or their sample weights are. Rescale them, e.g. divide "
+        "by a power of ten."
     )
 
 

@@ -75,6 +75,8 @@ def refused_cases():
         ),
         "overflowing X": (X * 1e200, y, None, r"X holds values up to .*overflows float64"),
         "overflowing y": (X, y * 1e200, None, r"y holds values up to .*overflows float64"),
+        # Finite sums, but beyond the room the solvers' own sums need.
+        "X near overflow": (X * 3e152, y, None, r"X holds values up to .*overflows float64"),
     }
 
 
@@ -394,6 +396,17 @@ def test_an_empty_parquet_row_group_changes_nothing(tmp_path):
     in_memory = LinearRegression(solver="exact").fit(X, y)
     assert_allclose(streamed.coef_, in_memory.coef_, rtol=1e-12)
     assert_allclose(streamed.intercept_, in_memory.intercept_, rtol=1e-12)
+
+
+@pytest.mark.parametrize("solver", ["exact", "agd"])
+def test_weights_that_make_the_factor_overflow_are_refused(solver):
+    # The factor holds weighted sums: values of 1e147 are fine on their own (and for
+    # passes, which divide by the total weight), not with weights of 1e10.
+    X, y, _ = clean()
+    X, weights = X * 1e147, np.full(len(y), 1e10)
+    with pytest.raises(ValueError, match="overflow float64.*or their sample weights are"):
+        LinearRegression(solver=solver).fit(X, y, sample_weight=weights)
+    LinearRegression(solver=solver).fit(X, y)
 
 
 @pytest.mark.parametrize(
