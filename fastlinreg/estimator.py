@@ -455,8 +455,9 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         scale_features = self.scale_features
         if scale_features == "auto":
             scale_features = self.solver in ("agd", "sgd")
+        constant = None
         if scale_features:
-            center, scale = precompute.feature_scaling(source, self.fit_intercept, factor)
+            center, scale, constant = precompute.feature_scaling(source, self.fit_intercept, factor)
         else:
             center, scale = np.zeros(source.n_features), np.ones(source.n_features)
 
@@ -468,6 +469,7 @@ class LinearRegression(RegressorMixin, BaseEstimator):
                 fit_intercept=self.fit_intercept,
                 alpha=self.alpha,
                 l1_ratio=self.l1_ratio,
+                constant=constant,
             )
 
         if self.solver == "sgd":

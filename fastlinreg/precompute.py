@@ -336,12 +336,12 @@ class PrecomputedSource:
 
 
 def feature_scaling(source, fit_intercept: bool, factor: Factor | None = None):
-    """(center, scale) of the columns for :class:`fastlinreg.objective.Objective`.
+    """(center, scale, constant) of the columns for :class:`fastlinreg.objective.Objective`.
 
     center is the weighted mean when an intercept is fitted (0 otherwise: b stays
     fixed, so x cannot be shifted); scale is the root mean square of x - center.
     Read from ``factor`` when there is one, otherwise one pass over the data.
-    Constant (zero-spread) columns keep scale 1.
+    constant (bool, (n_features,)) marks the columns without spread, which keep scale 1.
     """
     if factor is None:
         # A distributed source factors in one pass on its workers; others stream blocks.
@@ -363,8 +363,9 @@ def feature_scaling(source, fit_intercept: bool, factor: Factor | None = None):
     scale = np.sqrt(squares / S)
     if not np.all(np.isfinite(scale)):
         raise sums_overflow()
-    scale[scale == 0.0] = 1.0
-    return center, scale
+    constant = scale == 0.0
+    scale[constant] = 1.0
+    return center, scale, constant
 
 
 # A centred column whose norm is at most this many times its centring rounding (see

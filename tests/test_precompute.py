@@ -115,9 +115,10 @@ def test_feature_scaling_from_the_factor_or_a_pass():
         from_factor = precompute.feature_scaling(source, fit_intercept, factor)
         from_pass = precompute.feature_scaling(source, fit_intercept)
         assert_allclose(from_factor, from_pass, rtol=1e-10)
-    center, scale = precompute.feature_scaling(source, True, factor)
+    center, scale, constant = precompute.feature_scaling(source, True, factor)
     assert_allclose(center, X.mean(0), rtol=1e-12)
     assert_allclose(scale, X.std(0), rtol=1e-10)
+    assert not constant.any()
 
 
 def test_concurrent_passes_restore_the_blas_threads():
