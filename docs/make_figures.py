@@ -31,7 +31,7 @@ def save(ax, name: str) -> None:
 def tutorial() -> None:
     """The tutorial run of `fastlinreg demo`: its "Epochs vs Loss" plot."""
     X, y = make_regression(n_samples=100, n_features=2, noise=10, random_state=0)
-    model = LinearRegression(learning_rate=0.01, max_iter=200, tol=None)
+    model = LinearRegression(solver="gd", learning_rate=0.01, max_iter=200, tol=None)
     model.fit(X, y, coef_init=np.ones(2), intercept_init=1.0)
     save(plotting.plot_loss(model), "loss.png")
 

@@ -319,3 +319,198 @@ def streaming_sum(flat, block):
             acc += flat[i]
         partial[k] = acc
     return partial.sum()
+
+
+# Epochs on the precomputed factor (``fastlinreg.solvers``): O(d² k) arithmetic each,
+# which in Python cost tens of microseconds of interpreter per epoch.
+# Status codes of factor_epochs, read by solvers._descend_on_factor.
+EPOCHS_RUNNING = 0  # every epoch asked for ran; not converged yet
+EPOCHS_CONVERGED = 1  # the distance to the solution is certified below tol
+EPOCHS_AT_FLOOR = 2  # the gradient is down to its own rounding: no epoch can improve it
+EPOCHS_ROSE = 3  # the loss rose after a plain step, or became non-finite
+EPOCHS_NOT_FINITE = 4  # the parameters became non-finite
+
+
+@njit(**JIT_OPTIONS)
+def factor_epochs(
+    A,
+    At,
+    Rxy,
+    unexplained,
+    ybar,
+    c,
+    inv_scale,
+    data_columns,
+    S,
+    l2,
+    l1,
+    fit_intercept,
+    accelerated,
+    lr,
+    tol,
+    L,
+    mu,
+    floor_factor,
+    g0_norm,
+    stall_epochs,
+    theta,
+    beta,
+    y_theta,
+    y_beta,
+    scalars,
+    history,
+    theta_record,
+    beta_record,
+):
+    """Up to len(history) epochs of gd/agd on the factor, in solver coordinates.
+
+    The objective of ``fastlinreg.objective.Objective`` over a PrecomputedSource, per
+    target t (theta_t in solver coordinates, w = theta * inv_scale):
+
+        |A theta_t - Rxy_t|² + unexplained_t + S (ybar_t - beta_t - c theta_t)²
+
+    over S k, plus the penalties; A = R_xx * inv_scale (At its transpose, C-ordered, so
+    that both products read rows in four-lane sums). The epoch's logic is
+    ``solvers.descend``'s, line for line. theta, beta (the iterate), y_theta, y_beta
+    (agd's extrapolated point) and scalars = [momentum_time, plain_step, previous loss,
+    first loss, relative bound, the loss that rose, best bound, epochs since it halved]
+    are updated in place so that a fit
+    can run in chunks.
+    tol < 0: no convergence test. After each epoch the iterate is copied to
+    theta_record/beta_record when they have room (the user's callback reads them).
+
+    Convergence is certified by the gradient (mapping) at the point it was taken: on a
+    quadratic with smallest curvature mu, |point - solution| <= |gradient| / mu (2 / mu
+    with the L1 step), and the step that follows only shrinks that distance. When the
+    columns are centred (c = 0) the intercept is a coordinate of its own, of curvature
+    2, and its part of the bound is |g_beta| / 2. Converged when the bound is at most
+    tol |theta|. At the floor when it is below the rounding of the gradient itself,
+    floor_factor (L |theta| + g0_norm) / mu (+ floor_factor |offset terms| for the
+    intercept), or when the best bound has not halved for stall_epochs epochs.
+
+    Returns (status, epochs run).
+    """
+    k, d = theta.shape
+    E = np.empty(d)
+    new_theta = np.empty((k, d))
+    new_beta = np.empty(k)
+    momentum_time = scalars[0]
+    plain_step = scalars[1] != 0.0
+    previous = scalars[2]
+    first = scalars[3]
+    record = theta_record.shape[0]
+    decoupled = fit_intercept
+    for j in range(d):
+        decoupled = decoupled and c[j] == 0.0
+    for epoch in range(history.shape[0]):
+        squares = 0.0
+        penalty = 0.0
+        gradient_squares = 0.0  # of the gradient mapping (point - new) / lr, theta's
+        intercept_squares = 0.0  # and beta's
+        intercept_terms = 0.0  # the size of the terms the intercept's gradient sums
+        for t in range(k):
+            offset = ybar[t] - y_beta[t]
+            for j in range(d):
+                offset -= c[j] * y_theta[t, j]
+            point = y_theta[t]
+            for i in range(d):
+                E[i] = _row_dot(A, i, point, d) - Rxy[i, t]
+            sq = 0.0
+            for i in range(d):
+                sq += E[i] * E[i]
+            squares += sq + unexplained[t] + S * offset * offset
+            gb = -2.0 * offset
+            for j in range(d):
+                w = y_theta[t, j] * inv_scale[j]
+                penalty += l2 * w * w + l1 * abs(w)
+                g = 2.0 * l2 * w * inv_scale[j]
+                if data_columns[j]:
+                    g += (2.0 / S) * _row_dot(At, j, E, d) + gb * c[j]
+                z = y_theta[t, j] - lr * g
+                if l1 > 0.0:
+                    shrunk = max(abs(z) - lr * l1 * inv_scale[j], 0.0)
+                    z = shrunk if z > 0.0 else -shrunk
+                new_theta[t, j] = z
+                mapped = (y_theta[t, j] - z) / lr
+                gradient_squares += mapped * mapped
+            if fit_intercept:
+                new_beta[t] = y_beta[t] - lr * gb
+                intercept_squares += gb * gb
+                intercept_terms += 2.0 * (abs(ybar[t]) + abs(y_beta[t]) + abs(offset))
+            else:
+                new_beta[t] = y_beta[t]
+        loss = (squares / S + penalty) / k
+        if plain_step or not np.isfinite(loss):
+            rose = False
+            if np.isfinite(previous):
+                rose = loss - previous > 1e-7 * previous + 1e-20 * first
+            if rose or not np.isfinite(loss):
+                scalars[5] = loss
+                return EPOCHS_ROSE, epoch
+        history[epoch] = loss
+        if not np.isfinite(first):
+            first = loss
+            scalars[3] = loss
+        previous = loss
+        point_norm = 0.0
+        for t in range(k):
+            for j in range(d):
+                point_norm += y_theta[t, j] * y_theta[t, j]
+        point_norm = np.sqrt(point_norm)
+        momentum = 0.0
+        if accelerated:
+            uphill = 0.0
+            for t in range(k):
+                for j in range(d):
+                    uphill += (y_theta[t, j] - new_theta[t, j]) * (new_theta[t, j] - theta[t, j])
+                uphill += (y_beta[t] - new_beta[t]) * (new_beta[t] - beta[t])
+            if uphill > 0.0:
+                momentum_time = 1.0
+            next_time = (1.0 + np.sqrt(1.0 + 4.0 * momentum_time * momentum_time)) / 2.0
+            momentum = (momentum_time - 1.0) / next_time
+            momentum_time = next_time
+            plain_step = momentum == 0.0
+        finite = True
+        theta_norm = 0.0
+        for t in range(k):
+            for j in range(d):
+                z = new_theta[t, j]
+                y_theta[t, j] = z + momentum * (z - theta[t, j])
+                theta[t, j] = z
+                theta_norm += z * z
+                finite = finite and np.isfinite(z)
+            z = new_beta[t]
+            y_beta[t] = z + momentum * (z - beta[t])
+            beta[t] = z
+            finite = finite and np.isfinite(z)
+        if epoch < record:
+            theta_record[epoch] = theta
+            beta_record[epoch] = beta
+        scalars[0] = momentum_time
+        scalars[1] = 1.0 if plain_step else 0.0
+        scalars[2] = previous
+        if not finite:
+            return EPOCHS_NOT_FINITE, epoch + 1
+        if tol >= 0.0 and mu > 0.0:
+            prox_factor = 2.0 if l1 > 0.0 else 1.0
+            floor = floor_factor * (L * point_norm + g0_norm) * prox_factor / mu
+            if decoupled:
+                bound = (
+                    prox_factor * np.sqrt(gradient_squares) / mu + np.sqrt(intercept_squares) / 2.0
+                )
+                floor += floor_factor * intercept_terms / 2.0
+            else:
+                bound = prox_factor * np.sqrt(gradient_squares + intercept_squares) / mu
+                floor += floor_factor * intercept_terms / mu
+            theta_norm = np.sqrt(theta_norm)
+            scalars[4] = bound / theta_norm if theta_norm > 0.0 else np.inf
+            if bound <= tol * theta_norm:
+                return EPOCHS_CONVERGED, epoch + 1
+            if bound <= 0.5 * scalars[6]:
+                scalars[6] = bound
+                scalars[7] = 0.0
+            else:
+                scalars[7] += 1.0
+            if bound <= floor or scalars[7] >= stall_epochs:
+                return EPOCHS_AT_FLOOR, epoch + 1
+    return EPOCHS_RUNNING, history.shape[0]

@@ -27,7 +27,7 @@ def _demo(args: argparse.Namespace) -> int:
 
     X, y = make_regression(n_samples=100, n_features=2, noise=10, random_state=args.seed)
     y = y.reshape(-1, 1)
-    model = LinearRegression(learning_rate=0.01, max_iter=200, tol=None)
+    model = LinearRegression(solver="gd", learning_rate=0.01, max_iter=200, tol=None)
     model.fit(X, y, coef_init=np.ones((1, 2)), intercept_init=1.0)
     for epoch in range(0, model.n_iter_, 20):
         print(f"epoch {epoch:4d}  loss {model.loss_history_[epoch]:12.4f}")
@@ -66,7 +66,7 @@ def _fit(args: argparse.Namespace) -> int:
     elapsed = time.perf_counter() - started
     n, d = source.n_samples, source.n_features
     print(f"data        {args.data}: {n} rows, {d} features, target {args.target!r}")
-    print(f"solver      {model.solver}, {model.n_iter_} epochs, converged: {model.converged_}")
+    print(f"solver      {model.solver_}, {model.n_iter_} epochs, converged: {model.converged_}")
     print(f"final loss  {model.loss_history_[-1]:.6g}")
     print(f"R²          {_r2(model, source):.6f}")
     print(f"time        {elapsed:.3f} s ({n * model.n_iter_ / elapsed:.3g} rows/s)")
@@ -214,10 +214,12 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--save", required=True, metavar="MODEL", help="where to write the model")
     fit.add_argument(
         "--solver",
-        choices=["gd", "agd", "exact"],
-        default="agd",
-        help="gd: the tutorial's gradient descent; agd: accelerated (default); "
-        "exact: least squares in one pass (the file is streamed, so no sgd here)",
+        choices=["auto", "gd", "agd", "exact"],
+        default="auto",
+        help="auto (default): exact up to 512 columns (agd beyond, or with an L1 "
+        "penalty, and gd with a --learning-rate number); gd: the tutorial's gradient "
+        "descent; agd: accelerated; exact: least squares in one pass (the file is "
+        "streamed, so no sgd here)",
     )
     fit.add_argument(
         "--learning-rate",

@@ -42,7 +42,13 @@ class LinearRegression(RegressorMixin, BaseEstimator):
 
     Parameters
     ----------
-    solver : {"gd", "agd", "sgd", "exact"}, default="gd"
+    solver : {"auto", "gd", "agd", "sgd", "exact"}, default="auto"
+        "auto": the least-squares (or penalized) answer by the fastest road to it:
+        "exact" when the factor of ``precompute`` is small (n_features + n_targets <=
+        512) and the penalty has no L1 part; otherwise "agd" (on the factor where it
+        applies, on passes over X beyond 512 columns or with ``precompute=False``); and
+        "gd", the tutorial's steps, when ``learning_rate`` is a number. ``solver_``
+        says which ran.
         "gd": full-batch gradient descent, the tutorial's algorithm.
         "agd": Nesterov-accelerated gradient descent with step 1/L and adaptive
         restart; far fewer epochs than "gd" on ill-conditioned data.
@@ -63,19 +69,25 @@ class LinearRegression(RegressorMixin, BaseEstimator):
     max_iter : int or None, default=None
         Maximum number of epochs of "gd"/"agd". None: 1000 when every epoch is a
         pass over X, 100_000 when the epochs run on the precomputed factor (each then
-        costs O(n_features²)).
+        costs O(n_features²), in compiled code).
     tol : float or None, default=1e-9
+        "gd"/"agd" on the factor (``precompute``) have converged when the distance to
+        the solution, which the gradient bounds there (|gradient| / smallest
+        curvature), is at most ``tol`` times the coefficients' norm, in the
+        coordinates the solver iterates in (standardized columns when scaled): about
+        -log10(tol) correct digits. Where rounding stops the gradient first (a
+        condition number kappa of the standardized XᵀX beyond about 1e6 for the
+        default tol), the fit stops there with a ConvergenceWarning naming kappa.
+        On passes over X (no factor), they have converged when, for
+        ``n_iter_no_change`` consecutive epochs, no parameter moved by more than
+        ``tol`` times its own magnitude (or sqrt(eps) times the largest parameter's).
         "sgd" has converged when for ``n_iter_no_change`` consecutive epochs its epoch
         loss did not improve on the best by more than ``tol`` times it (the loss is
-        noisy). "gd"/"agd" have converged when, for ``n_iter_no_change`` consecutive epochs, no
-        parameter moved by more than ``tol`` times its own magnitude (or sqrt(eps) times
-        the largest parameter's, if that is more), once that move is
-        multiplied by how many more steps an error of its size may still take (sqrt of
-        the condition number for "agd", the condition number for "gd"; known exactly
-        with ``precompute``, taken as 1 otherwise). None runs exactly ``max_iter``.
+        noisy). None runs exactly ``max_iter``.
     n_iter_no_change : int, default=5
-        Consecutive epochs that must meet ``tol`` (momentum can pause an accelerated
-        fit for an epoch or two).
+        Consecutive epochs that must meet ``tol`` on passes over X and for "sgd"
+        (momentum can pause an accelerated fit for an epoch or two); on the factor the
+        bound is a certificate and one epoch suffices.
     fit_intercept : bool, default=True
         Whether to learn the bias; if False it stays at ``intercept_init`` (default 0).
     alpha : float, default=0.0
@@ -92,8 +104,9 @@ class LinearRegression(RegressorMixin, BaseEstimator):
     scale_features : "auto" or bool, default="auto"
         Iterate on standardized columns ((x - mean) / std, or x / rms without an
         intercept) and report coefficients for the original ones, so that badly scaled
-        columns do not force a tiny step. "auto": on for "agd" and "sgd", off for "gd"
-        (the tutorial's trajectory).
+        columns do not force a tiny step. "auto": on for "agd" and "sgd", and for "gd"
+        with ``learning_rate="auto"``; off for "gd" with a number for a step (the
+        tutorial's trajectory: the step is meant for X as it is).
     parallel : bool or None, default=None
         Run the multi-threaded kernels (True), the single-threaded ones (False), or
         decide by the size of X (None). Results are bit-identical either way.
@@ -134,6 +147,8 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         Whether ``tol`` was met (always False when ``tol`` is None; True for "exact").
     learning_rate_ : float or None
         The step actually used (None for "exact").
+    solver_ : str
+        The solver that ran: ``solver``, or what "auto" chose.
     rank_ : int or None
         Numerical rank of the centred X ("exact" only; None otherwise).
     n_features_in_ : int
@@ -155,7 +170,7 @@ class LinearRegression(RegressorMixin, BaseEstimator):
     """
 
     _parameter_constraints: dict = {
-        "solver": [StrOptions({"gd", "agd", "sgd", "exact"})],
+        "solver": [StrOptions({"auto", "gd", "agd", "sgd", "exact"})],
         "learning_rate": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
         "max_iter": [Interval(Integral, 1, None, closed="left"), None],
         "tol": [Interval(Real, 0, None, closed="left"), None],
@@ -176,7 +191,7 @@ class LinearRegression(RegressorMixin, BaseEstimator):
 
     def __init__(
         self,
-        solver="gd",
+        solver="auto",
         learning_rate="auto",
         max_iter=None,
         tol=1e-9,
@@ -318,6 +333,7 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         continuing = partial and hasattr(self, "coef_") and (previous is not None or not accumulate)
         source, y_ndim = self._source(X, y, sample_weight, reset=not continuing)
         n_samples, n_features, n_targets = source.n_samples, source.n_features, source.n_targets
+        solver = self._chosen_solver(n_features + n_targets)
         if continuing:
             if np.atleast_2d(self.coef_).shape != (n_targets, n_features):
                 previous_targets = np.atleast_2d(self.coef_).shape[0]
@@ -328,7 +344,7 @@ class LinearRegression(RegressorMixin, BaseEstimator):
             coef0 = _initial("coef_init", coef_init, (n_targets, n_features))
             intercept0 = _initial("intercept_init", intercept_init, (n_targets,))
         factor = None
-        if accumulate or (not partial and self._uses_factor(source)):
+        if accumulate or (not partial and self._uses_factor(solver, source)):
             # The factor vouches for the values (and names a bad one): one read of X.
             factor = precompute.triangular_factor(source)
             if previous is not None:
@@ -336,7 +352,9 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         elif isinstance(source, InMemorySource):
             source.check_values()  # a read of its own (files and Dask check as they read)
         with _progress(self, n_samples) as on_epoch:
-            result = self._solve(source, factor, coef0, intercept0, on_epoch, started, partial)
+            result = self._solve(
+                solver, source, factor, coef0, intercept0, on_epoch, started, partial
+            )
         # Fitted attributes are set only now, all at once. Float32 data gives float32
         # results (computed in float64), as scikit-learn does.
         coef = result.coef.astype(source.dtype)
@@ -349,6 +367,7 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         self.converged_ = result.converged
         self.learning_rate_ = result.learning_rate
         self.rank_ = result.rank
+        self.solver_ = solver
         self._factor = factor  # what partial_fit continues from (None: it cannot)
         return self
 
@@ -428,11 +447,26 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         self._set_features(source.n_features, source.feature_names, reset=reset)
         return source, y_ndim
 
-    def _uses_factor(self, source) -> bool:
+    def _chosen_solver(self, n_columns: int) -> str:
+        """The solver a fit runs: ``solver``, or what "auto" picks for n_features +
+        n_targets columns (see the class docstring)."""
+        if self.solver != "auto":
+            return self.solver
+        if not isinstance(self.learning_rate, str):
+            return "gd"  # a step size asks for the tutorial's steps
+        if (
+            (self.alpha > 0.0 and self.l1_ratio > 0.0)
+            or self.precompute is False
+            or n_columns > _PRECOMPUTE_MAX_COLUMNS
+        ):
+            return "agd"
+        return "exact"
+
+    def _uses_factor(self, solver, source) -> bool:
         """Whether this fit goes through the precomputed factor (see ``precompute``)."""
-        if self.solver == "exact" or self.precompute is True:
+        if solver == "exact" or self.precompute is True:
             return True
-        if self.precompute is False or self.solver == "sgd":
+        if self.precompute is False or solver == "sgd":
             return False
         columns = source.n_features + source.n_targets
         return (
@@ -441,9 +475,9 @@ class LinearRegression(RegressorMixin, BaseEstimator):
             and (self.max_iter is None or self.max_iter >= _PRECOMPUTE_MIN_EPOCHS)
         )
 
-    def _solve(self, source, factor, coef0, intercept0, callback, started, partial=False):
+    def _solve(self, solver, source, factor, coef0, intercept0, callback, started, partial):
         """Translate the parameters into one solver call (on ``factor`` if not None)."""
-        if self.solver == "exact":
+        if solver == "exact":
             return solvers.exact(
                 factor,
                 intercept0,
@@ -454,7 +488,8 @@ class LinearRegression(RegressorMixin, BaseEstimator):
             )
         scale_features = self.scale_features
         if scale_features == "auto":
-            scale_features = self.solver in ("agd", "sgd")
+            # gd keeps X as it is only for a step size of the user's: the tutorial.
+            scale_features = solver in ("agd", "sgd") or self.learning_rate == "auto"
         constant = None
         if scale_features:
             center, scale, constant = precompute.feature_scaling(source, self.fit_intercept, factor)
@@ -472,7 +507,7 @@ class LinearRegression(RegressorMixin, BaseEstimator):
                 constant=constant,
             )
 
-        if self.solver == "sgd":
+        if solver == "sgd":
             return solvers.sgd(
                 make_objective,
                 source,
@@ -500,7 +535,7 @@ class LinearRegression(RegressorMixin, BaseEstimator):
             objective,
             coef0,
             intercept0,
-            accelerated=self.solver == "agd",
+            accelerated=solver == "agd",
             learning_rate=self.learning_rate,
             max_iter=max_iter,
             tol=self.tol,

@@ -54,7 +54,7 @@ class Objective:
         self.l2 = alpha * (1.0 - l1_ratio)
         self.l1 = 2.0 * alpha * l1_ratio
 
-    def _unscaled(self) -> bool:
+    def unscaled(self) -> bool:
         """Whether the solver iterates on X as it is. Standardized columns all have the
         same curvature: a tiny one is then a constant column's rounding, not a scale."""
         return not np.any(self.center) and bool(np.all(self.scale == 1.0))
@@ -109,15 +109,13 @@ class Objective:
         d = self.center.shape[0]
         n_params = d + 1 if self.fit_intercept else d
         if self.source.cheap_passes:
-            H = np.empty((n_params, n_params))
-            for j in range(n_params):
-                e = np.zeros(d + 1)
-                e[j] = 1.0
-                g_theta, g_beta = self.hessian_vector(e[None, :d], e[d:])
-                H[:, j] = np.concatenate([g_theta[0], g_beta])[:n_params]
+            # Every unit direction at once, as the rows of a many-target direction.
+            directions = np.eye(n_params, d + 1)
+            g_theta, g_beta = self.hessian_vector(directions[:, :d], directions[:, d])
+            H = np.column_stack([g_theta, g_beta])[:, :n_params].T
             eigenvalues = np.linalg.eigvalsh((H + H.T) / 2.0)
             L = float(eigenvalues[-1])
-            if self._unscaled() and _too_flat_to_resolve(H, L):
+            if self.unscaled() and _too_flat_to_resolve(H, L):
                 return L, 0.0
             # Eigenvalues within rounding of zero belong to directions no step moves
             # along (duplicated or constant columns): the smallest curvature that
@@ -131,6 +129,32 @@ class Objective:
         if not np.isfinite(L):  # finite data (checked by the first pass) that overflows
             raise sums_overflow()
         return L, mu
+
+    def factor_arrays(self) -> dict[str, object]:
+        """The quadratic of a PrecomputedSource in solver coordinates, as the arrays of
+        ``fastlinreg._jit.factor_epochs`` (theta = w * scale, beta = b + w @ center):
+        the residual R_xx w - R_xy is A theta - R_xy with A = R_xx / scale, and the mean
+        residual ybar - b - w @ x_mean is ybar - beta - c @ theta, c = (x_mean - center)
+        / scale."""
+        source = self.source
+        inv_scale = 1.0 / self.scale
+        data_columns = np.ones(self.scale.shape[0], dtype=np.bool_)
+        if self.constant is not None:
+            data_columns[self.constant] = False
+        return {
+            "A": np.ascontiguousarray(source.R_xx * inv_scale),
+            "At": np.ascontiguousarray((source.R_xx * inv_scale).T),
+            "Rxy": np.ascontiguousarray(source.R_xy),
+            "unexplained": np.ascontiguousarray(source.unexplained, dtype=np.float64),
+            "ybar": np.ascontiguousarray(source.y_mean, dtype=np.float64),
+            "c": (source.x_mean - self.center) * inv_scale,
+            "inv_scale": inv_scale,
+            "data_columns": data_columns,
+            "S": float(source.factor.total_weight),
+            "l2": float(self.l2),
+            "l1": float(self.l1),
+            "fit_intercept": bool(self.fit_intercept),
+        }
 
     def largest_row_curvature(self) -> float:
         """The largest curvature of the objective over one row of positive weight (the L
@@ -170,7 +194,7 @@ class Objective:
         if n_params <= _EXPLICIT_MAX:
             H = np.column_stack([matvec(column) for column in np.eye(n_params)])
             L = float(np.linalg.eigvalsh((H + H.T) / 2.0)[-1])
-            return L, 0.0 if self._unscaled() and _too_flat_to_resolve(H, L) else None
+            return L, 0.0 if self.unscaled() and _too_flat_to_resolve(H, L) else None
         from scipy.sparse.linalg import LinearOperator, eigsh
 
         operator = LinearOperator((n_params, n_params), matvec=matvec, dtype=np.float64)

@@ -7,7 +7,8 @@ nothing executable: it is read with ``allow_pickle=False``. Its members:
     0-d unicode array: a JSON object with ``"format": "fastlinreg-model"``,
     ``"format_version"`` (1), ``"fastlinreg_version"``, ``"estimator"``, ``"params"``
     (``get_params()``) and ``"attributes"`` (``n_iter_``, ``converged_``,
-    ``learning_rate_``, ``rank_``, ``n_features_in_`` and, when fitted on named
+    ``learning_rate_``, ``rank_``, ``n_features_in_``, ``solver_`` (absent from files
+    written before solver="auto"; it is then ``solver``) and, when fitted on named
     columns, ``feature_names_in_``).
 ``coef_``
     float32 or float64, shape (n_features,) or (n_targets, n_features), as fitted.
@@ -126,6 +127,7 @@ def save(model: LinearRegression, path: str | os.PathLike[str]) -> None:
         "learning_rate_": None if model.learning_rate_ is None else float(model.learning_rate_),
         "rank_": None if model.rank_ is None else index(model.rank_),
         "n_features_in_": index(model.n_features_in_),
+        "solver_": str(model.solver_),
     }
     if hasattr(model, "feature_names_in_"):
         attributes["feature_names_in_"] = [str(name) for name in model.feature_names_in_]
@@ -329,6 +331,9 @@ def _float_array(arrays: dict[str, np.ndarray], key: str, dtypes, ndims) -> np.n
     return array.astype(native, copy=False)
 
 
+_SOLVERS_THAT_RUN = {"gd", "agd", "sgd", "exact"}
+
+
 def _rebuild(header: dict[str, Any], arrays: dict[str, np.ndarray]) -> LinearRegression:
     """A fitted LinearRegression from a checked header and the raw arrays, checked here."""
     params = header["params"]
@@ -349,7 +354,7 @@ def _rebuild(header: dict[str, Any], arrays: dict[str, np.ndarray]) -> LinearReg
     missing = sorted(expected - set(attributes))
     if missing:
         raise _Invalid(f"missing attributes {missing}")
-    unexpected = sorted(set(attributes) - expected - {"feature_names_in_"})
+    unexpected = sorted(set(attributes) - expected - {"feature_names_in_", "solver_"})
     if unexpected:
         raise _Invalid(f"unexpected attributes {unexpected}")
     n_iter = attributes["n_iter_"]
@@ -357,6 +362,7 @@ def _rebuild(header: dict[str, Any], arrays: dict[str, np.ndarray]) -> LinearReg
     learning_rate = attributes["learning_rate_"]
     rank = attributes["rank_"]
     n_features = attributes["n_features_in_"]
+    solver = attributes.get("solver_", params.get("solver"))
     if not _is_int(n_iter) or n_iter < 1:
         raise _Invalid(f"n_iter_ is {n_iter!r}; expected a positive integer")
     if not isinstance(converged, bool):
@@ -367,6 +373,8 @@ def _rebuild(header: dict[str, Any], arrays: dict[str, np.ndarray]) -> LinearReg
         raise _Invalid(f"learning_rate_ is {learning_rate!r}; expected a positive float or None")
     if rank is not None and not (_is_int(rank) and rank >= 0):
         raise _Invalid(f"rank_ is {rank!r}; expected a non-negative integer or None")
+    if solver not in _SOLVERS_THAT_RUN:
+        raise _Invalid(f"solver_ is {solver!r}; expected one of {sorted(_SOLVERS_THAT_RUN)}")
     if not _is_int(n_features) or n_features < 1:
         raise _Invalid(f"n_features_in_ is {n_features!r}; expected a positive integer")
     feature_names = attributes.get("feature_names_in_")
@@ -408,4 +416,5 @@ def _rebuild(header: dict[str, Any], arrays: dict[str, np.ndarray]) -> LinearReg
     model.converged_ = converged
     model.learning_rate_ = learning_rate
     model.rank_ = rank
+    model.solver_ = solver
     return model

@@ -27,6 +27,7 @@ FITTED = [
     "converged_",
     "learning_rate_",
     "rank_",
+    "solver_",
 ]
 
 
@@ -445,6 +446,7 @@ def replace(key, value):
         (edit_attribute("converged_", 1), None, "converged_ is 1"),
         (edit_attribute("learning_rate_", -1.0), None, "learning_rate_ is -1.0"),
         (edit_attribute("rank_", 1.5), None, "rank_ is 1.5"),
+        (edit_attribute("solver_", "auto"), None, "solver_ is 'auto'"),
         (edit_attribute("feature_names_in_", ["a", "b"]), None, "2 feature names"),
         (
             edit_attribute("feature_names_in_", [1, 2, 3, 4]),
@@ -471,6 +473,25 @@ def test_inconsistent_content(tmp_path, header, arrays, message):
     rewrite(path, header=header, arrays=arrays)
     with pytest.raises(ValueError, match=f"{NOT_A_MODEL}: {message}"):
         load(path)
+
+
+@pytest.mark.parametrize("solver", ["auto", "agd"])
+def test_a_file_from_before_solver_auto_loads(tmp_path, solver):
+    # Files written before solver="auto" have no solver_: it is then the solver parameter,
+    # which could not be "auto" then (a file that says so is refused).
+    model, _ = fitted(solver="agd")
+    path = saved(model, tmp_path)
+
+    def older(header):
+        del header["attributes"]["solver_"]
+        header["params"]["solver"] = solver
+
+    rewrite(path, header=older)
+    if solver == "auto":
+        with pytest.raises(ValueError, match=f"{NOT_A_MODEL}: solver_ is 'auto'"):
+            load(path)
+    else:
+        assert load(path).solver_ == "agd"
 
 
 def test_header_that_is_not_json(tmp_path):
