@@ -43,8 +43,10 @@ def solvers() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         models = {
-            "gd": LinearRegression(solver="gd", max_iter=300).fit(X, y),
-            "gd, scaled features": LinearRegression(solver="gd", scale_features=True).fit(X, y),
+            "gd, X as it is": LinearRegression(solver="gd", scale_features=False, max_iter=300).fit(
+                X, y
+            ),
+            "gd (scaled features)": LinearRegression(solver="gd").fit(X, y),
             "agd": LinearRegression(solver="agd").fit(X, y),
             "agd, passes over X": LinearRegression(solver="agd", precompute=False).fit(X, y),
         }

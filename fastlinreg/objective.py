@@ -13,6 +13,8 @@ spread, so badly scaled columns no longer force a tiny step), and report w and b
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from .precompute import sums_overflow
@@ -130,7 +132,7 @@ class Objective:
             raise sums_overflow()
         return L, mu
 
-    def factor_arrays(self) -> dict[str, object]:
+    def factor_arrays(self) -> dict[str, Any]:
         """The quadratic of a PrecomputedSource in solver coordinates, as the arrays of
         ``fastlinreg._jit.factor_epochs`` (theta = w * scale, beta = b + w @ center):
         the residual R_xx w - R_xy is A theta - R_xy with A = R_xx / scale, and the mean

@@ -51,7 +51,7 @@ list, tuple or dict of them
         Logarithmic loss axis.
     labels : sequence of str, default=None
         Legend labels, one per curve (a dict's keys are its labels). By default a
-        model is labelled by its ``solver`` (numbered when several share one) and a
+        model is labelled by its ``solver_`` (numbered when several share one) and a
         bare history is not labelled.
     label : str, default=None
         Legend label of a single curve (the same as ``labels=[label]``).
@@ -102,7 +102,7 @@ def plot_loss_vs_time(
     log : bool, default=True
         Logarithmic loss axis.
     labels : sequence of str, default=None
-        Legend labels, one per model; by default each model's ``solver`` (numbered
+        Legend labels, one per model; by default each model's ``solver_`` (numbered
         when several share one).
 
     Returns
@@ -410,8 +410,10 @@ def _collect(
     if not items:
         raise ValueError("an empty sequence: no model to plot")
     if labels is None:
+        # The solver that ran (solver_: what "auto" chose), for fitted models.
         names: list[str | None] = [
-            str(item.solver) if hasattr(item, "solver") else None for item in items
+            str(getattr(item, "solver_", item.solver)) if hasattr(item, "solver") else None
+            for item in items
         ]
         # Models that share a solver are told apart by number ("gd #1", "gd #2").
         counts = {name: names.count(name) for name in names if name is not None}

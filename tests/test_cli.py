@@ -74,14 +74,16 @@ def test_help_explains_every_command(tmp_path):
         assert text in predict_help
 
 
-@pytest.mark.parametrize("solver", ["agd", "exact"])
+@pytest.mark.parametrize("solver", ["agd", "exact", None])  # None: no --solver ("auto")
 def test_fit_then_predict_from_csv(tmp_path, solver):
     X, y = make_regression(n_samples=300, n_features=3, noise=5, random_state=1)
     write_csv(tmp_path / "train.csv", X, y, ["a", "b", "c"])
-    fit = run("fit", "train.csv", "--target", "price", "--solver", solver, "--save", "m.npz",
+    choice = [] if solver is None else ["--solver", solver]
+    fit = run("fit", "train.csv", "--target", "price", *choice, "--save", "m.npz",
               "--plot", "loss.png", cwd=tmp_path)  # fmt: skip
     assert fit.returncode == 0, fit.stderr
-    for fragment in ("300 rows, 3 features", f"solver      {solver}", "final loss", "R²",
+    ran = solver or "exact"  # what auto picks for 3 columns
+    for fragment in ("300 rows, 3 features", f"solver      {ran}", "final loss", "R²",
                      "rows/s", "saved to m.npz", "loss plot written to loss.png"):  # fmt: skip
         assert fragment in fit.stdout
     assert (tmp_path / "loss.png").read_bytes()[:4] == b"\x89PNG"

@@ -16,7 +16,7 @@ from fastlinreg import LinearRegression
 
 # Wampler5 is Wampler4 with residuals so large (R^2 = 0.002) that the least-squares
 # solution's sensitivity to rounding, ~ cond^2 * |residual| / |fit|, leaves a float64
-# solve about 6 digits: Householder QR below gets 6.47.
+# solve about 6 digits: Householder QR below gets 5.9 to 6.5, by the BLAS kernel.
 WAMPLER5_MIN_LRE = 5.5
 
 
@@ -50,7 +50,9 @@ def test_loader_agrees_with_header_and_qr(name):
     assert problem.X.shape == (n_obs, problem.certified_coef.size)
     assert problem.y.shape == (n_obs,)
     assert problem.certified_coef.size + problem.fit_intercept == n_params
-    assert worst_lre(*_qr_fit(problem), problem) >= 6.0
+    # Wampler5: 6.47 with OpenBLAS's SkylakeX kernel, 5.93 with its Haswell kernel (AMD
+    # EPYC): the data leave a float64 solve about 6 digits, whichever rounding it gets.
+    assert worst_lre(*_qr_fit(problem), problem) >= _min_lre(name, 6.0)
 
 
 @pytest.mark.parametrize("name", DATASETS)
@@ -77,7 +79,17 @@ def test_exact_solver_digits(name):
     ],
 )
 def test_agd_default_digits(name):
+    # agd's tol (1e-9) bounds the error of the whole coefficient vector in standardized
+    # coordinates (each coefficient times its column's spread): that is where it has
+    # its 9 digits. A coefficient whose column has a small spread beside the others
+    # gets fewer of its own: Wampler's x beside x^5 (spreads 6 and 1e6) gets 5.6.
     problem = load(name)
     model = LinearRegression(solver="agd", fit_intercept=problem.fit_intercept)
     model.fit(problem.X, problem.y)
-    assert worst_lre(model.coef_, model.intercept_, problem) >= _min_lre(name, 6.0)
+    # Wampler5's least-squares solution itself is ~6 digits from the certified values.
+    floor = {"Wampler5": 5.0}.get(name, 5.5 if name.startswith("Wampler") else 6.0)
+    assert worst_lre(model.coef_, model.intercept_, problem) >= floor
+    spread = problem.X.std(axis=0) if problem.fit_intercept else np.sqrt(np.mean(problem.X**2, 0))
+    certified = problem.certified_coef * spread
+    error = np.linalg.norm(model.coef_ * spread - certified) / np.linalg.norm(certified)
+    assert -np.log10(error) >= _min_lre(name, 8.5)

@@ -51,7 +51,7 @@ def test_importing_fastlinreg_does_not_import_matplotlib():
 
 
 def test_plot_loss_of_a_model(regression_data):
-    model = LinearRegression(max_iter=30, tol=None).fit(*regression_data)
+    model = LinearRegression(solver="gd", max_iter=30, tol=None).fit(*regression_data)
     ax = plot_loss(model, log=True, label="gd")
     assert ax.get_title() == "Epochs vs Loss"
     assert ax.get_xlabel() == "Epochs" and ax.get_yscale() == "log"

@@ -184,7 +184,15 @@ def test_badly_scaled_columns_need_feature_scaling():
     exact = LinearRegression(solver="exact").fit(X, y)
     scaled = LinearRegression(solver="gd", scale_features=True).fit(X, y)
     assert scaled.converged_
-    assert_same_fit(scaled, exact, 1e-6)
+    # tol bounds the error in the coordinates gd iterates in: the coefficients, and the
+    # intercept at the columns' means. The intercept at x = 0, far outside the data
+    # (x ~ 1e6), is a difference of terms 1e3 times larger than itself, and has
+    # correspondingly fewer digits (6 here).
+    assert_allclose(scaled.coef_, exact.coef_, rtol=1e-8)
+    mean = X.mean(axis=0)
+    assert_allclose(
+        scaled.intercept_ + scaled.coef_ @ mean, exact.intercept_ + exact.coef_ @ mean, rtol=1e-8
+    )
     with pytest.warns(ConvergenceWarning):
         unscaled = LinearRegression(solver="gd", scale_features=False).fit(X, y)
     assert np.abs(params(unscaled) - params(exact)).max() > 1e-3 * np.abs(params(exact)).max()
@@ -205,8 +213,9 @@ def test_tol_none_runs_max_iter_and_n_iter_no_change_counts_epochs():
     X, y, _ = problem()
     fixed = LinearRegression(solver="agd", tol=None, max_iter=37).fit(X, y)
     assert fixed.n_iter_ == 37 and not fixed.converged_
-    quick = LinearRegression(solver="agd", n_iter_no_change=1).fit(X, y)
-    patient = LinearRegression(solver="agd", n_iter_no_change=20).fit(X, y)
+    # n_iter_no_change counts on passes over X; on the factor the bound is a certificate.
+    quick = LinearRegression(solver="agd", n_iter_no_change=1, precompute=False).fit(X, y)
+    patient = LinearRegression(solver="agd", n_iter_no_change=20, precompute=False).fit(X, y)
     assert quick.converged_ and patient.converged_
     assert patient.n_iter_ >= quick.n_iter_ + 19
 
@@ -246,7 +255,7 @@ def test_float32_data(solver):
 
 @pytest.mark.parametrize(
     ("n", "d", "max_iter", "expected"),
-    [(1_000, 10, None, True), (10, 20, None, False), (1_000, 600, None, False),
+    [(1_000, 10, None, True), (10, 20, None, True), (1_000, 600, None, False),
      (1_000, 10, 3, False), (1_000, 10, 100, True)],
 )  # fmt: skip
 def test_precompute_auto_uses_the_factor_when_it_is_small(monkeypatch, n, d, max_iter, expected):
@@ -256,7 +265,7 @@ def test_precompute_auto_uses_the_factor_when_it_is_small(monkeypatch, n, d, max
     X, y, _ = problem(n=n, d=d)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        LinearRegression(max_iter=max_iter).fit(X, y)
+        LinearRegression(solver="agd", max_iter=max_iter).fit(X, y)
     assert bool(used) is expected
 
 
@@ -339,7 +348,7 @@ def test_verbose_shows_a_progress_bar_only_for_long_fits(capsys):
         time.sleep(0.4)
         return epoch == 3
 
-    LinearRegression(verbose=True, callback=slow).fit(X, y)
+    LinearRegression(solver="gd", verbose=True, callback=slow).fit(X, y)
     err = capsys.readouterr().err
     assert "fastlinreg" in err and "loss=" in err and "rows_s=" in err
 
