@@ -283,10 +283,12 @@ def _descend_on_factor(
     only the stopping rule differs, because on the factor the smallest curvature mu is
     known: the distance to the solution is at most |gradient| / mu, a certificate
     (``fastlinreg._jit.factor_epochs``). Converged when that bound is at most
-    ``tol * |theta|``. When the gradient is down to its own rounding first, no epoch
-    can improve the point: the fit stops there, converged if the condition number
-    allows ``tol`` in float64 (eps sqrt(p) kappa <= tol), with a ConvergenceWarning
-    naming kappa otherwise.
+    ``tol * |theta|``. When the gradient is down to its own rounding first (or its
+    bound stalls), no epoch can improve the point: the fit stops there, converged if
+    the condition number allows ``tol`` in float64 (4 eps kappa <= tol), with a
+    ConvergenceWarning naming kappa otherwise. The epochs run in calls of a few
+    milliseconds; with a callback, every epoch's iterate is recorded for it, and the
+    fit ends at the epoch where it returns true.
     """
     L, mu = curvature
     arrays = objective.factor_arrays()

@@ -22,9 +22,11 @@ def lstsq(X, y, fit_intercept=True):
 
 @parametrize_with_checks(
     [
-        LinearRegression(),
-        LinearRegression(precompute=True),
+        LinearRegression(),  # solver="auto": exact, or agd on passes with precompute=False
         LinearRegression(precompute=False, parallel=True),
+        LinearRegression(solver="gd"),
+        LinearRegression(solver="gd", precompute=True),
+        LinearRegression(solver="gd", precompute=False, parallel=True),
         LinearRegression(solver="agd"),
         LinearRegression(solver="agd", precompute=True),
         LinearRegression(solver="agd", precompute=False, alpha=0.01, l1_ratio=0.5),
