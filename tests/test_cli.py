@@ -100,7 +100,8 @@ def test_fit_then_predict_from_csv(tmp_path, solver):
         warnings.filterwarnings("ignore", message="X does not have valid feature names")
         expected = model.predict(X)
     assert np.array_equal(np.array(lines[1:], dtype=float), expected)
-    assert model.solver == solver and list(model.feature_names_in_) == ["a", "b", "c"]
+    assert model.solver == (solver or "auto") and model.solver_ == ran
+    assert list(model.feature_names_in_) == ["a", "b", "c"]
     # Streamed in batches of 7 rows: the same file.
     predict = run("predict", "m.npz", "new.csv", "--out", "pred7.csv", "--batch-rows", "7",
                   cwd=tmp_path)  # fmt: skip

@@ -22,12 +22,13 @@ def problem(n=60, d=3, seed=0):
 
 
 @pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
-def test_a_step_that_overflows_the_coefficients_is_divergence():
+@pytest.mark.parametrize("precompute", [False, True])  # passes over X, compiled epochs
+def test_a_step_that_overflows_the_coefficients_is_divergence(precompute):
     # The first loss is finite; the step of 1e308 times a gradient of ~1e6 overflows to
     # inf, which is caught right after that step (epoch 1), before another pass.
     X, y = problem()
     y = y * 1e6
-    model = LinearRegression(learning_rate=1e308, precompute=False, max_iter=10)
+    model = LinearRegression(learning_rate=1e308, precompute=precompute, max_iter=10)
     with pytest.raises(DivergenceError, match="at epoch 1: the loss became non-finite") as e:
         model.fit(X, y)
     assert "learning_rate=1e+308, which is too large" in str(e.value)
