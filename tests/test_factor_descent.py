@@ -132,7 +132,8 @@ def test_a_tighter_tol_than_float64_allows_stops_at_the_rounding_floor():
 
 @pytest.mark.parametrize("stop_at", [7, 300])  # within the first compiled call, beyond it
 @pytest.mark.parametrize("solver", ["gd", "agd"])
-def test_a_callback_sees_every_epoch_and_can_stop_any_of_them(solver, stop_at):
+@pytest.mark.parametrize("precompute", [True, False])  # compiled epochs, passes over X
+def test_a_callback_sees_every_epoch_and_can_stop_any_of_them(solver, stop_at, precompute):
     X, y = offset_data()
     seen = []
 
@@ -140,7 +141,7 @@ def test_a_callback_sees_every_epoch_and_can_stop_any_of_them(solver, stop_at):
         seen.append((epoch, loss, coef.copy(), intercept.copy()))
         return epoch == stop_at
 
-    settings = dict(solver=solver, tol=None, precompute=True)
+    settings = dict(solver=solver, tol=None, precompute=precompute)
     model = LinearRegression(max_iter=1000, callback=callback, **settings).fit(X, y)
     assert [s[0] for s in seen] == list(range(stop_at + 1))
     assert model.n_iter_ == stop_at + 1 and not model.converged_
