@@ -33,7 +33,7 @@ def year_data(n=80, seed=0):
 )
 def test_auto_chooses_the_solver_and_says_which(params, n_features, chosen):
     rng = np.random.default_rng(0)
-    X = rng.standard_normal((600, n_features))
+    X = rng.standard_normal((100, n_features))
     y = X @ rng.standard_normal(n_features) + 1.0
     model = LinearRegression(**params).fit(X, y)
     assert model.solver == "auto" and model.solver_ == chosen
