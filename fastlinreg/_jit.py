@@ -374,8 +374,7 @@ def factor_epochs(
     ``solvers.descend``'s, line for line. theta, beta (the iterate), y_theta, y_beta
     (agd's extrapolated point) and scalars = [momentum_time, plain_step, previous loss,
     first loss, relative bound, the loss that rose, best bound, epochs since it halved]
-    are updated in place so that a fit
-    can run in chunks.
+    are updated in place so that a fit can run in chunks.
     tol < 0: no convergence test. After each epoch the iterate is copied to
     theta_record/beta_record when they have room (the user's callback reads them).
 
@@ -408,6 +407,7 @@ def factor_epochs(
         gradient_squares = 0.0  # of the gradient mapping (point - new) / lr, theta's
         intercept_squares = 0.0  # and beta's
         intercept_terms = 0.0  # the size of the terms the intercept's gradient sums
+        point_norm = 0.0  # |y_theta|, the scale of the gradient's rounding
         for t in range(k):
             offset = ybar[t] - y_beta[t]
             for j in range(d):
@@ -421,6 +421,7 @@ def factor_epochs(
             squares += sq + unexplained[t] + S * offset * offset
             gb = -2.0 * offset
             for j in range(d):
+                point_norm += y_theta[t, j] * y_theta[t, j]
                 w = y_theta[t, j] * inv_scale[j]
                 penalty += l2 * w * w + l1 * abs(w)
                 g = 2.0 * l2 * w * inv_scale[j]
@@ -452,11 +453,6 @@ def factor_epochs(
             first = loss
             scalars[3] = loss
         previous = loss
-        point_norm = 0.0
-        for t in range(k):
-            for j in range(d):
-                point_norm += y_theta[t, j] * y_theta[t, j]
-        point_norm = np.sqrt(point_norm)
         momentum = 0.0
         if accelerated:
             uphill = 0.0
@@ -493,7 +489,7 @@ def factor_epochs(
             return EPOCHS_NOT_FINITE, epoch + 1
         if tol >= 0.0 and mu > 0.0:
             prox_factor = 2.0 if l1 > 0.0 else 1.0
-            floor = floor_factor * (L * point_norm + g0_norm) * prox_factor / mu
+            floor = floor_factor * (L * np.sqrt(point_norm) + g0_norm) * prox_factor / mu
             if decoupled:
                 bound = (
                     prox_factor * np.sqrt(gradient_squares) / mu + np.sqrt(intercept_squares) / 2.0
