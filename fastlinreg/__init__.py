@@ -1,7 +1,7 @@
 """fastlinreg: gradient-descent linear regression as fast as the memory allows."""
 
 from . import _config  # noqa: F401  (sets the thread-safe threading layer first)
-from .estimator import LinearRegression
+from .estimator import LinearRegression, PredictionOverflowWarning
 from .persistence import load
 from .plotting import plot_benchmark, plot_loss, plot_loss_vs_time, plot_predictions
 from .solvers import DivergenceError
@@ -10,6 +10,7 @@ __version__ = "0.1.0"
 __all__ = [
     "DivergenceError",
     "LinearRegression",
+    "PredictionOverflowWarning",
     "load",
     "plot_benchmark",
     "plot_loss",

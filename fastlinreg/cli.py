@@ -12,11 +12,15 @@ that is not one) prints one line and exits with status 2; a bug still shows its 
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
 import time
 import warnings
 
 import numpy as np
+
+from . import __version__
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -42,12 +46,14 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _fit(args: argparse.Namespace) -> int:
-    """Train on a file streamed in row batches, print a summary, save the model."""
+    """Train on a file streamed in row batches, save the model, print a summary."""
     from .estimator import LinearRegression
     from .file_source import FileSource
 
-    started = time.perf_counter()
-    source = FileSource(args.data, args.target, batch_rows=args.batch_rows)
+    # Before any work: a fit of an hour must not end in a refusal to write its model,
+    # nor write it over its own data.
+    _check_outputs({"--save": args.save, "--plot": args.plot}, inputs=[("data file", args.data)])
+    source = FileSource(args.data, args.target, batch_rows=args.batch_rows, progress=not args.quiet)
     model = LinearRegression(
         solver=args.solver,
         learning_rate=args.learning_rate,
@@ -63,28 +69,52 @@ def _fit(args: argparse.Namespace) -> int:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         model.fit(source)
-    elapsed = time.perf_counter() - started
-    n, d = source.n_samples, source.n_features
-    print(f"data        {args.data}: {n} rows, {d} features, target {args.target!r}")
-    print(f"solver      {model.solver_}, {model.n_iter_} epochs, converged: {model.converged_}")
-    print(f"final loss  {model.loss_history_[-1]:.6g}")
-    print(f"R²          {_r2(model, source):.6f}")
-    print(f"time        {elapsed:.3f} s ({n * model.n_iter_ / elapsed:.3g} rows/s)")
-    for warning in caught:
-        print(f"warning     {warning.message}")
+    # Saved first: what comes after (the R² pass, printing to a closed pipe, Ctrl-C)
+    # cannot lose a finished fit.
     model.save(args.save)
-    print(f"model       saved to {args.save}")
+    r2 = _r2(model, source)
+    report = _report_stream(args.save)
+    n, d = source.n_samples, source.n_features
+    epochs = f"{model.n_iter_} epoch{'' if model.n_iter_ == 1 else 's'}"
+    print(f"data        {args.data}: {n} rows, {d} features, target {args.target!r}", file=report)
+    print(f"solver      {model.solver_}, {epochs}, converged: {model.converged_}", file=report)
+    print(f"final loss  {model.loss_history_[-1]:.6g}", file=report)
+    print(f"R²          {r2:.6f}", file=report)
+    for warning in caught:
+        print(f"fastlinreg: warning: {warning.message}", file=sys.stderr)
     if args.plot:
-        _save_plot(lambda plotting: plotting.plot_loss(model), args.plot, "loss plot")
+        _save_plot(lambda plotting: plotting.plot_loss(model), args.plot, "loss plot", report)
+    print(f"model       saved to {args.save}", file=report)
+    # The whole command, from its start: parsing, fitting, saving, R² and the plot. Rows
+    # read counts every pass over the file (one, when the fit ran on the factor).
+    elapsed = time.perf_counter() - args.started
+    rate = source.rows_read / elapsed
+    print(
+        f"time        {elapsed:.3f} s ({source.rows_read} rows read, {rate:.3g} rows/s)",
+        file=report,
+    )
     return 0
 
 
 def _r2(model, source) -> float:
-    """The training R², from one more streamed pass (the file is never loaded whole).
+    """The training R²: from the factor when the fit made one (no pass over the file),
+    else from one more streamed pass."""
+    factor = model._factor  # the rows' triangular factor (see fastlinreg.precompute)
+    if factor is not None:
+        from .precompute import PrecomputedSource
 
-    The spread of y is merged block by block (Chan et al.), so a large mean of y does
-    not cancel it away.
-    """
+        moments = PrecomputedSource(factor)
+        W = np.atleast_2d(model.coef_).astype(np.float64)
+        b = np.atleast_1d(model.intercept_).astype(np.float64)
+        residual, _, _ = moments.loss_grad(W, b)
+        # The spread of y is the smallest mean square of a constant model, at b = mean
+        # of y; a gradient at b = 0 gives that mean (the loss is (b - mean)² + spread).
+        zero = np.zeros_like(W)
+        _, _, gb = moments.loss_grad(zero, np.zeros(1))
+        spread, _, _ = moments.loss_grad(zero, -gb / 2.0)
+        return 1.0 - residual / spread if spread > 0 else float("nan")
+    # The spread of y is merged block by block (Chan et al.), so a large mean of y does
+    # not cancel it away.
     residual_squares = count = mean = spread = 0.0
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="X does not have valid feature names")
@@ -107,33 +137,64 @@ def _predict(args: argparse.Namespace) -> int:
     file beside --out, renamed to it after the last batch (removed on an error), so
     memory holds a batch, not the file, and a failed run leaves no partial output.
     """
-    from . import io
+    from . import outputs
+    from .estimator import PredictionOverflowWarning
     from .file_source import FileSource
     from .persistence import load
 
+    _check_outputs(
+        {"--out": args.out}, inputs=[("model file", args.model), ("data file", args.data)]
+    )
     model = load(args.model)
-    source = FileSource(args.data, None, batch_rows=args.batch_rows)
-    columns = _feature_columns(model, source)
-    with io.PredictionWriter(args.out) as writer, warnings.catch_warnings():
+    source = FileSource(args.data, None, batch_rows=args.batch_rows, progress=not args.quiet)
+    columns = _feature_columns(model, source, by_position=args.by_position)
+    with outputs.PredictionWriter(args.out) as writer, warnings.catch_warnings():
         # The model remembers column names; X is a plain array selected by them.
         warnings.filterwarnings("ignore", message="X does not have valid feature names")
+        # Not a warning here but an error naming the row in the file (_refuse_overflow).
+        warnings.simplefilter("ignore", PredictionOverflowWarning)
         for batch in source.feature_batches():
             # A C-contiguous copy, as the whole-file command made: the same kernel path,
             # so the same predictions to the last bit.
             X = batch if columns is None else np.ascontiguousarray(batch[:, columns])
-            writer.write(model.predict(X))
-    print(f"{writer.n_rows} predictions written to {args.out}")
+            predictions = model.predict(X)
+            _refuse_overflow(predictions, source, first_row=writer.n_rows)
+            writer.write(predictions)
+    report = _report_stream(args.out)
+    print(f"{writer.n_rows} predictions written to {args.out}", file=report)
     return 0
 
 
-def _feature_columns(model, source) -> list[int] | None:
+def _refuse_overflow(predictions, source, first_row: int) -> None:
+    """Predictions beyond float64 (inf, or NaN from inf - inf) are an error, not output:
+    the file they would go to could not even be read back."""
+    from .io import DataError
+
+    finite = np.isfinite(predictions)
+    if not finite.all():
+        row = first_row + int(np.argmin(finite.reshape(len(finite), -1).all(axis=1)))
+        raise DataError(
+            f"{source.path}: the prediction for data row {row + 1} is beyond float64 "
+            f"({int(np.sum(~finite))} in this batch): the values times the coefficients "
+            "overflow; rescale the data and refit"
+        )
+
+
+def _feature_columns(model, source, *, by_position: bool) -> list[int] | None:
     """Where the model's features are among the columns of ``source`` (a FileSource
     without a target), in the model's order; None: all of them, as they are."""
     from .io import DataError
 
     columns = source.feature_names
     names = getattr(model, "feature_names_in_", None)
-    if names is None:
+    numbered = source.path.lower().endswith(".npy")  # columns "0", "1", ...: no names
+    if names is None and not numbered and not by_position:
+        raise DataError(
+            f"the model was fitted without column names, so {source.path}'s columns "
+            "cannot be matched to its features by name; if the file's columns are the "
+            "model's features in the same order, pass --by-position"
+        )
+    if names is None or by_position:
         if len(columns) != model.n_features_in_:
             raise DataError(
                 f"{source.path} has {len(columns)} columns; the model expects "
@@ -150,6 +211,32 @@ def _feature_columns(model, source) -> list[int] | None:
     return [columns.index(name) for name in names]
 
 
+def _check_outputs(outputs_by_option: dict, inputs: list[tuple[str, str]]) -> None:
+    """Refuse, before any work, an output that is one of the inputs or another output,
+    or that cannot be written (see ``fastlinreg.outputs.check_output``)."""
+    from . import outputs
+
+    seen: dict[str, str] = {}
+    for option, path in outputs_by_option.items():
+        if not path:
+            continue
+        outputs.check_output(path, inputs=inputs, option=option)
+        if outputs.is_standard_output(path):
+            continue  # several outputs may share standard output, as with a shell's >
+        where = os.path.realpath(path)
+        if where in seen:
+            raise ValueError(f"{option} {path} is also {seen[where]}: choose another file")
+        seen[where] = f"{option} {path}"
+
+
+def _report_stream(output: str):
+    """Standard output for the summary, unless the output goes there (``-``,
+    ``/dev/stdout``): then standard error, so the summary does not mix into it."""
+    from .outputs import is_standard_output
+
+    return sys.stderr if is_standard_output(output) else sys.stdout
+
+
 def _bench(args: argparse.Namespace) -> int:
     """Epoch time of fastlinreg, NumPy and scikit-learn side by side on this machine."""
     from . import bench
@@ -161,15 +248,16 @@ def _bench(args: argparse.Namespace) -> int:
     return 0
 
 
-def _save_plot(draw, path: str, what: str) -> None:
+def _save_plot(draw, path: str, what: str, report=None) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
-    from . import plotting
+    from . import outputs, plotting
 
     ax = draw(plotting)
-    ax.figure.savefig(path, dpi=100, bbox_inches="tight")
-    print(f"{what} written to {path}")
+    with outputs.output_file(path) as file:
+        ax.figure.savefig(file, format="png", dpi=100, bbox_inches="tight")
+    print(f"{what} written to {path}", file=report or sys.stdout)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -184,6 +272,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="fastlinreg",
         description="Gradient-descent linear regression with fused Numba kernels.",
     )
+    parser.add_argument("--version", action="version", version=f"fastlinreg {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     demo = sub.add_parser(
         "demo",
@@ -211,7 +300,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     fit.add_argument("data", metavar="DATA", help="training data: .csv, .parquet or .npy")
     fit.add_argument("--target", required=True, help="name (or .npy index) of the y column")
-    fit.add_argument("--save", required=True, metavar="MODEL", help="where to write the model")
+    fit.add_argument(
+        "--save", required=True, metavar="MODEL", help="where to write the model ('-': stdout)"
+    )
     fit.add_argument(
         "--solver",
         choices=["auto", "gd", "agd", "exact"],
@@ -261,7 +352,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_batch_rows(fit)
     fit.add_argument("--plot", help="PNG file for the 'Epochs vs Loss' plot")
-    fit.add_argument("--quiet", action="store_true", help="no progress bar")
+    fit.add_argument("--quiet", action="store_true", help="no progress bars")
     fit.set_defaults(run=_fit)
 
     predict = sub.add_parser(
@@ -276,8 +367,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     predict.add_argument("model", metavar="MODEL", help="a model file from 'fastlinreg fit'")
     predict.add_argument("data", metavar="DATA", help="data: .csv, .parquet or .npy")
-    predict.add_argument("--out", required=True, metavar="PRED.csv", help="output CSV file")
+    predict.add_argument(
+        "--out", required=True, metavar="PRED.csv", help="output CSV file ('-': standard output)"
+    )
+    predict.add_argument(
+        "--by-position",
+        action="store_true",
+        help="take DATA's columns in file order as the model's features, whatever their "
+        "names (needed for a model fitted without column names, e.g. on an array)",
+    )
     _add_batch_rows(predict)
+    predict.add_argument("--quiet", action="store_true", help="no progress bar")
     predict.set_defaults(run=_predict)
 
     bench = sub.add_parser(
@@ -322,12 +422,36 @@ def _auto_or_bool(text: str):
     return values[text.lower()]
 
 
+class _Terminated(BaseException):
+    """SIGTERM or SIGHUP, raised where the program is, so that whatever it was writing is
+    cleaned up on the way out (temporary files removed) as for Ctrl-C."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _terminate(signum, frame):
+    raise _Terminated(signum)
+
+
 def main(argv: list[str] | None = None) -> int:
     from .io import DataError
 
+    started = time.perf_counter()
     args = build_parser().parse_args(argv)
+    args.started = started
+    handled = [getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)]
+    previous = {signum: signal.signal(signum, _terminate) for signum in handled}
     try:
-        return int(args.run(args))
+        status = int(args.run(args))
+        sys.stdout.flush()  # here, so that a closed pipe is found while it can be handled
+        return status
+    except BrokenPipeError:
+        # The reader of standard output left (`| head`): what was saved stays saved; say
+        # nothing more there (a later flush would fail again) and exit as SIGPIPE would.
+        sys.stdout = open(os.devnull, "w")
+        return 128 + 13
     except (OSError, DataError, ValueError) as error:
         # User mistakes: missing or unreadable files, bad cells or columns, invalid
         # parameters (scikit-learn's messages), a diverging learning rate.
@@ -337,3 +461,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("fastlinreg: interrupted", file=sys.stderr)
         return 130
+    except _Terminated as stop:
+        print(f"fastlinreg: stopped by {signal.Signals(stop.signum).name}", file=sys.stderr)
+        return 128 + stop.signum
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from contextlib import contextmanager
+import warnings
+from contextlib import contextmanager, nullcontext
 from numbers import Integral, Real
 
 import numpy as np
@@ -333,7 +334,9 @@ class LinearRegression(RegressorMixin, BaseEstimator):
             )
         continuing = partial and hasattr(self, "coef_") and (previous is not None or not accumulate)
         source, y_ndim = self._source(X, y, sample_weight, reset=not continuing)
-        n_samples, n_features, n_targets = source.n_samples, source.n_features, source.n_targets
+        # Not n_samples: a CSV file learns its row count from its first pass, which is the
+        # factor's or the first epoch's (asking now would cost a pass of its own).
+        n_features, n_targets = source.n_features, source.n_targets
         solver = self._chosen_solver(n_features + n_targets)
         if continuing:
             if np.atleast_2d(self.coef_).shape != (n_targets, n_features):
@@ -352,9 +355,16 @@ class LinearRegression(RegressorMixin, BaseEstimator):
                 factor = precompute.combine(previous, factor)
         elif isinstance(source, InMemorySource):
             source.check_values()  # a read of its own (files and Dask check as they read)
-        with _progress(self, n_samples) as on_epoch:
+        # Epochs that pass over a file read it as often as they like: a text file is
+        # parsed once, into a temporary binary copy, rather than at every pass.
+        passes = (
+            source.repeated_passes()
+            if factor is None and isinstance(source, FileSource)
+            else nullcontext(source)
+        )
+        with passes as pass_source, _progress(self, pass_source, factor is None) as on_epoch:
             result = self._solve(
-                solver, source, factor, coef0, intercept0, on_epoch, started, partial
+                solver, pass_source, factor, coef0, intercept0, on_epoch, started, partial
             )
         # Fitted attributes are set only now, all at once. Float32 data gives float32
         # results (computed in float64), as scikit-learn does.
@@ -379,6 +389,7 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         if is_dask_collection(X) or is_dask_collection(y):
             return self._dask_source(X, y, sample_weight, reset=reset)
         _refuse_complex(X=X, y=y, sample_weight=sample_weight)
+        _refuse_text(X=X, y=y)
         # NaN, infinity and values too large to square are refused by the source, naming
         # the row and column (scikit-learn names neither): see _fit_or_raise.
         X, y = validate_data(
@@ -395,6 +406,7 @@ class LinearRegression(RegressorMixin, BaseEstimator):
             sample_weight = _check_sample_weight(
                 sample_weight, X, dtype=np.float64, ensure_non_negative=True
             )
+            sample_weight = _normalized_weights(sample_weight)
         Y = y.reshape(X.shape[0], -1)
         return InMemorySource(X, Y, sample_weight, parallel=self.parallel), y.ndim
 
@@ -567,20 +579,57 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         -------
         y_pred : ndarray of shape (n_samples,) or (n_samples, n_targets)
             Predictions, in X's dtype (float64 for non-float input).
+
+        Warns
+        -----
+        PredictionOverflowWarning
+            When a prediction is not finite: finite X and coefficients whose products
+            or sums overflow X's dtype (NaN where infinities of both signs meet).
         """
         check_is_fitted(self)
+        _refuse_text(X=X)
         X = validate_data(self, X, dtype=_FLOAT_DTYPES, reset=False)
         coef = np.atleast_2d(self.coef_)
         intercept = np.atleast_1d(self.intercept_)
         out = np.empty((X.shape[0], coef.shape[0]), dtype=X.dtype, order="F")
-        for t in range(coef.shape[0]):
-            kernels.predict(X, coef[t], intercept[t], parallel=self.parallel, out=out[:, t])
+        # An overflow is reported once, below (NumPy's own warnings come only with the
+        # JIT off, where the kernel runs as Python).
+        with np.errstate(over="ignore", invalid="ignore"):
+            for t in range(coef.shape[0]):
+                kernels.predict(X, coef[t], intercept[t], parallel=self.parallel, out=out[:, t])
+        _warn_not_finite(out)
         return out.ravel() if np.ndim(self.coef_) == 1 else out
 
 
+class PredictionOverflowWarning(RuntimeWarning):
+    """``predict`` gave predictions that are not finite (NaN or infinity) for finite X:
+    the products of X and the coefficients, or their sums, overflow."""
+
+
+def _warn_not_finite(predictions: np.ndarray) -> None:
+    """PredictionOverflowWarning naming how many predictions (n, k) are not finite, and
+    the first row of one. A check of the output only, not of X."""
+    finite = np.isfinite(predictions)
+    if finite.all():
+        return
+    bad_rows = ~finite.all(axis=1)
+    count = int(np.count_nonzero(~finite))
+    warnings.warn(
+        f"{count} of {predictions.size} predictions are not finite (NaN or infinity), the "
+        f"first in row {int(np.argmax(bad_rows))}: X times coef_ overflows "
+        f"{predictions.dtype} there (finite values whose products or sums exceed it).",
+        PredictionOverflowWarning,
+        stacklevel=3,
+    )
+
+
 @contextmanager
-def _progress(model, n_samples):
-    """The per-epoch callback of a fit: the progress bar (if verbose) and the user's."""
+def _progress(model, source, reads_rows: bool):
+    """The per-epoch callback of a fit: the progress bar (if verbose) and the user's.
+
+    ``reads_rows``: the epochs pass over the source's rows, and the bar shows how many
+    it reads a second; epochs on the factor read none, so it shows none.
+    """
     bar = None
     if model.verbose:
         from tqdm.auto import tqdm
@@ -591,8 +640,11 @@ def _progress(model, n_samples):
 
     def on_epoch(epoch, loss, coef, intercept):
         if bar is not None:
-            rows_per_s = n_samples * (epoch + 1) / max(time.perf_counter() - started, 1e-9)
-            bar.set_postfix(loss=f"{loss:.6g}", rows_s=f"{rows_per_s:.3g}", refresh=False)
+            postfix = {"loss": f"{loss:.6g}"}
+            if reads_rows:  # by now a pass has read them all: the count is known
+                seconds = max(time.perf_counter() - started, 1e-9)
+                postfix["rows_s"] = f"{source.n_samples * (epoch + 1) / seconds:.3g}"
+            bar.set_postfix(postfix, refresh=False)
             bar.update()
         return model.callback is not None and model.callback(epoch, loss, coef, intercept)
 
@@ -616,6 +668,62 @@ def _refuse_complex(**arrays):
                 f"Complex data not supported: {name} is complex ({dtype}); fastlinreg "
                 "fits real numbers only"
             )
+
+
+def _refuse_text(**arrays):
+    """scikit-learn's error for text data (check_array with dtype="numeric"), before any
+    conversion: NumPy would turn numeric strings ("1.5") into numbers. Arrays of
+    strings or bytes, object arrays and DataFrame columns holding any, and (nested)
+    lists of them are text; numbers in object arrays (pandas) are not."""
+    for name, values in arrays.items():
+        if values is not None and _holds_text(values):
+            raise ValueError(
+                f"Input {name} holds text: dtype='numeric' is not compatible with arrays "
+                "of bytes/strings. Convert your data to numeric values explicitly instead."
+            )
+
+
+def _holds_text(values) -> bool:
+    dtype = getattr(values, "dtype", None)
+    if isinstance(dtype, np.dtype):
+        if dtype.kind in "USV":
+            return True
+        return dtype.kind == "O" and _any_text(np.asarray(values, dtype=object).ravel())
+    dtypes = getattr(values, "dtypes", None)
+    if dtypes is not None and hasattr(values, "columns"):  # a DataFrame: its columns
+        return any(
+            (isinstance(t, np.dtype) and t.kind in "USV")
+            or (not isinstance(t, np.dtype) and "str" in str(t).lower())
+            or (isinstance(t, np.dtype) and t.kind == "O" and _any_text(values.iloc[:, j]))
+            for j, t in enumerate(dtypes)
+        )
+    if dtype is not None:  # a pandas Series, say: its dtype is pandas'
+        return "str" in str(dtype).lower() or (
+            str(dtype) == "object" and _any_text(np.asarray(values))
+        )
+    return isinstance(values, list | tuple) and _any_text(values)
+
+
+def _any_text(values) -> bool:
+    """Whether a sequence (nested lists, an object array's values) holds a str or bytes."""
+    for value in values:
+        if isinstance(value, str | bytes):
+            return True
+        if isinstance(value, list | tuple | np.ndarray) and _holds_text(value):
+            return True
+    return False
+
+
+def _normalized_weights(weights: np.ndarray) -> np.ndarray:
+    """The weights times a power of four that brings their largest into [0.25, 1), where
+    it lies beyond 2**±256 (only their ratios count: the fit is the same, exactly; the
+    factor's sqrt(weight) scales by the power of two). Tiny weights (1e-320, subnormal)
+    would lose their sums to underflow, and huge ones overflow weight times value²."""
+    largest = float(np.max(weights, initial=0.0))
+    if largest == 0.0 or 2.0**-256 <= largest <= 2.0**256:
+        return weights
+    exponent = int(np.frexp(largest)[1])
+    return np.ldexp(weights, -2 * ((exponent + 1) // 2))
 
 
 def _initial(name, value, shape):

@@ -49,8 +49,10 @@ from __future__ import annotations
 import array
 import csv
 import difflib
+import io
 import os
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -69,6 +71,26 @@ __all__ = [
 _EXPECTED = "expected .csv, .parquet or .npy"
 # Cell texts read as "no value", compared case-insensitively; float() parses "nan" itself.
 _MISSING_MARKERS = frozenset({"na", "n/a", "#n/a", "null", "none", "nil", "missing"})
+# A CSV cell that is a number: an optional sign, ASCII digits with an optional fraction,
+# an optional exponent, whitespace around. Stricter than float(), which also reads
+# "1_000", non-ASCII digits and hex-free spellings such as "infinity": a cell reads the
+# same with any CSV reader or none. (A quoted cell may end in a quoted line break.)
+_NUMBER = re.compile(r"\s*[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\s*", re.ASCII)
+# float() spellings of NaN and infinities, refused with their own messages.
+_NON_FINITE = frozenset({"nan", "inf", "infinity"})
+# Bytes of CSV text read and handed to pyarrow at a time (cut at the last line end),
+# and the blocks it parses them in. Reading the chunks here, not through pyarrow's
+# streaming reader (which reads up to 32 blocks ahead: 20 to 40 MB whatever the batch),
+# keeps a pass's memory to a chunk and a batch. pyarrow parses the blocks of a chunk on
+# its threads in files of _CSV_THREADS_BYTES or more: 100 MB of 21 columns (2 cores,
+# pyarrow 26) in 0.41 s rather than 0.66, but its threads' allocator arenas add 2 to 5
+# MB to a pass, run to run (10 to 30% of a 16 MB file: too much there; under 8% from
+# 64 MB on).
+_CSV_CHUNK_BYTES = 1 << 20
+_ARROW_BLOCK_BYTES = 1 << 18
+_CSV_THREADS_BYTES = 64 << 20
+# A line end: what Python's csv module (through open(newline="")) counts as one.
+_LINE_END = re.compile(rb"\r\n|\r|\n")
 # Rows checked at once for NaN/inf: bounds the boolean temporary, not the result.
 _FINITE_CHECK_ROWS = 65536
 # How many column names an error message lists before it cuts the list short.
@@ -122,7 +144,15 @@ def read_table(path: str | os.PathLike[str]) -> Table:
 
         - ``.csv``: comma-separated, UTF-8 (a byte-order mark is fine), a header row of
           column names, then one row of numbers per line; quoted fields, CRLF line ends
-          and blank lines are fine.
+          and blank lines (empty, or of spaces and tabs) are fine. A cell is a number
+          written with ASCII digits: an optional sign, digits with an optional fraction
+          (``12``, ``-0.5``, ``.5``, ``5.``), an optional exponent (``1e-3``,
+          ``2.5E+10``), spaces around; nothing else (not ``1_000``, other digits than
+          ASCII ones, hex floats, ``nan`` or ``inf``). The values are those of Python's
+          ``float()`` of the text, bit for bit. pyarrow parses the file (about 150 MB/s
+          on one core); one with quoted cells or an error is read again by Python's csv
+          module (10 to 45 MB/s), which reads quoted cells and names the line of an
+          error.
         - ``.parquet``: integer and floating-point columns only, no nulls; needs
           pyarrow. A pandas index stored in the file is not read as a column.
         - ``.npy``: a 2-D integer or floating-point array, loaded without pickle;
@@ -214,19 +244,35 @@ def split_target(table: Table, target: str) -> tuple[np.ndarray, np.ndarray, lis
 
 
 def _read_csv(path: str) -> Table:
-    """Parse a CSV file with a header row into float64 (see :func:`read_table`)."""
+    """Parse a CSV file with a header row into float64 (see :func:`read_table`).
+
+    pyarrow parses it; a file it refuses (a bad cell, but also quoted cells, which it is
+    not asked to read) is read again by the Python reader, which reads quoted cells and
+    names the line and column of a bad one.
+    """
+    columns, header_lines = _csv_head(path)
+    try:
+        blocks = list(_arrow_csv_blocks(path, len(columns), header_lines))
+    except _ArrowRefused:
+        return _read_csv_python(path, columns)
+    if not blocks:
+        raise DataError(f"{path} has a header but no rows of numbers")
+    data = blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
+    return Table(columns=columns, data=data, path=path)
+
+
+def _read_csv_python(path: str, columns: list[str]) -> Table:
+    """:func:`_read_csv` with Python's csv module and a float() per cell, after the
+    header (``columns``, read): slower than pyarrow (45 MB/s), but it reads quoted
+    cells and locates every error."""
     # The values, row after row, 8 bytes each: far leaner than lists of Python floats.
     values = array.array("d")
     lines = array.array("q")  # the line where each data row starts, for messages
-    columns: list[str] | None = None
-    for start, row in _csv_records(path):
-        if columns is None:
-            columns = _csv_header(path, row, start)
-            continue
+    records = _csv_records(path)
+    next(records)  # the header
+    for start, row in records:
         _append_csv_row(path, start, row, columns, values)
         lines.append(start)
-    if columns is None:
-        raise DataError(f"{path} is empty: a header row and rows of numbers are needed")
     if not lines:
         raise DataError(f"{path} has a header but no rows of numbers")
     data = np.frombuffer(values, dtype=np.float64).reshape(len(lines), len(columns))
@@ -234,18 +280,213 @@ def _read_csv(path: str) -> Table:
     return Table(columns=columns, data=data, path=path)
 
 
-def _csv_records(path: str) -> Iterator[tuple[int, list[str]]]:
+class _ArrowRefused(Exception):
+    """pyarrow could not read a CSV file as numbers: the Python reader must (see
+    :func:`_arrow_csv_blocks`)."""
+
+
+class _ReadPosition:
+    """How many bytes of its file a reader has read (for progress bars): ``tell()``,
+    which the reader sets when it opens the file."""
+
+    def __init__(self) -> None:
+        self.tell: Callable[[], int] = lambda: 0
+
+
+class _ByteCount(io.RawIOBase):
+    """A file read as it is, counting the bytes read."""
+
+    def __init__(self, path: str):
+        super().__init__()
+        self._file = open(path, "rb", buffering=0)  # noqa: SIM115 (closed by close())
+        self.count = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[override]
+        n = self._file.readinto(buffer)
+        self.count += n
+        return n
+
+    def close(self) -> None:
+        self._file.close()
+        super().close()
+
+
+def _csv_head(path: str) -> tuple[list[str], int]:
+    """(the header's column names, checked; the physical lines up to its end): the first
+    non-blank record, read by the Python reader."""
+    for start, end, row in _csv_spans(path):
+        return _csv_header(path, row, start), end
+    raise DataError(f"{path} is empty: a header row and rows of numbers are needed")
+
+
+def _arrow_csv_blocks(
+    path: str, n_columns: int, header_lines: int, position: _ReadPosition | None = None
+) -> Iterator[np.ndarray]:
+    """The data rows of a CSV file as new (m, n_columns) float64 C-contiguous arrays of
+    finite values, in file order, parsed by pyarrow a chunk of the file at a time.
+
+    ``header_lines``: the physical lines up to the end of the header (blank lines
+    included), skipped. ``position``: set to tell how far the file has been read.
+
+    Raises _ArrowRefused, after the blocks before it, at anything it cannot read as
+    numbers of the cell grammar, which the Python reader then reads or locates. pyarrow
+    reads cells as numbers by a grammar close to ``_NUMBER``: it refuses "1_000", non-ASCII
+    digits, hex floats and empty cells, and what it accepts beyond ``_NUMBER`` is NaN and
+    infinities, which are refused here. Quoting is off, so a quoted cell keeps its
+    quotes and is refused (pyarrow reads '"1"2' as 12 where a CSV reader finds malformed
+    CSV); so every line end ends a row, and the file can be cut into chunks at any line
+    end. Lines of spaces and tabs are skipped, as empty lines are.
+    """
+    try:
+        import pyarrow as pa
+        import pyarrow.csv as pa_csv
+    except ImportError:  # pragma: no cover - pyarrow is a dependency
+        raise _ArrowRefused from None
+    names = [str(j) for j in range(n_columns)]
+    read_options = pa_csv.ReadOptions(
+        use_threads=os.path.getsize(path) >= _CSV_THREADS_BYTES,
+        block_size=_ARROW_BLOCK_BYTES,
+        column_names=names,
+    )
+    parse_options = pa_csv.ParseOptions(
+        quote_char=False, newlines_in_values=False, invalid_row_handler=_skip_blank_row
+    )
+    convert_options = pa_csv.ConvertOptions(
+        column_types=dict.fromkeys(names, pa.float64()),
+        null_values=[],
+        strings_can_be_null=False,
+        quoted_strings_can_be_null=False,
+    )
+    chunk = bytearray(_CSV_CHUNK_BYTES)
+    with open(path, "rb") as file:
+        if position is not None:
+            position.tell = file.tell
+        try:
+            file.seek(_offset_after_lines(file, header_lines))
+            held = 0  # bytes of a line cut short, at the start of chunk
+            while True:
+                n = file.readinto(memoryview(chunk)[held:])
+                end = held + n
+                if n == 0:  # the end of the file: the rest
+                    cut = end
+                else:  # up to the last line end; the rest goes with the next chunk
+                    cut = max(chunk.rfind(b"\n", 0, end), chunk.rfind(b"\r", 0, end)) + 1
+                    if cut == 0:  # a line longer than the chunk: a longer chunk
+                        # A new one: pyarrow may hold the old one's buffer a while.
+                        chunk = chunk + bytes(len(chunk))
+                        held = end
+                        continue
+                block = _arrow_csv_block(
+                    memoryview(chunk)[:cut],
+                    pa,
+                    pa_csv,
+                    n_columns,
+                    (read_options, parse_options, convert_options),
+                )
+                if block is not None:
+                    yield block
+                held = end - cut
+                chunk[:held] = chunk[cut:end]
+                if n == 0:
+                    break
+        finally:
+            if position is not None:  # the file is closed: the count stays where it is
+                read = file.tell()
+                position.tell = lambda: read
+
+
+def _arrow_csv_block(text: memoryview, pa, pa_csv, n_columns: int, options) -> np.ndarray | None:
+    """The rows of ``text`` (whole lines of a CSV file, no header) parsed by pyarrow: an
+    (m, n_columns) float64 array of finite values, None for no rows; _ArrowRefused for
+    anything else."""
+    if not text:
+        return None
+    read_options, parse_options, convert_options = options
+    try:
+        table = pa_csv.read_csv(
+            pa.BufferReader(pa.py_buffer(text)),
+            read_options=read_options,
+            parse_options=parse_options,
+            convert_options=convert_options,
+        )
+    except pa.ArrowInvalid:  # what it cannot parse or convert
+        raise _ArrowRefused from None
+    if not table.num_rows:
+        return None
+    block = np.empty((table.num_rows, n_columns))
+    for j in range(n_columns):
+        block[:, j] = table.column(j).to_numpy()
+    if not np.isfinite(block).all():
+        raise _ArrowRefused
+    return block
+
+
+def _offset_after_lines(file, count: int) -> int:
+    """The byte offset after the first ``count`` lines of a binary file (read from its
+    start; lines end as Python's csv module counts them: CRLF, LF or CR)."""
+    offset = 0
+    piece = b""
+    while count > 0:
+        more = file.read(1 << 16)
+        if not more:
+            break
+        # Keep a last CR with the next piece: it may be the start of a CRLF.
+        piece = piece + more
+        scan_to = len(piece) - 1 if piece.endswith(b"\r") else len(piece)
+        consumed = 0
+        for match in _LINE_END.finditer(piece, 0, scan_to):
+            consumed = match.end()
+            count -= 1
+            if count == 0:
+                break
+        offset += consumed
+        piece = piece[consumed:]
+    else:
+        return offset
+    return offset + len(piece)  # fewer lines than that: the whole file
+
+
+def _skip_blank_row(row) -> str:
+    """pyarrow's verdict on a row of another number of cells than the header: a line of
+    spaces and tabs is blank (skipped); any other is refused."""
+    return "skip" if not row.text.strip(" \t") else "error"
+
+
+def _csv_records(
+    path: str, position: _ReadPosition | None = None
+) -> Iterator[tuple[int, list[str]]]:
     """(the line where it starts, its cells) of every non-blank record of a CSV file,
-    the header included; malformed CSV and non-UTF-8 text as a DataError."""
+    the header included; malformed CSV and non-UTF-8 text as a DataError. ``position``:
+    set to tell how far the file has been read."""
+    for start, _, row in _csv_spans(path, position):
+        yield start, row
+
+
+def _csv_spans(
+    path: str, position: _ReadPosition | None = None
+) -> Iterator[tuple[int, int, list[str]]]:
+    """(the line where it starts, the line where it ends, its cells) of every record of
+    :func:`_csv_records`. A blank line, or one of whitespace only, is no record."""
     line = 1  # where the next record starts
     try:
         # newline="" as the csv module requires: it handles CRLF and quoted newlines.
-        with open(path, encoding="utf-8-sig", newline="") as file:
-            reader = csv.reader(file, strict=True, skipinitialspace=True)
+        if position is None:
+            text = open(path, encoding="utf-8-sig", newline="")  # noqa: SIM115
+        else:
+            raw = _ByteCount(path)
+            position.tell = lambda: raw.count
+            text = io.TextIOWrapper(io.BufferedReader(raw), encoding="utf-8-sig", newline="")
+        with text:
+            reader = csv.reader(text, strict=True, skipinitialspace=True)
             for row in reader:
                 start, line = line, reader.line_num + 1
-                if row:  # not a blank line
-                    yield start, row
+                # Not a blank line: the csv module gives [] for an empty one, and one
+                # cell for a line of spaces, which is blank too.
+                if row and (len(row) > 1 or row[0].strip()):
+                    yield start, line - 1, row
     except csv.Error as error:
         raise DataError(f"{path} line {line}: malformed CSV ({error})") from None
     except UnicodeDecodeError:
@@ -259,10 +500,9 @@ def _append_csv_row(
     cell) when it has another number of cells than the header or a cell is no number."""
     if len(row) != len(columns):
         raise DataError(f"{path} line {line}: {len(row)} cells, the header has {len(columns)}")
-    try:
-        values.extend(map(float, row))
-    except ValueError:
-        raise _csv_cell_error(path, line, columns, row) from None
+    if not all(map(_NUMBER.fullmatch, row)):
+        raise _csv_cell_error(path, line, columns, row)
+    values.extend(map(float, row))  # a cell of the grammar is one float() reads
 
 
 def _csv_header(path: str, row: list[str], line: int) -> list[str]:
@@ -276,18 +516,21 @@ def _csv_header(path: str, row: list[str], line: int) -> list[str]:
 
 
 def _csv_cell_error(path: str, line: int, columns: list[str], row: list[str]) -> DataError:
-    """The error for the first cell of a row that float() does not read."""
+    """The error for the first cell of a row that is not a number (``_NUMBER``)."""
     for name, cell in zip(columns, row, strict=True):
-        try:
-            float(cell)
-        except ValueError:
-            where = f"{path} line {line}, column {name!r}"
-            text = cell.strip()
-            if not text:
-                return DataError(f"{where}: empty cell")
-            if text.lower() in _MISSING_MARKERS:
-                return DataError(f"{where}: missing value {text!r}")
-            return DataError(f"{where}: {text!r} is not a number")
+        if _NUMBER.fullmatch(cell):
+            continue
+        where = f"{path} line {line}, column {name!r}"
+        text = cell.strip()
+        if not text:
+            return DataError(f"{where}: empty cell")
+        if text.lower() in _MISSING_MARKERS:
+            return DataError(f"{where}: missing value {text!r}")
+        if text.lower().lstrip("+-") in _NON_FINITE:  # the messages of _check_finite
+            value = float(text)
+            what = "missing value (NaN)" if np.isnan(value) else f"infinite value ({value})"
+            return DataError(f"{where}: {what}")
+        return DataError(f"{where}: {text!r} is not a number")
     raise AssertionError("a row that failed to parse parsed")  # pragma: no cover
 
 

@@ -9,6 +9,9 @@ i.e. scikit-learn's ElasticNet objective times two, so that with alpha=0 it is t
 squared error of the tutorial. The solvers iterate on scaled coordinates
 theta = w * scale, beta = b + w @ center (feature scaling: every column then has unit
 spread, so badly scaled columns no longer force a tiny step), and report w and b.
+Where y is beyond the safe range (1e-170, 1e+160: its squares, the loss, would
+underflow or overflow) they iterate on y / y_scale, y_scale a power of two: theta and
+beta are then divided by it, and the losses they compute by its square.
 """
 
 from __future__ import annotations
@@ -17,7 +20,14 @@ from typing import Any
 
 import numpy as np
 
-from .precompute import sums_overflow
+from .precompute import (
+    PrecomputedSource,
+    _name_bad_values,
+    column_norms,
+    scaled_targets,
+    sums_overflow,
+    target_scale,
+)
 
 # L from passes over the data: an explicit Hessian up to this many parameters, Lanczos
 # with this many vectors beyond.
@@ -45,6 +55,15 @@ class Objective:
         intercept absorbs them, so the data's part of their gradient is zero. A pass
         computes it as rounding (about eps * |x| * sum |r|), and agd on passes never
         settled: 1000 epochs instead of tens. It is set to zero; the penalty's part stays.
+
+    Attributes
+    ----------
+    y_scale : float
+        A power of two: theta and beta are in units of y / y_scale, and so are the
+        losses and gradients of every method (times 1 / y_scale²): 1 for ordinary y. A
+        PrecomputedSource's is read off its factor (``source`` is then one of the factor
+        of y / y_scale); other sources hold y in the units of their own ``y_scale`` (1
+        when they have none).
     """
 
     def __init__(self, source, center, scale, *, fit_intercept, alpha, l1_ratio, constant=None):
@@ -53,8 +72,17 @@ class Objective:
         self.scale = scale
         self.constant = constant if constant is not None and constant.any() else None
         self.fit_intercept = fit_intercept
+        if isinstance(source, PrecomputedSource):
+            # The factor is in y's own units: iterate on a factor of y / y_scale.
+            self.y_scale = target_scale(source.factor)
+            if self.y_scale != 1.0:
+                self.source = PrecomputedSource(scaled_targets(source.factor, self.y_scale))
+        else:
+            self.y_scale = float(getattr(source, "y_scale", 1.0))
         self.l2 = alpha * (1.0 - l1_ratio)
-        self.l1 = 2.0 * alpha * l1_ratio
+        # In units of y / y_scale the loss is divided by y_scale², w by y_scale: the L1
+        # term (linear in w) by y_scale only.
+        self.l1 = 2.0 * alpha * l1_ratio / self.y_scale
 
     def unscaled(self) -> bool:
         """Whether the solver iterates on X as it is. Standardized columns all have the
@@ -63,12 +91,24 @@ class Objective:
 
     def to_original(self, theta, beta):
         """(w, b) from solver coordinates."""
+        W, b = self._unscaled(theta, beta)
+        return W * self.y_scale, b * self.y_scale
+
+    def _unscaled(self, theta, beta):
+        """(w, b) / y_scale from solver coordinates."""
         W = theta / self.scale
         return W, beta - W @ self.center
 
     def to_solver(self, W, b):
         """Solver coordinates from (w, b)."""
+        W, b = W / self.y_scale, b / self.y_scale
         return W * self.scale, b + W @ self.center
+
+    def loss_to_original(self, loss):
+        """A loss (or losses) in solver units, in y's own (times y_scale²): inf or 0
+        where that is beyond float64 (y_scale² alone may be)."""
+        with np.errstate(over="ignore", under="ignore"):
+            return loss * self.y_scale * self.y_scale
 
     def _gradient_to_solver(self, G, gb):
         # Chain rule through w = theta / scale, b = beta - w @ center.
@@ -77,9 +117,10 @@ class Objective:
 
     def smooth_loss_grad(self, theta, beta):
         """(F without its L1 part, gradient in solver coordinates): one pass."""
-        W, b = self.to_original(theta, beta)
+        W, b = self._unscaled(theta, beta)
         loss, G, gb = self.source.loss_grad(W, b)
-        loss += self.l2 * float(np.sum(W**2)) / W.shape[0]
+        if self.l2 > 0.0:  # W² may overflow where 1/scale is huge: 0 * inf is NaN
+            loss += self.l2 * float(np.sum(W**2)) / W.shape[0]
         g_theta, g_beta = self._gradient_to_solver(G + 2.0 * self.l2 * W, gb)
         if self.constant is not None:
             g_theta[:, self.constant] = (2.0 * self.l2 * W / self.scale)[:, self.constant]
@@ -117,7 +158,7 @@ class Objective:
             H = np.column_stack([g_theta, g_beta])[:, :n_params].T
             eigenvalues = np.linalg.eigvalsh((H + H.T) / 2.0)
             L = float(eigenvalues[-1])
-            if self.unscaled() and _too_flat_to_resolve(H, L):
+            if self.unscaled() and (_too_flat_to_resolve(H, L) or self._squares_underflow(H)):
                 return L, 0.0
             # Eigenvalues within rounding of zero belong to directions no step moves
             # along (duplicated or constant columns): the smallest curvature that
@@ -126,11 +167,21 @@ class Objective:
             return L, float(resolved[0]) if resolved.size else None
         try:
             L, mu = self._largest_eigenvalue(d)
-        except np.linalg.LinAlgError as error:  # an infinite Hessian: see below
-            raise sums_overflow() from error
+        except np.linalg.LinAlgError:  # an infinite Hessian, as below
+            L, mu = np.inf, None
         if not np.isfinite(L):  # finite data (checked by the first pass) that overflows
+            _name_bad_values(self.source)  # the source's own error, naming the value
             raise sums_overflow()
         return L, mu
+
+    def _squares_underflow(self, H) -> bool:
+        """Whether a column of the factor has data (a norm above 0) whose curvature
+        H[j, j], its mean square, underflowed to 0 (columns of 1e-170 unscaled): no step
+        of 1/L resolves it either. Scaled columns have unit curvature."""
+        source = self.source
+        d = source.n_features
+        columns = np.vstack([source.R_xx, np.sqrt(source.factor.total_weight) * source.x_mean])
+        return bool(np.any((column_norms(columns) > 0.0) & (np.diag(H)[:d] == 0.0)))
 
     def factor_arrays(self) -> dict[str, Any]:
         """The quadratic of a PrecomputedSource in solver coordinates, as the arrays of
@@ -171,7 +222,9 @@ class Objective:
                 squares = squares[weights > 0.0]
             largest = max(largest, float(np.max(squares, initial=0.0)))
         intercept = 1.0 if self.fit_intercept else 0.0
-        return 2.0 * (largest + intercept) + 2.0 * self.l2 * float(np.max(1.0 / self.scale**2))
+        # Only with a penalty: 1/scale² overflows for tiny columns, and 0 * inf is NaN.
+        penalty = 2.0 * self.l2 * float(np.max(1.0 / self.scale**2)) if self.l2 > 0.0 else 0.0
+        return 2.0 * (largest + intercept) + penalty
 
     def _largest_eigenvalue(self, d: int) -> tuple[float, float | None]:
         """(L, mu) of the Hessian from Hessian-vector products (one pass over the data

@@ -28,7 +28,6 @@ from __future__ import annotations
 import json
 import os
 import struct
-import uuid
 import zipfile
 import zlib
 from operator import index
@@ -38,6 +37,7 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from .estimator import LinearRegression
+from .outputs import output_file
 
 FORMAT = "fastlinreg-model"
 FORMAT_VERSION = 1
@@ -73,16 +73,18 @@ def save(model: LinearRegression, path: str | os.PathLike[str]) -> None:
     """Write a fitted model to ``path`` in a safe, non-executable format.
 
     The file is an ``.npz`` archive (see the module docstring) written to exactly
-    ``path`` (no suffix is added), atomically: it is written to a temporary file in the
-    same directory and then renamed, so ``path`` never holds a half-written model. The
-    model is not modified.
+    ``path`` (no suffix is added) by :func:`fastlinreg.outputs.output_file`: a file is
+    written to a temporary file in the same directory and then renamed, so ``path``
+    never holds a half-written model; a symbolic link's target is written (the link
+    stays); a FIFO or a device is written into; ``-`` is standard output. The model is
+    not modified.
 
     Parameters
     ----------
     model : LinearRegression
         Fitted estimator. Its ``callback`` parameter must be None.
     path : str or os.PathLike
-        Destination; an existing file is replaced.
+        Destination; an existing file is replaced (keeping its permission bits).
 
     Raises
     ------
@@ -91,6 +93,10 @@ def save(model: LinearRegression, path: str | os.PathLike[str]) -> None:
     ValueError
         If a parameter cannot be stored (a callback, or a value that is not None, a
         bool, a number or a string).
+    OSError
+        If ``path`` cannot be written (its directory is missing or not writable, ...);
+        the message names ``path``, never the temporary file, and an existing file is
+        left as it was.
 
     See Also
     --------
@@ -149,7 +155,7 @@ def save(model: LinearRegression, path: str | os.PathLike[str]) -> None:
         "loss_history_": np.asarray(model.loss_history_, dtype=np.float64),
         "time_history_": np.asarray(model.time_history_, dtype=np.float64),
     }
-    _write_atomically(os.fsdecode(os.fspath(path)), arrays)
+    _write_archive(os.fsdecode(os.fspath(path)), arrays)
 
 
 def load(path: str | os.PathLike[str]) -> LinearRegression:
@@ -220,31 +226,18 @@ def _json_param(name: str, value: Any) -> Any:
     )
 
 
-def _write_atomically(path: str, arrays: dict[str, np.ndarray]) -> None:
-    """Write ``arrays`` as an .npz to a temporary file beside ``path``, then rename it."""
-    directory, base = os.path.split(path)
-    temporary = os.path.join(directory, f".{base}.{uuid.uuid4().hex}.tmp")
-    # os.open with mode 0o666 applies the umask, as for any new file (tempfile's are 0o600).
-    fd = os.open(
-        temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666
-    )
-    try:
-        with os.fdopen(fd, "wb") as file:
-            # What np.savez writes, but with allow_pickle=False: nothing executable can
-            # slip in. (np.savez on a name would also append ".npz" to it.)
-            with zipfile.ZipFile(file, mode="w", compression=zipfile.ZIP_STORED) as archive:
-                for key, array in arrays.items():
-                    with archive.open(f"{key}.npy", mode="w", force_zip64=True) as member:
-                        np.lib.format.write_array(member, array, allow_pickle=False)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        try:
-            os.unlink(temporary)
-        except OSError:
-            pass
-        raise
+def _write_archive(path: str, arrays: dict[str, np.ndarray]) -> None:
+    """Write ``arrays`` as an .npz archive to the output ``path`` (see
+    :func:`fastlinreg.outputs.output_file`: a file is replaced in one step)."""
+    with output_file(path) as file:
+        # What np.savez writes, but with allow_pickle=False: nothing executable can slip
+        # in. (np.savez on a name would also append ".npz" to it.) On a stream that
+        # cannot seek (standard output, a FIFO), zipfile puts each member's sizes and
+        # CRC after its data; a file written so reads back the same.
+        with zipfile.ZipFile(file, mode="w", compression=zipfile.ZIP_STORED) as archive:
+            for key, array in arrays.items():
+                with archive.open(f"{key}.npy", mode="w", force_zip64=True) as member:
+                    np.lib.format.write_array(member, array, allow_pickle=False)
 
 
 def _read(file) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
@@ -375,8 +368,28 @@ def _rebuild(header: dict[str, Any], arrays: dict[str, np.ndarray]) -> LinearReg
         raise _Invalid(f"rank_ is {rank!r}; expected a non-negative integer or None")
     if solver not in _SOLVERS_THAT_RUN:
         raise _Invalid(f"solver_ is {solver!r}; expected one of {sorted(_SOLVERS_THAT_RUN)}")
+    # What each solver leaves (solvers.py): "exact" one step, converged, a rank and no
+    # step size; the others a step size and no rank. And "auto" never picks "sgd".
+    if params.get("solver", "auto") == "auto":
+        if solver == "sgd":
+            raise _Invalid("solver_ is 'sgd' for solver='auto', which never picks it")
+    elif solver != params["solver"]:
+        raise _Invalid(f"solver_ is {solver!r} for solver={params['solver']!r}")
+    if solver == "exact":
+        if n_iter != 1 or not converged or learning_rate is not None or rank is None:
+            raise _Invalid(
+                f"n_iter_={n_iter}, converged_={converged}, learning_rate_={learning_rate!r}"
+                f", rank_={rank!r} for solver 'exact' (which leaves 1, True, None and a rank)"
+            )
+    elif learning_rate is None or rank is not None:
+        raise _Invalid(
+            f"learning_rate_={learning_rate!r}, rank_={rank!r} for solver {solver!r} "
+            "(which leaves a step size and no rank)"
+        )
     if not _is_int(n_features) or n_features < 1:
         raise _Invalid(f"n_features_in_ is {n_features!r}; expected a positive integer")
+    if rank is not None and rank > n_features:
+        raise _Invalid(f"rank_ is {rank}; the rank cannot exceed n_features_in_={n_features}")
     feature_names = attributes.get("feature_names_in_")
     if feature_names is not None:
         if not isinstance(feature_names, list) or not all(
@@ -390,7 +403,7 @@ def _rebuild(header: dict[str, Any], arrays: dict[str, np.ndarray]) -> LinearReg
     intercept = _float_array(arrays, "intercept_", (np.float32, np.float64), (0, 1))
     loss_history = _float_array(arrays, "loss_history_", (np.float64,), (1,))
     time_history = _float_array(arrays, "time_history_", (np.float64,), (1,))
-    if coef.shape[-1] != n_features:
+    if coef.shape[-1] != n_features or coef.shape[0] == 0:
         raise _Invalid(f"coef_ has shape {coef.shape} for n_features_in_={n_features}")
     intercept_shape = () if coef.ndim == 1 else coef.shape[:1]
     if intercept.dtype != coef.dtype:
@@ -403,6 +416,18 @@ def _rebuild(header: dict[str, Any], arrays: dict[str, np.ndarray]) -> LinearReg
     for key, history in (("loss_history_", loss_history), ("time_history_", time_history)):
         if history.shape != (n_iter,):
             raise _Invalid(f"{key} has shape {history.shape}; expected ({n_iter},) (n_iter_)")
+    # A fit that meets NaN or infinity stops with an error (solvers.py: divergence), so
+    # a model never holds one; loaded, it would predict NaN for every row.
+    for key, values in (
+        ("coef_", coef),
+        ("intercept_", intercept),
+        ("loss_history_", loss_history),
+        ("time_history_", time_history),
+    ):
+        if not np.all(np.isfinite(values)):
+            raise _Invalid(f"{key} holds NaN or infinity")
+    if np.any(time_history < 0.0):
+        raise _Invalid("time_history_ holds a negative time (seconds since the fit began)")
 
     # The attributes in the order fit sets them (validate_data first).
     model.n_features_in_ = n_features

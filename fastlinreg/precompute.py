@@ -54,8 +54,29 @@ CHOLESKY_MAX_CONDITION = 100.0
 
 def _block_factor(X, Y, weights) -> tuple[np.ndarray, np.ndarray, float]:
     """(R, mean, weight) of one block: R through the Gram matrix where that is accurate,
-    else by QR of the centred copy."""
-    if weights is None and X.dtype == np.float64:
+    else by QR of the centred copy; columns beyond the safe range (see
+    :func:`power_of_two_exponents`) are scaled by powers of two first, and R and the mean
+    scaled back: their squares would underflow to zero (1e-170) or overflow (1e+160)."""
+    gram_route = X.dtype == np.float64
+    R, mean, weight = _unscaled_block_factor(X, Y, weights, gram_route)
+    if not _out_of_range(np.vstack([R, mean])):
+        return R, mean, weight
+    exponents = power_of_two_exponents(np.concatenate([_max_abs(X), _max_abs(Y)])[None, :])
+    if not np.any(exponents):
+        return R, mean, weight
+    d = X.shape[1]
+    # A float64 copy of the block (the rare path): exact, since powers of two scale
+    # without rounding; float32 keeps its own route (its centred copy), so that scaled
+    # float32 data is factored as the unscaled is.
+    X = np.ldexp(np.asarray(X, np.float64), -exponents[:d])
+    Y = np.ldexp(np.asarray(Y, np.float64), -exponents[d:])
+    R, mean, weight = _unscaled_block_factor(X, Y, weights, gram_route)
+    return np.ldexp(R, exponents), np.ldexp(mean, exponents), weight
+
+
+def _unscaled_block_factor(X, Y, weights, gram_route) -> tuple[np.ndarray, np.ndarray, float]:
+    """:func:`_block_factor` of the block as it is (the Gram route if ``gram_route``)."""
+    if weights is None and gram_route:
         gram, mean, weight = _gram_without_copy(X, Y)
         R = None if gram is None else _cholesky_factor(gram)
         if R is not None:
@@ -63,6 +84,55 @@ def _block_factor(X, Y, weights) -> tuple[np.ndarray, np.ndarray, float]:
     A, mean, weight = _centred(X, Y, weights)
     R = _cholesky_factor(A.T @ A)
     return (_r_factor(A) if R is None else R), mean, weight
+
+
+# Columns whose largest magnitude lies within 2**±SAFE_EXPONENT are used as they are:
+# their squares, and sums of 2**60 of them, stay normal float64 numbers. Others are
+# scaled by a power of two (exact) before anything squares them.
+SAFE_EXPONENT = 256
+
+
+def _max_abs(A) -> np.ndarray:
+    """(columns,) The largest magnitude of each column of a 2-D block (NaN stays NaN; 0
+    for no rows)."""
+    largest = np.maximum(np.max(A, axis=0, initial=0.0), -np.min(A, axis=0, initial=0.0))
+    return largest.astype(np.float64)
+
+
+def power_of_two_exponents(M: np.ndarray) -> np.ndarray:
+    """(columns,) int: e per column of M such that M[:, j] * 2**-e has its largest
+    magnitude in [1, 2), for the columns whose largest magnitude lies beyond
+    2**±SAFE_EXPONENT; 0 for the others (and for zero or non-finite columns). 2**e is
+    representable whatever M holds (up to 2**1023)."""
+    # max and -min, not max(abs(M)): no temporary the size of M (a block of X here).
+    if M.shape[0]:
+        largest = np.maximum(np.max(M, axis=0), -np.min(M, axis=0))
+    else:
+        largest = np.zeros(M.shape[1])
+    _, exponents = np.frexp(np.where(np.isfinite(largest), largest, 0.0))
+    exponents = exponents - 1
+    inside = (largest == 0.0) | (np.abs(exponents) <= SAFE_EXPONENT)
+    return np.where(inside, 0, exponents).astype(np.int64)
+
+
+def _out_of_range(M: np.ndarray) -> bool:
+    """Whether a column of M is beyond the safe range (or M is not finite)."""
+    return bool(np.any(power_of_two_exponents(M)) or not np.all(np.isfinite(M)))
+
+
+def scaled_column_squares(M: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(squares, exponents): sum_i M[i, j]² == squares[j] * 4**exponents[j], each column
+    scaled by its power of two (:func:`power_of_two_exponents`) before it is squared:
+    neither underflows nor overflows. Bit for bit the plain sums for ordinary columns."""
+    exponents = power_of_two_exponents(M)
+    return np.sum(np.ldexp(M, -exponents) ** 2, axis=0), exponents
+
+
+def column_norms(M: np.ndarray) -> np.ndarray:
+    """(columns,) sqrt(sum_i M[i, j]²) without underflow or overflow in the squares."""
+    squares, exponents = scaled_column_squares(M)
+    with np.errstate(over="ignore"):  # a norm beyond float64 is inf: the caller's answer
+        return np.ldexp(np.sqrt(squares), exponents)
 
 
 def _gram_without_copy(X, Y) -> tuple[np.ndarray | None, np.ndarray, float]:
@@ -93,7 +163,8 @@ def _cholesky_factor(gram: np.ndarray) -> np.ndarray | None:
     """The upper Cholesky factor of ``gram`` if its scaled condition number (that of the
     block's columns) is at most CHOLESKY_MAX_CONDITION, else None."""
     norms = np.sqrt(np.diag(gram))
-    if not np.all(norms > 0.0):
+    # Not finite (an overflow of huge values): the caller scales the block, or finds NaN.
+    if not (np.all(norms > 0.0) and np.all(np.isfinite(gram))):
         return None
     try:
         R_scaled = np.linalg.cholesky(gram / np.outer(norms, norms)).T
@@ -152,7 +223,13 @@ def _merged(parts, merge):
 
 
 def _stack_factors(factors, shifts) -> np.ndarray:
-    return _r_factor(np.vstack([*factors, shifts]))
+    stacked = np.vstack([*factors, shifts])
+    exponents = power_of_two_exponents(stacked)
+    if not np.any(exponents):
+        return _r_factor(stacked)
+    # Columns of raw values beyond the safe range: QR of the columns scaled by powers
+    # of two, whose R is scaled back (exact: R's columns scale with A's).
+    return np.ldexp(_r_factor(np.ldexp(stacked, -exponents)), exponents)
 
 
 def combine(first: Factor, second: Factor) -> Factor:
@@ -239,8 +316,8 @@ def triangular_factor(source) -> Factor:
     Raises
     ------
     ValueError
-        When X or y holds NaN or infinity, or values whose sums of squares (weighted)
-        exceed :func:`fastlinreg.sources.squares_limit`; named by the source's
+        When X or y holds NaN or infinity, or a column whose (weighted) norm exceeds
+        :func:`fastlinreg.sources.squares_limit`; named by the source's
         ``check_values`` where it has one (arrays in memory), else by the pass itself
         (streamed files and Dask arrays check every value as they read it) or as
         :func:`sums_overflow`.
@@ -250,6 +327,11 @@ def triangular_factor(source) -> Factor:
         if hasattr(source, "triangular_factor"):
             return source.triangular_factor()
         R, mean, total = _one_pass(source, _block_factor, _stack_factors)
+        y_scale = getattr(source, "y_scale", 1.0)
+        if y_scale != 1.0:  # the source's y is y / y_scale (a power of two): exact
+            d = source.n_features
+            R[:, d:] *= y_scale
+            mean[d:] *= y_scale
         return Factor(R, mean, total, source.n_features)
 
     return _checked_pass(source, factor_pass)
@@ -259,27 +341,27 @@ def _checked_pass(source, factor_pass):
     """``factor_pass()`` (a :class:`Factor`), refused when the data was not fit to sum.
 
     NaN and infinity spread into every sum they enter, so they leave a block or the
-    factor not finite (or make LAPACK fail on it); values too large to square give sums
-    beyond the limit, read off the factor (its columns' sums of squares are
-    ``|R[:, j]|² + S mean_j²``). Then ``source.check_values()``, where the source has
+    factor not finite (or make LAPACK fail on it); values so large that a column's norm
+    (``sqrt(|R[:, j]|² + S mean_j²)``, computed without squaring raw values) exceeds
+    the limit are beyond float64 too (squares that overflow are not: the pass scales
+    such columns by powers of two). Then ``source.check_values()``, where the source has
     one, reads the data again to name the array, row and column (the error path only);
     otherwise, or if it finds nothing, the error is :func:`sums_overflow`.
     """
     try:
         with np.errstate(over="ignore", invalid="ignore"):
             factor = factor_pass()
-            d = factor.n_features
-            squares = np.sum(factor.R**2, axis=0) + factor.total_weight * factor.mean**2
-            limit = squares_limit(len(squares))
+            # Each column's norm (uncentred), its squares scaled by powers of two: a
+            # column of 1e-170 or 1e+160 is fine; one whose norm overflows is not.
+            weighted_mean = np.sqrt(factor.total_weight) * factor.mean
+            norms = column_norms(np.vstack([factor.R, weighted_mean]))
             fit_to_sum = (
                 np.all(np.isfinite(factor.R))
                 and np.all(np.isfinite(factor.mean))
-                and np.sum(squares[:d]) <= limit
-                and np.sum(squares[d:]) <= limit
+                and np.all(norms <= squares_limit(len(norms)))
             )
-    except (np.linalg.LinAlgError, FloatingPointError) as error:
-        _name_bad_values(source)
-        raise sums_overflow() from error
+    except (np.linalg.LinAlgError, FloatingPointError):  # NaN or overflow on the way
+        fit_to_sum = False
     if not fit_to_sum:
         _name_bad_values(source)
         raise sums_overflow()
@@ -294,11 +376,12 @@ def _name_bad_values(source) -> None:
 
 
 def sums_overflow() -> ValueError:
-    """The error for finite data whose (weighted) sums of squares overflow float64."""
+    """The error for finite data whose (weighted) column norms overflow float64, where
+    the source cannot name the value (see :func:`_name_bad_values`)."""
     return ValueError(
-        "The sums of squares of X and y overflow float64: their values are too large "
-        "(beyond about 1e150), or their sample weights are. Rescale them, e.g. divide "
-        "by a power of ten."
+        "A column of X or y is beyond float64: the root of its (weighted) sum of squares "
+        "overflows (values near 1e308, or sample weights so large that weight times value "
+        "squared does). Rescale it, e.g. divide it by a power of two."
     )
 
 
@@ -317,8 +400,11 @@ class PrecomputedSource:
         self.factor = factor
         self.R_xx = factor.R[:d, :d]
         self.R_xy = factor.R[:d, d:]  # (d, k)
-        # |R_yy[:, t]|² is the part of target t's squares that no w can explain.
-        self.unexplained = np.sum(factor.R[d:, d:] ** 2, axis=0)
+        # |R_yy[:, t]|² is the part of target t's squares that no w can explain: inf (or
+        # 0) for y beyond the safe range, whose solvers use a factor of y / y_scale
+        # instead (see ``fastlinreg.objective.Objective``).
+        with np.errstate(over="ignore", under="ignore"):
+            self.unexplained = np.sum(factor.R[d:, d:] ** 2, axis=0)
         self.x_mean = factor.mean[:d]
         self.y_mean = factor.mean[d:]
         self.n_features = d
@@ -342,6 +428,24 @@ class PrecomputedSource:
         return hv, hb
 
 
+def target_scale(factor: Factor) -> float:
+    """A power of two by which the targets of ``factor`` are divided for the solvers to
+    iterate on them (1.0 unless y is beyond the safe range: see
+    :func:`power_of_two_exponents`), one for all targets."""
+    d = factor.n_features
+    values = np.concatenate([factor.R[:, d:].ravel(), factor.mean[d:]])
+    return float(np.ldexp(1.0, power_of_two_exponents(values[:, None])[0]))
+
+
+def scaled_targets(factor: Factor, y_scale: float) -> Factor:
+    """The factor of [X, Y / y_scale] (y_scale a power of two: exact)."""
+    d = factor.n_features
+    R, mean = factor.R.copy(), factor.mean.copy()
+    R[:, d:] /= y_scale
+    mean[d:] /= y_scale
+    return Factor(R, mean, factor.total_weight, d)
+
+
 def feature_scaling(source, fit_intercept: bool, factor: Factor | None = None):
     """(center, scale, constant) of the columns for :class:`fastlinreg.objective.Objective`.
 
@@ -358,18 +462,24 @@ def feature_scaling(source, fit_intercept: bool, factor: Factor | None = None):
             factor = _checked_pass(source, lambda: _column_factor(source))
     d = factor.n_features
     S = factor.total_weight
-    centred_squares = np.sum(factor.R[:d, :d] ** 2, axis=0)
+    # Squares of each column scaled by a power of two 2**e (e = 0 for ordinary columns,
+    # bit for bit the plain sums): columns of 1e-170 or 1e+160 get their true scale.
+    R = factor.R[:d, :d]
+    mean = factor.mean[:d]
+    exponents = power_of_two_exponents(np.vstack([R, mean]))
+    scaled_R, scaled_mean = np.ldexp(R, -exponents), np.ldexp(mean, -exponents)
+    centred_squares = np.sum(scaled_R**2, axis=0)
     if fit_intercept:
-        center = factor.mean[:d].copy()
+        center = mean.copy()
         squares = centred_squares
         # A constant column centred is its rounding: dividing by that would blow it up.
-        squares[np.sqrt(squares) <= CONSTANT_COLUMN_ROUNDINGS * centring_rounding(factor)] = 0.0
+        norms = np.ldexp(np.sqrt(squares), exponents)
+        squares[norms <= CONSTANT_COLUMN_ROUNDINGS * centring_rounding(factor)] = 0.0
     else:
         center = np.zeros(d)
-        squares = centred_squares + S * factor.mean[:d] ** 2
-    scale = np.sqrt(squares / S)
-    if not np.all(np.isfinite(scale)):
-        raise sums_overflow()
+        squares = centred_squares + S * scaled_mean**2
+    # Finite: the factor's column norms are within squares_limit (_checked_pass).
+    scale = np.ldexp(np.sqrt(squares / S), exponents)
     constant = scale == 0.0
     scale[constant] = 1.0
     return center, scale, constant
@@ -399,12 +509,21 @@ def _column_factor(source) -> Factor:
 
     def block_norms(X, Y, weights):
         A, mean, weight = _centred(X, Y[:, :0], weights)
+        # Columns beyond the safe range are scaled by powers of two in place (A is a
+        # copy) before they are squared, and their norms scaled back.
+        exponents = power_of_two_exponents(A)
+        if np.any(exponents):
+            A = np.ldexp(A, -exponents, out=A)
         # einsum: no squared copy of the block beside the centred one (gd scales its
         # columns in this pass, and a memmap's fit may grow memory by 10% of X at most).
-        return np.sqrt(np.einsum("ij,ij->j", A, A)), mean, weight
+        return np.ldexp(np.sqrt(np.einsum("ij,ij->j", A, A)), exponents), mean, weight
 
     def merge(norms, shifts):
-        return np.sqrt(np.sum(np.square(norms), axis=0) + np.sum(shifts**2, axis=0))
+        norms = np.asarray(norms)
+        exponents = power_of_two_exponents(np.vstack([norms, shifts]))
+        norms, shifts = np.ldexp(norms, -exponents), np.ldexp(shifts, -exponents)
+        squares = np.sum(np.square(norms), axis=0) + np.sum(shifts**2, axis=0)
+        return np.ldexp(np.sqrt(squares), exponents)
 
     norms, mean, total = _one_pass(source, block_norms, merge)
     return Factor(np.diag(norms), mean, total, source.n_features)

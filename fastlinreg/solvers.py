@@ -20,6 +20,9 @@ from .precompute import (
     Factor,
     PrecomputedSource,
     centring_rounding,
+    column_norms,
+    scaled_targets,
+    target_scale,
 )
 
 # A loss that rises by more than this fraction from one epoch to the next cannot be
@@ -214,7 +217,7 @@ def descend(
         quiet_epochs = quiet_epochs + 1 if tol is not None and relative_move <= tol else 0
         if tol is not None and quiet_epochs >= n_iter_no_change:
             converged = True
-        if callback is not None and callback(epoch, loss, *objective.to_original(theta, beta)):
+        if _report(callback, objective, epoch, loss, theta, beta):
             stopped = not converged
             break
         if converged:
@@ -225,9 +228,17 @@ def descend(
             accelerated, max_iter, tol, f"last relative move {relative_move:.3g}", advice
         )
     W, b = objective.to_original(theta, beta)
-    return SolverResult(
-        W, b, np.asarray(history), len(history), converged, lr, None, np.asarray(times), stopped
-    )
+    losses = objective.loss_to_original(np.asarray(history))
+    return SolverResult(W, b, losses, len(history), converged, lr, None, np.asarray(times), stopped)
+
+
+def _report(callback, objective, epoch, loss, theta, beta) -> bool:
+    """Whether ``callback`` (if any) of the epoch's loss and point, in original units,
+    asks to stop."""
+    if callback is None:
+        return False
+    W, b = objective.to_original(theta, beta)
+    return bool(callback(epoch, objective.loss_to_original(loss), W, b))
 
 
 _FLAT = (
@@ -346,7 +357,8 @@ def _descend_on_factor(
         times.append(chunk_started - started + elapsed * np.arange(ran) / max(ran, 1))
         for j in range(ran if recorded else 0):  # the callback sees every epoch
             W, b = objective.to_original(theta_record[j], beta_record[j])
-            if callback is not None and callback(epoch + j, losses[j], W, b):
+            loss = objective.loss_to_original(losses[j])
+            if callback is not None and callback(epoch + j, loss, W, b):
                 called_stop = True
                 if j < ran - 1:  # the epochs after it are dropped: so is their status
                     status = _jit.EPOCHS_RUNNING
@@ -369,7 +381,7 @@ def _descend_on_factor(
             accelerated, scaled, at_floor, max_iter, epoch, tol, condition, scalars[4], attainable
         )
     W, b = objective.to_original(theta, beta)
-    loss_history = np.concatenate(history) if history else np.empty(0)
+    loss_history = objective.loss_to_original(np.concatenate(history) if history else np.empty(0))
     time_history = np.concatenate(times) if times else np.empty(0)
     return SolverResult(
         W, b, loss_history, len(loss_history), converged, lr, None, time_history, stopped
@@ -511,7 +523,7 @@ def sgd(
         best = min(best, loss)
         if tol is not None and quiet_epochs >= n_iter_no_change:
             converged = True
-        if callback is not None and callback(epoch, loss, *whole.to_original(theta, beta)):
+        if _report(callback, whole, epoch, loss, theta, beta):
             stopped = not converged
             break
         if converged:
@@ -524,9 +536,8 @@ def sgd(
             stacklevel=3,
         )
     W, b = whole.to_original(theta, beta)
-    return SolverResult(
-        W, b, np.asarray(history), len(history), converged, lr, None, np.asarray(times), stopped
-    )
+    losses = whole.loss_to_original(np.asarray(history))
+    return SolverResult(W, b, losses, len(history), converged, lr, None, np.asarray(times), stopped)
 
 
 def minibatch_smoothness(L: float, L_max: float, b: int, n: int) -> float:
@@ -584,7 +595,9 @@ def exact(
     # The rounding centring left in each column's norm (none without centring: the
     # row of means then carries the offset exactly).
     rounding = centring_rounding(factor) if fit_intercept else np.zeros(d)
-    constant = np.sqrt(np.sum(A**2, axis=0)) <= CONSTANT_COLUMN_ROUNDINGS * rounding
+    # Column norms from squares scaled by powers of two: a column of 1e-170 squared
+    # plainly underflows to zero (and one of 1e+160 overflows).
+    constant = column_norms(A) <= CONSTANT_COLUMN_ROUNDINGS * rounding
     A = np.where(constant, 0.0, A)
     if not fit_intercept:
         A = np.vstack([A, np.sqrt(S) * x_mean])
@@ -592,7 +605,7 @@ def exact(
     if alpha > 0.0:
         A = np.vstack([A, np.sqrt(S * alpha) * np.eye(d)])
         rhs = np.vstack([rhs, np.zeros((d, rhs.shape[1]))])
-    norms = np.sqrt(np.sum(A**2, axis=0))
+    norms = column_norms(A)
     norms[norms == 0.0] = 1.0
     U, s, Vt = np.linalg.svd(A / norms, full_matrices=False)
     eps = np.finfo(np.float64).eps
@@ -615,5 +628,13 @@ def exact(
 
 
 def _factor_objective(factor: Factor, W: np.ndarray, b: np.ndarray, alpha: float) -> float:
-    loss, _, _ = PrecomputedSource(factor).loss_grad(W, b)
-    return loss + alpha * float(np.sum(W**2)) / W.shape[0]
+    # In units of y / y_scale (the loss of y of 1e-170 or 1e+160 squared as it is would
+    # underflow or overflow on the way), scaled back at the end: 0 or inf only if the
+    # loss itself is beyond float64.
+    y_scale = target_scale(factor)
+    scaled = factor if y_scale == 1.0 else scaled_targets(factor, y_scale)
+    loss, _, _ = PrecomputedSource(scaled).loss_grad(W / y_scale, b / y_scale)
+    if alpha > 0.0:  # W² may overflow (columns of 1e-170), and 0 * inf is NaN
+        loss += alpha * float(np.sum((W / y_scale) ** 2)) / W.shape[0]
+    with np.errstate(over="ignore", under="ignore"):
+        return loss * y_scale * y_scale

@@ -50,11 +50,22 @@ class InMemorySource(ArrayShapes):
         Used as it is: never copied, never written.
     Y : ndarray of shape (n_samples, n_targets)
         Converted to X's dtype, column-major so each target is contiguous (a copy of
-        Y only when it is not already so).
+        Y only when it is not already so). Where its largest magnitude is beyond
+        2**±SAFE_EXPONENT (1e-170, 1e+160: the squares in the loss would underflow or
+        overflow), the source holds Y / y_scale instead, y_scale a power of two (a
+        copy; exact).
     sample_weight : ndarray of shape (n_samples,) or None
         Non-negative weights with a positive sum; None weighs every row 1.
     parallel : bool or None
         Passed to the kernels.
+    y_scale : float or None
+        None: chosen as above. A number: Y is already divided by it (see :meth:`rows`).
+
+    Attributes
+    ----------
+    y_scale : float
+        The passes (``loss_grad``, ``row_blocks``) see Y / y_scale: losses are in units
+        of y_scale², gradients of y_scale.
     """
 
     #: A pass reads all of X: solvers should not spend passes on extras.
@@ -67,35 +78,46 @@ class InMemorySource(ArrayShapes):
         sample_weight: np.ndarray | None = None,
         *,
         parallel: bool | None = None,
+        y_scale: float | None = None,
     ):
         self.X = X
         self.Y = np.asfortranarray(Y, dtype=X.dtype)
+        if y_scale is None:
+            y_scale = _power_of_two_scale(self.Y)
+            if y_scale != 1.0:
+                self.Y = np.asfortranarray(self.Y / y_scale)  # exact: a power of two
+        self.y_scale = float(y_scale)
         self.sample_weight = (
             None if sample_weight is None else np.ascontiguousarray(sample_weight, np.float64)
         )
         self.parallel = parallel
 
     def check_values(self) -> None:
-        """Refuse NaN and infinity in X and Y, naming the row and column, and values so
-        large that sums of their squares overflow float64. One read of X and Y.
+        """Refuse NaN and infinity in X and Y, naming the row and column, and columns
+        whose norm (root sum of squares, weighted) is beyond float64, naming the row and
+        column of their largest value. One read of X and Y (more on the error path).
+
+        Tiny or huge values whose norms are representable are fine: the solvers scale
+        such columns by powers of two before anything squares them.
 
         Raises
         ------
         ValueError
             Naming the array and the row and column of the first NaN or infinity, or
-            the largest value.
+            of the largest value of a column that overflows.
         """
-        limit = squares_limit(self.n_features + self.n_targets)
-        for name, values in (("X", self.X), ("y", self.Y)):
-            if _sum_of_squares(values) <= limit:
-                continue
+        n_columns = self.n_features + self.n_targets
+        limit = squares_limit(n_columns)
+        weights = self.sample_weight
+        heaviest = 1.0 if weights is None else max(1.0, float(np.max(weights, initial=0.0)))
+        for name, values, scale in (("X", self.X, 1.0), ("y", self.Y, self.y_scale)):
+            # The common case in one read: plain sums of squares far from overflowing
+            # (those of y / y_scale, against the limit divided by y_scale²).
+            with np.errstate(over="ignore"):
+                if _sum_of_squares(values) * heaviest <= limit / scale / scale:
+                    continue
             _refuse_non_finite(name, values)
-            largest = max(float(np.max(values)), -float(np.min(values)))
-            raise ValueError(
-                f"Input {name} holds values up to {largest:.3g} in magnitude: the sum of "
-                f"their squares over {self.n_samples} rows overflows float64. Rescale "
-                f"{name}, e.g. divide it by a power of ten."
-            )
+            _refuse_overflowing_columns(name, values, scale, weights, limit, n_columns)
 
     @property
     def dtype(self) -> np.dtype:
@@ -109,7 +131,11 @@ class InMemorySource(ArrayShapes):
         """The source of rows [start, stop) (views: nothing is copied)."""
         weights = None if self.sample_weight is None else self.sample_weight[start:stop]
         return InMemorySource(
-            self.X[start:stop], self.Y[start:stop], weights, parallel=self.parallel
+            self.X[start:stop],
+            self.Y[start:stop],
+            weights,
+            parallel=self.parallel,
+            y_scale=self.y_scale,
         )
 
     def loss_grad(self, W: np.ndarray, b: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
@@ -171,6 +197,48 @@ def _sum_of_squares(A: np.ndarray) -> float:
             block = np.require(A[start : start + rows], np.float64, "A")
             total += float(np.einsum("ij,ij->", block, block))
         return total
+
+
+def _power_of_two_scale(A: np.ndarray) -> float:
+    """1.0, or the power of two that brings A's largest magnitude into [1, 2) where it
+    is beyond 2**±SAFE_EXPONENT (see ``fastlinreg.precompute.power_of_two_exponents``)."""
+    from .precompute import power_of_two_exponents
+
+    largest = max(float(np.max(A, initial=0.0)), -float(np.min(A, initial=0.0)))
+    return float(np.ldexp(1.0, power_of_two_exponents(np.array([[largest]]))[0]))
+
+
+def _refuse_overflowing_columns(name, A, scale, weights, limit, columns) -> None:
+    """ValueError naming the largest value of the first column of A (values A * scale)
+    whose weighted norm, computed by blocks from squares scaled by powers of two,
+    exceeds ``limit`` (:func:`squares_limit` of ``columns``)."""
+    from .precompute import column_norms
+
+    largest = np.zeros(A.shape[1])
+    rows = max(1, _config.BLOCK_BYTES // max(1, 8 * A.shape[1]))
+    for start in range(0, A.shape[0], rows):
+        largest = np.maximum(largest, np.max(np.abs(A[start : start + rows]), axis=0))
+    _, exponents = np.frexp(largest)
+    exponents = np.where(largest > 0.0, exponents, 0)
+    squares = np.zeros(A.shape[1])
+    for start in range(0, A.shape[0], rows):
+        block = np.ldexp(np.asarray(A[start : start + rows], np.float64), -exponents)
+        if weights is not None:
+            block *= np.sqrt(weights[start : start + rows])[:, None]
+        squares += column_norms(block) ** 2
+    with np.errstate(over="ignore"):
+        norms = np.ldexp(np.sqrt(squares), exponents) * scale
+    for column in np.flatnonzero(~(norms <= limit))[:1]:
+        row = int(np.argmax(np.abs(A[:, column])))
+        value = float(A[row, column]) * scale
+        weight = "" if weights is None else " (weighted by sample_weight)"
+        raise ValueError(
+            f"Input {name} holds {value:.3g} at row {row}, column {column}: the root of the "
+            f"sum of squares of its column{weight}, {norms[column]:.3g}, is beyond "
+            f"{limit:.3g}, the most float64 leaves room for (its largest number over "
+            f"{np.finfo(np.float64).max / limit:.3g}, for the sums of {columns} columns of X "
+            f"and y). Rescale {name}, e.g. divide it by a power of two."
+        )
 
 
 def _refuse_non_finite(name: str, A: np.ndarray) -> None:

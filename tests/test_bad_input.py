@@ -65,19 +65,46 @@ def refused_cases():
         "complex X": (X + 0j, y, None, r"X is complex \(complex128\)"),
         "complex y": (X, y + 1j, None, r"y is complex \(complex128\)"),
         "complex weights": (X, y, w + 0j, r"sample_weight is complex"),
-        "strings in X": (X.astype(str).astype(object) + "x", y, None, r"could not convert"),
-        "words as X": (np.full(X.shape, "a"), y, None, r"could not convert string to float: .*'a'"),
+        # Text is refused before NumPy converts it, numeric or not (scikit-learn's words).
+        "strings in X": (X.astype(str).astype(object) + "x", y, None, TEXT),
+        "words as X": (np.full(X.shape, "a"), y, None, TEXT),
+        "numeric strings as X": (X.astype(str), y, None, TEXT),
+        "a list of string lists as X": (X.astype(str).tolist(), y, None, TEXT),
+        "numeric strings as y": (X, y.astype(str), None, r"Input y holds text"),
         "None in X": (
             with_value(X, (1, 1), 0).astype(object),
             y,
             None,
             r"X contains NaN at row 1, column 1",
         ),
-        "overflowing X": (X * 1e200, y, None, r"X holds values up to .*overflows float64"),
-        "overflowing y": (X, y * 1e200, None, r"y holds values up to .*overflows float64"),
-        # Finite sums, but beyond the room the solvers' own sums need.
-        "X near overflow": (X * 3e152, y, None, r"X holds values up to .*overflows float64"),
+        # Values whose column's norm is beyond float64 (1e200 or 3e152 are fine: the
+        # solvers scale such columns by powers of two before squaring them).
+        "overflowing X": (
+            with_value(X, (7, 2), 1.5e308),
+            y,
+            None,
+            r"X holds 1.5e\+308 at row 7, column 2: .* its column, 1.5e\+308, is beyond",
+        ),
+        "overflowing y": (
+            X,
+            with_value(y, 11, -1.7e308),
+            None,
+            r"y holds -1.7e\+308 at row 11, column 0: .* its column, 1.7e\+308, is beyond",
+        ),
+        # A finite norm, but beyond the room the solvers' own sums need.
+        "X near overflow": (
+            X * 3e306,
+            y,
+            None,
+            r"X holds .* at row \d+, column \d+: the root of the sum of squares",
+        ),
     }
+
+
+TEXT = (
+    r"Input X holds text: dtype='numeric' is not compatible with arrays of bytes/strings\. "
+    "Convert your data to numeric values explicitly instead"
+)
 
 
 REFUSED = refused_cases()
@@ -399,15 +426,26 @@ def test_an_empty_parquet_row_group_changes_nothing(tmp_path):
     assert_allclose(streamed.intercept_, in_memory.intercept_, rtol=1e-12)
 
 
-@pytest.mark.parametrize("solver", ["exact", "agd"])
-def test_weights_that_make_the_factor_overflow_are_refused(solver):
-    # The factor holds weighted sums: values of 1e147 are fine on their own (and for
-    # passes, which divide by the total weight), not with weights of 1e10.
+@pytest.mark.parametrize("solver", SOLVERS)
+@pytest.mark.parametrize("weight", [2.0**34, 2.0**600, 2.0**-1060, 1e-320])
+def test_huge_or_subnormal_weights_fit_as_their_ratios(solver, weight):
+    # The factor holds weighted sums: values of 1e147 with weights of 1e10 overflowed
+    # them, and subnormal weights (1e-320) were called "too large". Only the weights'
+    # ratios count: they are scaled by a power of four beyond 2**±256, and the columns
+    # by powers of two, so the fit is the unit-weight one, bit for bit.
     X, y, _ = clean()
-    X, weights = X * 1e147, np.full(len(y), 1e10)
-    with pytest.raises(ValueError, match="overflow float64.*or their sample weights are"):
-        LinearRegression(solver=solver).fit(X, y, sample_weight=weights)
-    LinearRegression(solver=solver).fit(X, y)
+    X = np.ldexp(X, 488)
+    weights = np.full(len(y), weight)
+    weights[::7] *= 3.0  # ratios that are not all 1
+    # The same ratios, in range (an exact power of four apart; 3e-320 is as rounded).
+    unit = np.ldexp(weights, -2 * int(np.round(np.log2(weight) / 2)))
+    got = LinearRegression(solver=solver, random_state=0).fit(X, y, sample_weight=weights)
+    expected = LinearRegression(solver=solver, random_state=0).fit(X, y, sample_weight=unit)
+    if weight == 2.0**34:  # within the safe range: used as given (sqrt(2**34) is exact)
+        assert_allclose(got.coef_, expected.coef_, rtol=1e-10)
+    else:
+        np.testing.assert_array_equal(got.coef_, expected.coef_)
+        np.testing.assert_array_equal(got.intercept_, expected.intercept_)
 
 
 @pytest.mark.parametrize(
@@ -422,18 +460,19 @@ def test_weights_that_make_the_factor_overflow_are_refused(solver):
 )
 @pytest.mark.parametrize("stream", ["dask", "file"])
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")  # numpy's overflow warnings on the way
-def test_streams_whose_sums_of_squares_overflow_are_refused(tmp_path, settings, stream):
+def test_streams_whose_column_norms_overflow_are_refused(tmp_path, settings, stream):
     # Streams check their values during the first pass, so the overflow shows up there
-    # (a factor that is not finite, LAPACK failing, an infinite curvature): one message.
+    # (a factor that is not finite, LAPACK failing, an infinite curvature): one message,
+    # naming the value where the source can (a file: its row and column).
     X, y, _ = clean()
-    X = X * 1e200
+    X = with_value(X, (7, 2), 1.5e308)
     if stream == "dask":
         da = pytest.importorskip("dask.array")
         import dask
 
         with (
             dask.config.set(scheduler="threads"),
-            pytest.raises(ValueError, match="sums of squares of X and y overflow float64"),
+            pytest.raises(ValueError, match="beyond float64|is beyond"),
         ):
             LinearRegression(**settings).fit(
                 da.from_array(X, chunks=(60, 3)), da.from_array(y, chunks=60)
@@ -442,5 +481,24 @@ def test_streams_whose_sums_of_squares_overflow_are_refused(tmp_path, settings, 
         from fastlinreg.file_source import FileSource
 
         np.save(tmp_path / "huge.npy", np.column_stack([X, y]))
-        with pytest.raises(ValueError, match="sums of squares of X and y overflow float64"):
+        with pytest.raises(ValueError, match=r"row 8, column .*1.5e\+308 .*overflows float64"):
             LinearRegression(**settings).fit(FileSource(tmp_path / "huge.npy", -1))
+
+
+@pytest.mark.parametrize("settings", [{"solver": "exact"}, {"solver": "agd"}])
+def test_a_file_of_values_near_1e200_fits_as_in_memory(tmp_path, settings):
+    # Their squares overflow, their columns' norms do not: columns are scaled by powers
+    # of two before they are squared, so the stream's fit is the in-memory one.
+    from fastlinreg.file_source import FileSource
+
+    X, y, _ = clean()
+    X = np.ldexp(X, 665)  # about 1e200
+    np.save(tmp_path / "large.npy", np.column_stack([X, y]))
+    streamed = LinearRegression(**settings).fit(FileSource(tmp_path / "large.npy", -1))
+    in_memory = LinearRegression(**settings).fit(X, y)
+    assert_allclose(streamed.coef_, in_memory.coef_, rtol=1e-12)
+    assert_allclose(
+        streamed.coef_ * 2.0**665,
+        LinearRegression(**settings).fit(np.ldexp(X, -665), y).coef_,
+        rtol=1e-12,
+    )

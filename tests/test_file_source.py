@@ -262,7 +262,7 @@ def test_a_pass_over_a_large_csv_file_holds_a_few_batches(tmp_path):
     source = FileSource(path, TARGET, batch_rows=10_000)
     W, b = np.ones((1, 4)), np.zeros(1)
     batch_bytes = 10_000 * 5 * 8
-    assert traced_peak(lambda: source.n_samples) < 10 * batch_bytes  # the counting pass
+    assert traced_peak(lambda: source.n_samples) < 10 * batch_bytes  # a pass of its own
     assert source.n_samples == 200_000
     assert traced_peak(lambda: source.loss_grad(W, b)) < 10 * batch_bytes
 
@@ -541,3 +541,169 @@ def test_fit_streams_the_file_to_the_in_memory_fit(tmp_path, extension, settings
         LinearRegression().fit(source, y)
     with pytest.raises(ValueError, match="solver='sgd' needs rows it can slice"):
         LinearRegression(solver="sgd").fit(source)
+
+
+# --- the row count, repeated passes, progress, values too large ----------------------------
+
+
+def test_the_row_count_of_a_csv_file_is_known_after_a_pass(tmp_path):
+    path = write_csv(tmp_path / "data.csv", make_data(n=100))
+    source = FileSource(path, TARGET)
+    assert not source.n_samples_known
+    list(source.row_blocks())
+    assert source.n_samples_known
+    assert source.n_samples == 100
+    # Asked before any pass, it makes one.
+    source = FileSource(path, TARGET)
+    assert source.n_samples == 100
+    assert source.n_samples_known
+    for extension in (".parquet", ".npy"):  # from the metadata, without a pass
+        other = FileSource(write_file(tmp_path, extension, make_data(n=10)), target_of(extension))
+        assert other.n_samples_known
+
+
+def spills(folder) -> list[str]:
+    return sorted(os.listdir(folder))
+
+
+@pytest.mark.parametrize("batch_rows", [1000, 777])
+def test_repeated_passes_of_a_csv_file_read_a_spilled_npy_copy(tmp_path, batch_rows):
+    folder = tmp_path / "spill"
+    folder.mkdir()
+    path = write_csv(tmp_path / "data.csv", make_data())
+    source = FileSource(path, TARGET, batch_rows=batch_rows, spill_dir=folder)
+    W, b = np.ones((1, 4)), np.ones(1)
+    with source.repeated_passes() as passes:
+        [spill] = spills(folder)
+        assert spill.endswith(".npy")
+        assert passes.path == str(folder / spill)
+        assert passes.feature_names == source.feature_names
+        assert passes.target == source.target == TARGET
+        assert passes.n_samples == source.n_samples == N_ROWS
+        assert np.load(passes.path, mmap_mode="r").flags.c_contiguous
+        # The same passes, bit for bit: the same values in the same batches.
+        for name in ("loss_grad", "hessian_vector"):
+            got, expected = getattr(passes, name)(W, b), getattr(source, name)(W, b)
+            for got_part, expected_part in zip(got, expected, strict=True):
+                np.testing.assert_array_equal(got_part, expected_part)
+        for got, expected in zip(passes.row_blocks(), source.row_blocks(), strict=True):
+            np.testing.assert_array_equal(got[0], expected[0])
+            np.testing.assert_array_equal(got[1], expected[1])
+    assert spills(folder) == []
+    # Rows read: the spilling pass and every pass of either source.
+    assert source.rows_read == passes.rows_read == 7 * N_ROWS
+
+
+def test_fitting_through_the_spill_equals_fitting_the_csv_file(tmp_path):
+    from fastlinreg import LinearRegression
+
+    path = write_csv(tmp_path / "data.csv", make_data())
+    source = FileSource(path, TARGET, batch_rows=1500, spill_dir=tmp_path)
+    settings = dict(solver="agd", precompute=False, max_iter=15, tol=None)
+    streamed = LinearRegression(**settings).fit(source)
+    with source.repeated_passes() as passes:
+        spilled = LinearRegression(**settings).fit(passes)
+    np.testing.assert_array_equal(spilled.coef_, streamed.coef_)
+    np.testing.assert_array_equal(spilled.loss_history_, streamed.loss_history_)
+    assert list(spilled.feature_names_in_) == source.feature_names
+
+
+def test_the_spill_is_removed_after_an_error_or_an_interrupt(tmp_path):
+    folder = tmp_path / "spill"
+    folder.mkdir()
+    path = write_csv(tmp_path / "data.csv", make_data())
+    source = FileSource(path, TARGET, spill_dir=folder)
+    for error in (KeyboardInterrupt, ValueError):
+        with pytest.raises(error), source.repeated_passes() as passes:
+            assert os.path.exists(passes.path)
+            raise error
+        assert spills(folder) == []
+    # A bad cell stops the spilling pass: its error, and no file left.
+    bad = write_csv(tmp_path / "bad.csv", make_data(), bad=(9000, 2, "x"))
+    source = FileSource(bad, TARGET, spill_dir=folder)
+    with raises_exactly(DataError, f"{bad} line 9002, column 'y': 'x' is not a number"):
+        with source.repeated_passes():
+            pass  # pragma: no cover - not reached
+    assert spills(folder) == []
+
+
+def test_repeated_passes_of_other_files_and_without_a_target(tmp_path):
+    source = FileSource(write_file(tmp_path, ".npy", make_data()), target_of(".npy"))
+    with source.repeated_passes() as passes:
+        assert passes is source
+    source = FileSource(write_file(tmp_path, ".parquet", make_data()), TARGET, batch_rows=999)
+    with source.repeated_passes() as passes:
+        assert passes.path.endswith(".npy")
+        assert passes.feature_names == source.feature_names
+        for got, expected in zip(passes.row_blocks(), source.row_blocks(), strict=True):
+            np.testing.assert_array_equal(got[0], expected[0])
+            np.testing.assert_array_equal(got[1], expected[1])
+    assert not os.path.exists(passes.path)
+    path = write_csv(tmp_path / "data.csv", make_data(n=50))
+    source = FileSource(path, None)
+    with source.repeated_passes() as passes:
+        assert passes.feature_names == COLUMNS and passes.target is None
+        np.testing.assert_array_equal(
+            np.concatenate(list(passes.feature_batches())), read_table(path).data
+        )
+
+
+@pytest.mark.parametrize(("extension", "unit"), [(".csv", "B/s"), (".npy", "rows/s")])
+def test_progress_bars_on_stderr(tmp_path, capsys, monkeypatch, extension, unit):
+    from fastlinreg import file_source
+
+    monkeypatch.setattr(file_source, "_PROGRESS_DELAY", 0.0)  # show even a short pass
+    path = write_file(tmp_path, extension, make_data(n=100))
+    list(FileSource(path, target_of(extension)).row_blocks())
+    assert capsys.readouterr().err == ""  # progress=False: nothing
+    list(FileSource(path, target_of(extension), progress=True).row_blocks())
+    shown = capsys.readouterr().err
+    assert os.path.basename(path) in shown
+    assert unit in shown
+    assert shown.endswith("\r")  # leave=False: the bar is wiped when the pass ends
+
+
+@pytest.mark.parametrize(
+    ("extension", "where"),
+    [(".csv", "line 7002"), (".parquet", "row 7001"), (".npy", "row 7001")],
+)
+def test_check_values_names_the_largest_value_of_a_column_beyond_float64(
+    tmp_path, extension, where
+):
+    data = make_data()
+    data[5000, 3] = 1e300  # a column of large values whose norm is fine
+    source = FileSource(write_file(tmp_path, extension, data), target_of(extension))
+    source.check_values()  # nothing
+    data[7000, 3] = -1e307  # the column's norm overflows: its largest value is named
+    data[7500, 3] = 1e307  # as large, later
+    data[8000, 0] = 1e300
+    path = write_file(tmp_path, extension, data)
+    column = "x2" if extension != ".npy" else "3"
+    message = (
+        f"{path} {where}, column '{column}': -1e+307 is too large: the root of the sum of "
+        "squares of its column overflows float64; rescale the column, e.g. divide it by a "
+        "power of two"
+    )
+    with raises_exactly(DataError, message):
+        FileSource(path, target_of(extension)).check_values()
+    if extension == ".csv":  # the Python reader's pass: the same
+        lines = open(path).read().split("\n")
+        lines[1] = '"' + lines[1].replace(",", '",', 1)  # a quoted cell in line 2
+        quoted = write_text_file(tmp_path / "quoted.csv", "\n".join(lines))
+        with raises_exactly(DataError, message.replace(path, quoted)):
+            FileSource(quoted, TARGET).check_values()
+
+
+def write_text_file(path, text: str) -> str:
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def test_a_fit_names_a_value_too_large(tmp_path):
+    from fastlinreg import LinearRegression
+
+    data = make_data(n=100)
+    data[42, 4] = 1e307
+    path = write_csv(tmp_path / "data.csv", data)
+    with pytest.raises(DataError, match=r"data\.csv line 44, column 'x3': 1e\+307 is too large"):
+        LinearRegression(solver="exact").fit(FileSource(path, TARGET))

@@ -575,8 +575,9 @@ def test_write_predictions_missing_folder_names_the_file(tmp_path):
 
 
 def test_write_predictions_to_a_directory(tmp_path):
-    with raises_exactly(IsADirectoryError, f"{tmp_path} is a directory"):
+    with raises_exactly(IsADirectoryError, f"[Errno 21] Is a directory: '{tmp_path}'") as info:
         write_predictions(tmp_path, np.array([1.0]))
+    assert info.value.filename == str(tmp_path)
 
 
 # --- PredictionWriter: the same file, batch by batch --------------------------------------
@@ -695,6 +696,7 @@ def test_prediction_writer_bad_paths_name_the_file(tmp_path):
     with pytest.raises(FileNotFoundError) as info:
         PredictionWriter(path)
     assert info.value.filename == path
-    with raises_exactly(IsADirectoryError, f"{tmp_path} is a directory"):
+    assert str(info.value) == f"[Errno 2] No such directory {os.path.dirname(path)!r}: {path!r}"
+    with raises_exactly(IsADirectoryError, f"[Errno 21] Is a directory: '{tmp_path}'"):
         PredictionWriter(tmp_path)
     assert os.listdir(tmp_path) == []

@@ -25,7 +25,10 @@ from fastlinreg import LinearRegression
 from rss import peak_growth
 
 path, dtype = sys.argv[1], np.dtype(sys.argv[2])
-n, d = 1_600_000, 20  # 256 MB (float64), 128 MB (float32)
+# 256 MB of X either way: the fixed few MB beside it (see below) stay under 5% of X. At
+# 128 MB of float32 they were 9.5% or 12.6% of it from run to run (a 4 MiB buffer).
+d = 20
+n = 1_600_000 * 8 // dtype.itemsize
 rng = np.random.default_rng(0)
 X = np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=(n, d))
 for start in range(0, n, 100_000):
@@ -41,8 +44,8 @@ for name, settings in [
     ("exact", dict(solver="exact")),
 ]:
     # Compile the kernels (serial and parallel) before measuring: LLVM's memory is not
-    # X's. What remains is a fixed ~9 MB (a 4 MiB block buffer per worker thread of the
-    # precompute pass for float32), hence an X of 128 MB or more here.
+    # X's. What remains is a fixed ~9-13 MB (a 4 MiB block buffer per worker thread of the
+    # precompute pass for float32), hence an X of 256 MB here.
     LinearRegression(**settings).fit(X[:100_000], y[:100_000])
     model, grown = peak_growth(lambda: LinearRegression(**settings).fit(X, y))
     assert model.coef_.dtype == dtype

@@ -6,6 +6,7 @@ import copy
 import json
 import os
 import pickle
+import threading
 import zipfile
 
 import numpy as np
@@ -473,6 +474,104 @@ def test_inconsistent_content(tmp_path, header, arrays, message):
     rewrite(path, header=header, arrays=arrays)
     with pytest.raises(ValueError, match=f"{NOT_A_MODEL}: {message}"):
         load(path)
+
+
+def scale(key, factor, at=0):
+    """Multiply one value of an array member (NaN, inf or a negative number in)."""
+
+    def apply(members):
+        values = members[key].copy()
+        values.reshape(-1)[at] *= factor
+        members[key] = values
+
+    return apply
+
+
+def set_value(key, value, at=0):
+    def apply(members):
+        values = members[key].copy()
+        values.reshape(-1)[at] = value
+        members[key] = values
+
+    return apply
+
+
+@pytest.mark.parametrize(
+    "solver, targets, header, arrays, message",
+    [
+        # What no fit leaves: ranks beyond the features, a step size for "exact", ...
+        ("exact", None, edit_attribute("rank_", 99), None,
+         r"rank_ is 99; the rank cannot exceed n_features_in_=4"),
+        ("exact", None, edit_attribute("rank_", -1), None, "rank_ is -1"),
+        ("exact", None, edit_attribute("rank_", None), None,
+         r"n_iter_=1, converged_=True, learning_rate_=None, rank_=None for solver 'exact'"),
+        ("exact", None, edit_attribute("n_iter_", 2), None, "n_iter_=2, .* for solver 'exact'"),
+        ("exact", None, edit_attribute("converged_", False), None, ".*converged_=False"),
+        ("exact", None, edit_attribute("learning_rate_", 0.5), None, ".*learning_rate_=0.5"),
+        ("gd", None, edit_attribute("rank_", 2), None,
+         r"learning_rate_=\d.*, rank_=2 for solver 'gd' \(which leaves a step size and no rank\)"),
+        ("gd", None, edit_attribute("learning_rate_", None), None,
+         "learning_rate_=None, rank_=None for solver 'gd'"),
+        ("gd", None, edit_attribute("solver_", "agd"), None, "solver_ is 'agd' for solver='gd'"),
+        ("gd", None, edit_param("solver", "auto"), None, None),  # auto may pick gd
+        ("sgd", None, edit_param("solver", "auto"), None,
+         "solver_ is 'sgd' for solver='auto', which never picks it"),
+        ("gd", None, edit_attribute("n_iter_", -1), None, "n_iter_ is -1"),
+        # Values a fit stops on with an error: predict would give NaN for every row.
+        ("gd", None, None, scale("coef_", np.nan), "coef_ holds NaN or infinity"),
+        ("gd", 2, None, scale("coef_", np.inf, at=5), "coef_ holds NaN or infinity"),
+        ("exact", None, None, scale("intercept_", np.nan), "intercept_ holds NaN or infinity"),
+        ("gd", 2, None, scale("intercept_", -np.inf, at=1), "intercept_ holds NaN or infinity"),
+        ("gd", None, None, scale("loss_history_", np.inf, at=-1), "loss_history_ holds NaN"),
+        ("gd", None, None, scale("time_history_", np.nan), "time_history_ holds NaN"),
+        ("gd", None, None, set_value("time_history_", -1.0, at=-1),
+         "time_history_ holds a negative time"),
+        ("gd", 2, None, replace("coef_", np.zeros((0, 4))), r"coef_ has shape \(0, 4\)"),
+    ],
+    ids=lambda value: value if isinstance(value, str) else "",
+)  # fmt: skip
+def test_values_no_fit_leaves_are_refused(tmp_path, solver, targets, header, arrays, message):
+    model, X = fitted(solver=solver, targets=targets)
+    path = saved(model, tmp_path)
+    rewrite(path, header=header, arrays=arrays)
+    if message is None:
+        assert np.array_equal(load(path).predict(X), model.predict(X))
+        return
+    with pytest.raises(ValueError, match=f"^{path}: {NOT_A_MODEL}: {message}") as info:
+        load(path)
+    assert len(str(info.value).splitlines()) == 1
+
+
+def test_a_model_is_saved_through_a_symlink_and_a_fifo(tmp_path):
+    """The link's target is written (the link stays); a FIFO's reader gets the archive,
+    written without seeking, which loads back the same."""
+    model, X = fitted("agd", targets=2)
+    target = saved(model, tmp_path, "target.npz")
+    link = tmp_path / "link.npz"
+    link.symlink_to(target.name)
+    second, _ = fitted("exact", targets=2)
+    second.save(link)
+    assert link.is_symlink() and os.readlink(link) == "target.npz"
+    assert_same_model(load(target), second)
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    received = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    model.save(fifo)
+    reader.join(timeout=30)
+    (tmp_path / "copy.npz").write_bytes(received[0])
+    assert_same_model(load(tmp_path / "copy.npz"), model)
+    assert sorted(os.listdir(tmp_path)) == ["copy.npz", "fifo", "link.npz", "target.npz"]
+
+
+def test_an_unwritable_path_is_named_not_the_temporary_file(tmp_path):
+    model, _ = fitted()
+    path = tmp_path / "nodir" / "m.npz"
+    with pytest.raises(FileNotFoundError) as info:
+        model.save(path)
+    assert info.value.filename == str(path)
+    assert ".tmp" not in str(info.value)
 
 
 @pytest.mark.parametrize("solver", ["auto", "agd"])

@@ -131,6 +131,7 @@ def test_streamed_predictions_are_the_whole_file_bytes(
     than the file's, float32 and multi-target models: byte-identical output files, so
     bitwise-equal predictions."""
     data = make_data()
+    by_position = []
     if extension == ".npy":
         columns = [str(j) for j in range(5)]
         names = ["3", "0", "4", "1"]  # the file's column 2 (say, the target) is left out
@@ -145,11 +146,12 @@ def test_streamed_predictions_are_the_whole_file_bytes(
         model_path = fitted(tmp_path, model, n_targets=2, dtype=np.float32)
         data = data[:, :4]
         columns = columns[:4]
+        by_position = ["--by-position"]  # which a file with names needs
     data_path = write_data(tmp_path, extension, data, columns)
     whole_file_predict(model_path, data_path, tmp_path / "whole.csv")
 
     assert predict(model_path, data_path, "--out", tmp_path / "pred.csv",
-                   "--batch-rows", BATCH_ROWS) == 0  # fmt: skip
+                   "--batch-rows", BATCH_ROWS, *by_position) == 0  # fmt: skip
     assert capsys.readouterr().out == f"{N_ROWS} predictions written to {tmp_path / 'pred.csv'}\n"
     assert (tmp_path / "pred.csv").read_bytes() == (tmp_path / "whole.csv").read_bytes()
     assert sum(count_batches) == N_ROWS and len(count_batches) >= -(-N_ROWS // BATCH_ROWS)
@@ -266,9 +268,12 @@ def test_column_errors_come_before_any_output(tmp_path, capsys):
     one_line_error(capsys, code, "batch_rows must be at least 1, got 0")
     assert os.listdir(out.parent) == []
     code = predict(unnamed, tmp_path / "data.csv", "--out", tmp_path / "no" / "pred.csv")
-    one_line_error(capsys, code, "No such file or directory", str(tmp_path / "no" / "pred.csv"))
+    one_line_error(capsys, code, "No such directory", str(tmp_path / "no" / "pred.csv"))
     code = predict(unnamed, tmp_path / "data.csv", "--out", out.parent)
-    one_line_error(capsys, code, f"{out.parent} is a directory")
+    one_line_error(capsys, code, f"Is a directory: '{out.parent}'")
+    code = predict(unnamed, tmp_path / "data.csv", "--out", out)
+    one_line_error(capsys, code, "fitted without column names", "--by-position")
+    assert os.listdir(out.parent) == []
 
 
 def test_a_failed_write_names_the_output_and_removes_the_temporary(tmp_path, capsys, monkeypatch):
@@ -277,28 +282,19 @@ def test_a_failed_write_names_the_output_and_removes_the_temporary(tmp_path, cap
     data_path = write_data(tmp_path, ".npy", make_data(p=4), None)
     out = tmp_path / "out" / "pred.csv"
     out.parent.mkdir()
-    opened = io.PredictionWriter.__init__
+    from fastlinreg import outputs
 
-    class FullDisk:
-        """The temporary file, whose 5th write (the 4th batch's rows) fails."""
+    writes = []
+    write = outputs._FileSink.write
 
-        def __init__(self, file):
-            self.file, self.writes = file, 0
+    def full_disk(self, data):
+        """The temporary file's second write to the disk (a later batch) fails."""
+        writes.append(len(data))
+        if len(writes) == 2:
+            outputs._raise_with_path(OSError(28, "No space left on device"), self._path)
+        return write(self, data)
 
-        def write(self, text):
-            self.writes += 1
-            if self.writes == 5:
-                raise OSError(28, "No space left on device")
-            return self.file.write(text)
-
-        def __getattr__(self, name):
-            return getattr(self.file, name)
-
-    def full_disk(self, path):
-        opened(self, path)
-        self._file = FullDisk(self._file)
-
-    monkeypatch.setattr(io.PredictionWriter, "__init__", full_disk)
+    monkeypatch.setattr(outputs._FileSink, "write", full_disk)
     code = predict(model_path, data_path, "--out", out, "--batch-rows", BATCH_ROWS)
     line = one_line_error(capsys, code)
     assert line == f"fastlinreg: error: [Errno 28] No space left on device: '{out}'"

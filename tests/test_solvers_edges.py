@@ -1,5 +1,6 @@
 """Edges of the solver loops: divergence caught after the step, the automatic rate's
-divergence message, SGD batches of zero weight, and a callback stopping SGD."""
+divergence message, SGD batches of zero weight, a callback stopping SGD, and unscaled
+columns whose curvature underflows."""
 
 from __future__ import annotations
 
@@ -74,3 +75,20 @@ def test_a_callback_stops_sgd_without_a_warning():
     assert [epoch for epoch, *_ in seen] == [0, 1, 2]
     assert [loss for _, loss, *_ in seen] == list(model.loss_history_)
     assert seen[-1][2:] == ((1, 3), (1,))
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_unscaled_gd_on_columns_whose_squares_underflow_says_so(fit_intercept):
+    # scale_features=False iterates on X as it is: columns of 1e-170 have curvatures
+    # (mean squares) that underflow to 0, which looked like columns without data, and
+    # the fit returned coefficients near 0 without a word. Now it warns, as for columns
+    # whose scales are too far apart (scale_features=True fits them: test_scaling.py).
+    X, y = problem()
+    model = LinearRegression(
+        solver="gd", scale_features=False, precompute=True, max_iter=50, fit_intercept=fit_intercept
+    )
+    with pytest.warns(ConvergenceWarning, match="too far apart for unscaled steps"):
+        model.fit(np.ldexp(X, -565), y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model.set_params(max_iter=5000).fit(X, y)  # ordinary columns: no such warning
