@@ -132,13 +132,19 @@ def test_other_cells_are_refused_by_both_readers_with_their_line(tmp_path, cell,
             FileSource(path, "a").loss_grad(np.zeros((1, 1)), np.zeros(1))
 
 
-@pytest.mark.parametrize("threads", [False, True], ids=["one-thread", "threads"])
-def test_random_doubles_written_with_repr_read_back_bit_for_bit(tmp_path, monkeypatch, threads):
+@pytest.mark.parametrize(
+    "threads, large", [(False, False), (True, False), (True, True)],
+    ids=["one-thread", "threads", "large-file-chunks"],
+)  # fmt: skip
+def test_random_doubles_written_with_repr_read_back_bit_for_bit(
+    tmp_path, monkeypatch, threads, large
+):
     from fastlinreg import io
 
     # pyarrow's threads parse the blocks of a chunk in files from _CSV_THREADS_BYTES on;
-    # small blocks: several per chunk.
+    # small blocks: several per chunk (larger ones, and chunks, from _LARGE_CSV_BYTES).
     monkeypatch.setattr(io, "_CSV_THREADS_BYTES", 0 if threads else 1 << 62)
+    monkeypatch.setattr(io, "_LARGE_CSV_BYTES", 0 if large else 1 << 62)
     monkeypatch.setattr(io, "_ARROW_BLOCK_BYTES", 1 << 14)
     rng = np.random.default_rng(7)
     # Every exponent: random bit patterns, the finite ones; and subnormals, and the
