@@ -168,14 +168,15 @@ def _predict(args: argparse.Namespace) -> int:
 def _refuse_overflow(predictions, source, first_row: int) -> None:
     """Predictions beyond float64 (inf, or NaN from inf - inf) are an error, not output:
     the file they would go to could not even be read back."""
+    from .estimator import not_finite_predictions
     from .io import DataError
 
-    finite = np.isfinite(predictions)
-    if not finite.all():
-        row = first_row + int(np.argmin(finite.reshape(len(finite), -1).all(axis=1)))
+    not_finite = not_finite_predictions(predictions)
+    if not_finite is not None:
+        count, row = not_finite
         raise DataError(
-            f"{source.path}: the prediction for data row {row + 1} is beyond float64 "
-            f"({int(np.sum(~finite))} in this batch): the values times the coefficients "
+            f"{source.path}: the prediction for data row {first_row + row + 1} is beyond "
+            f"float64 ({count} in this batch): the values times the coefficients "
             "overflow; rescale the data and refit"
         )
 

@@ -606,17 +606,26 @@ class PredictionOverflowWarning(RuntimeWarning):
     the products of X and the coefficients, or their sums, overflow."""
 
 
+def not_finite_predictions(predictions: np.ndarray) -> tuple[int, int] | None:
+    """(how many predictions are NaN or infinite, the first row (from 0) holding one),
+    or None when all are finite. Predictions are (n,) or (n, k)."""
+    finite = np.isfinite(predictions)
+    if finite.all():
+        return None
+    bad_rows = ~finite.reshape(len(finite), -1).all(axis=1)
+    return int(np.count_nonzero(~finite)), int(np.argmax(bad_rows))
+
+
 def _warn_not_finite(predictions: np.ndarray) -> None:
     """PredictionOverflowWarning naming how many predictions (n, k) are not finite, and
     the first row of one. A check of the output only, not of X."""
-    finite = np.isfinite(predictions)
-    if finite.all():
+    not_finite = not_finite_predictions(predictions)
+    if not_finite is None:
         return
-    bad_rows = ~finite.all(axis=1)
-    count = int(np.count_nonzero(~finite))
+    count, first_row = not_finite
     warnings.warn(
         f"{count} of {predictions.size} predictions are not finite (NaN or infinity), the "
-        f"first in row {int(np.argmax(bad_rows))}: X times coef_ overflows "
+        f"first in row {first_row}: X times coef_ overflows "
         f"{predictions.dtype} there (finite values whose products or sums exceed it).",
         PredictionOverflowWarning,
         stacklevel=3,

@@ -352,10 +352,11 @@ def _arrow_csv_blocks(
         raise _ArrowRefused from None
     names = [str(j) for j in range(n_columns)]
     size = os.path.getsize(path)
-    larger = 8 if size >= _LARGE_CSV_BYTES else 1
+    large = size >= _LARGE_CSV_BYTES
+    chunk_bytes = _CSV_CHUNK_BYTES * 8 if large else _CSV_CHUNK_BYTES
     read_options = pa_csv.ReadOptions(
         use_threads=size >= _CSV_THREADS_BYTES,
-        block_size=_ARROW_BLOCK_BYTES * (larger // 2 or 1),
+        block_size=_ARROW_BLOCK_BYTES * 4 if large else _ARROW_BLOCK_BYTES,
         column_names=names,
     )
     parse_options = pa_csv.ParseOptions(
@@ -367,7 +368,7 @@ def _arrow_csv_blocks(
         strings_can_be_null=False,
         quoted_strings_can_be_null=False,
     )
-    chunk = bytearray(_CSV_CHUNK_BYTES * larger)
+    chunk = bytearray(chunk_bytes)
     with open(path, "rb") as file:
         if position is not None:
             position.tell = file.tell
@@ -534,9 +535,7 @@ def _csv_cell_error(path: str, line: int, columns: list[str], row: list[str]) ->
         if text.lower() in _MISSING_MARKERS:
             return DataError(f"{where}: missing value {text!r}")
         if text.lower().lstrip("+-") in _NON_FINITE:  # the messages of _check_finite
-            value = float(text)
-            what = "missing value (NaN)" if np.isnan(value) else f"infinite value ({value})"
-            return DataError(f"{where}: {what}")
+            return DataError(f"{where}: {_non_finite_value(float(text))}")
         return DataError(f"{where}: {text!r} is not a number")
     raise AssertionError("a row that failed to parse parsed")  # pragma: no cover
 
@@ -705,10 +704,14 @@ def _check_finite(data: np.ndarray, columns: list[str], where: str, lines) -> No
         if bad.any():
             i, j = np.argwhere(bad)[0]
             row = start + int(i)
-            value = float(data[row, j])
             number = lines[row] if lines is not None else row + 1
-            what = "missing value (NaN)" if np.isnan(value) else f"infinite value ({value})"
+            what = _non_finite_value(float(data[row, j]))
             raise DataError(f"{where} {number}, column {columns[j]!r}: {what}")
+
+
+def _non_finite_value(value: float) -> str:
+    """What a NaN or an infinity in a cell is called in messages."""
+    return "missing value (NaN)" if np.isnan(value) else f"infinite value ({value})"
 
 
 def _unknown_column_message(table: Table, target: str) -> str:

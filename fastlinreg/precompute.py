@@ -94,7 +94,7 @@ SAFE_EXPONENT = 256
 
 def _max_abs(A) -> np.ndarray:
     """(columns,) The largest magnitude of each column of a 2-D block (NaN stays NaN; 0
-    for no rows)."""
+    for no rows). max and -min, not max(abs(A)): no temporary the size of A."""
     largest = np.maximum(np.max(A, axis=0, initial=0.0), -np.min(A, axis=0, initial=0.0))
     return largest.astype(np.float64)
 
@@ -104,11 +104,7 @@ def power_of_two_exponents(M: np.ndarray) -> np.ndarray:
     magnitude in [1, 2), for the columns whose largest magnitude lies beyond
     2**±SAFE_EXPONENT; 0 for the others (and for zero or non-finite columns). 2**e is
     representable whatever M holds (up to 2**1023)."""
-    # max and -min, not max(abs(M)): no temporary the size of M (a block of X here).
-    if M.shape[0]:
-        largest = np.maximum(np.max(M, axis=0), -np.min(M, axis=0))
-    else:
-        largest = np.zeros(M.shape[1])
+    largest = _max_abs(M)
     _, exponents = np.frexp(np.where(np.isfinite(largest), largest, 0.0))
     exponents = exponents - 1
     inside = (largest == 0.0) | (np.abs(exponents) <= SAFE_EXPONENT)

@@ -202,9 +202,9 @@ def _sum_of_squares(A: np.ndarray) -> float:
 def _power_of_two_scale(A: np.ndarray) -> float:
     """1.0, or the power of two that brings A's largest magnitude into [1, 2) where it
     is beyond 2**±SAFE_EXPONENT (see ``fastlinreg.precompute.power_of_two_exponents``)."""
-    from .precompute import power_of_two_exponents
+    from .precompute import _max_abs, power_of_two_exponents
 
-    largest = max(float(np.max(A, initial=0.0)), -float(np.min(A, initial=0.0)))
+    largest = np.max(_max_abs(A), initial=0.0)
     return float(np.ldexp(1.0, power_of_two_exponents(np.array([[largest]]))[0]))
 
 
