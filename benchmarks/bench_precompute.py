@@ -4,7 +4,7 @@
 
 For X of 2**24 float64 elements (128 MiB) and several widths, prints the median time of
 one epoch (``kernels.loss_grad``, parallel), of the factor pass
-(``precompute.triangular_factor``) and their ratio: the number of epochs after which
+(``precomputed.triangular_factor``) and their ratio: the number of epochs after which
 precomputing has paid for itself.
 """
 
@@ -14,8 +14,8 @@ import numpy as np
 from _common import median_time
 from conftest import runtime_info
 
-from fastlinreg import kernels, precompute
-from fastlinreg.sources import InMemorySource
+from fastlinreg import kernels
+from fastlinreg.sources import InMemorySource, precomputed
 
 
 def main():
@@ -30,7 +30,7 @@ def main():
         w = rng.standard_normal(d)
         source = InMemorySource(X, y[:, None])
         epoch = median_time(lambda: kernels.loss_grad(X, y, w, 0.0), 7)  # noqa: B023
-        factor = median_time(lambda: precompute.triangular_factor(source), 3)  # noqa: B023
+        factor = median_time(lambda: precomputed.triangular_factor(source), 3)  # noqa: B023
         print(f"| {n} x {d} | {epoch * 1e3:.1f} | {factor * 1e3:.1f} | {factor / epoch:.1f} |")
 
 

@@ -641,7 +641,7 @@ def bench_dask(n: int, chunk: int, repeats: int, dask_ml_cap_s: float, max_iter:
     from distributed import Client, LocalCluster, wait
 
     from fastlinreg import LinearRegression, kernels
-    from fastlinreg.dask_source import DaskSource
+    from fastlinreg.sources.dask import DaskSource
 
     res: dict = {"n": n, "d": D, "chunk_rows": chunk, "dask_version": dask.__version__}
     warnings.simplefilter("ignore")

@@ -2,7 +2,7 @@
 the factor pass, in compiled code (``fastlinreg._jit.factor_epochs``).
 
 Each benchmark times the solver alone: the factor is computed once per shape and the
-fit runs through ``solvers.descend`` on it, so the numbers are epochs, not the pass::
+fit runs through ``_solvers.descend`` on it, so the numbers are epochs, not the pass::
 
     python -m pytest benchmarks/test_factor_epochs.py --benchmark-enable
 
@@ -15,9 +15,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fastlinreg import precompute, solvers
-from fastlinreg.objective import Objective
-from fastlinreg.sources import InMemorySource
+from fastlinreg import _solvers
+from fastlinreg._objective import Objective
+from fastlinreg.sources import InMemorySource, precomputed
 
 from ._common import benchmark_median
 
@@ -31,10 +31,10 @@ def test_epochs_on_the_factor(benchmark, summary, d, solver):
     X = rng.standard_normal((5000, d))
     y = X @ rng.standard_normal(d) + rng.standard_normal(5000)
     source = InMemorySource(X, y[:, None], None, parallel=False)
-    factor = precompute.triangular_factor(source)
-    center, scale, constant = precompute.feature_scaling(source, True, factor)
+    factor = precomputed.triangular_factor(source)
+    center, scale, constant = precomputed.feature_scaling(source, True, factor)
     objective = Objective(
-        precompute.PrecomputedSource(factor),
+        precomputed.PrecomputedSource(factor),
         center,
         scale,
         fit_intercept=True,
@@ -44,7 +44,7 @@ def test_epochs_on_the_factor(benchmark, summary, d, solver):
     )
 
     def run():
-        return solvers.descend(
+        return _solvers.descend(
             objective,
             np.zeros((1, d)),
             np.zeros(1),

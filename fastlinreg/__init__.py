@@ -1,14 +1,17 @@
 """fastlinreg: gradient-descent linear regression as fast as the memory allows."""
 
 from . import _config  # noqa: F401  (sets the thread-safe threading layer first)
-from .estimator import LinearRegression, PredictionOverflowWarning
+from .errors import DataError, DivergenceError, PredictionOverflowWarning
+from .estimator import LinearRegression
 from .persistence import load
 from .plotting import plot_benchmark, plot_loss, plot_loss_vs_time, plot_predictions
-from .solvers import DivergenceError
+from .sources import FileSource
 
 __version__ = "0.1.0"
 __all__ = [
+    "DataError",
     "DivergenceError",
+    "FileSource",
     "LinearRegression",
     "PredictionOverflowWarning",
     "load",

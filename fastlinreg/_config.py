@@ -72,7 +72,7 @@ def rows_per_block(n_features: int) -> int:
     return int(min(MAX_ROWS_PER_BLOCK, max(MIN_ROWS_PER_BLOCK, rows)))
 
 
-# The precompute pass (fastlinreg.precompute) reads X in blocks of about this many
+# The precompute pass (fastlinreg.sources.precomputed) reads X in blocks of about this many
 # bytes of [X Y] in float64 (at least 2 rows per column). Measured at 2,000,000 x 20
 # (one thread): 2048 rows 0.19 s, 4096 rows 0.145 s, 16384 rows 0.112 s, 65536 rows
 # 0.106 s; fewer, larger blocks mean fewer Python-level steps per pass. The block

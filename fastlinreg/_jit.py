@@ -321,7 +321,7 @@ def streaming_sum(flat, block):
     return partial.sum()
 
 
-# Epochs on the precomputed factor (``fastlinreg.solvers``): O(d² k) arithmetic each,
+# Epochs on the precomputed factor (``fastlinreg._solvers``): O(d² k) arithmetic each,
 # which in Python cost tens of microseconds of interpreter per epoch.
 # Status codes of factor_epochs, read by solvers._descend_on_factor.
 EPOCHS_RUNNING = 0  # every epoch asked for ran; not converged yet
@@ -364,7 +364,7 @@ def factor_epochs(
 ):
     """Up to len(history) epochs of gd/agd on the factor, in solver coordinates.
 
-    The objective of ``fastlinreg.objective.Objective`` over a PrecomputedSource, per
+    The objective of ``fastlinreg._objective.Objective`` over a PrecomputedSource, per
     target t (theta_t in solver coordinates, w = theta * inv_scale):
 
         |A theta_t - Rxy_t|² + unexplained_t + S (ybar_t - beta_t - c theta_t)²

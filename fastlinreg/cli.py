@@ -48,7 +48,7 @@ def _demo(args: argparse.Namespace) -> int:
 def _fit(args: argparse.Namespace) -> int:
     """Train on a file streamed in row batches, save the model, print a summary."""
     from .estimator import LinearRegression
-    from .file_source import FileSource
+    from .sources.file import FileSource
 
     # Before any work: a fit of an hour must not end in a refusal to write its model,
     # nor write it over its own data.
@@ -99,9 +99,9 @@ def _fit(args: argparse.Namespace) -> int:
 def _r2(model, source) -> float:
     """The training R²: from the factor when the fit made one (no pass over the file),
     else from one more streamed pass."""
-    factor = model._factor  # the rows' triangular factor (see fastlinreg.precompute)
+    factor = model._factor  # the rows' triangular factor (see fastlinreg.sources.precomputed)
     if factor is not None:
-        from .precompute import PrecomputedSource
+        from .sources.precomputed import PrecomputedSource
 
         moments = PrecomputedSource(factor)
         W = np.atleast_2d(model.coef_).astype(np.float64)
@@ -138,9 +138,9 @@ def _predict(args: argparse.Namespace) -> int:
     memory holds a batch, not the file, and a failed run leaves no partial output.
     """
     from . import outputs
-    from .estimator import PredictionOverflowWarning
-    from .file_source import FileSource
+    from .errors import PredictionOverflowWarning
     from .persistence import load
+    from .sources.file import FileSource
 
     _check_outputs(
         {"--out": args.out}, inputs=[("model file", args.model), ("data file", args.data)]
@@ -168,8 +168,8 @@ def _predict(args: argparse.Namespace) -> int:
 def _refuse_overflow(predictions, source, first_row: int) -> None:
     """Predictions beyond float64 (inf, or NaN from inf - inf) are an error, not output:
     the file they would go to could not even be read back."""
+    from .errors import DataError
     from .estimator import not_finite_predictions
-    from .io import DataError
 
     not_finite = not_finite_predictions(predictions)
     if not_finite is not None:
@@ -184,7 +184,7 @@ def _refuse_overflow(predictions, source, first_row: int) -> None:
 def _feature_columns(model, source, *, by_position: bool) -> list[int] | None:
     """Where the model's features are among the columns of ``source`` (a FileSource
     without a target), in the model's order; None: all of them, as they are."""
-    from .io import DataError
+    from .errors import DataError
 
     columns = source.feature_names
     names = getattr(model, "feature_names_in_", None)
@@ -437,7 +437,7 @@ def _terminate(signum, frame):
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .io import DataError
+    from .errors import DataError
 
     started = time.perf_counter()
     args = build_parser().parse_args(argv)

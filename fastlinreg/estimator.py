@@ -12,11 +12,13 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from . import kernels, precompute, solvers
-from .dask_source import is_dask_collection
-from .file_source import FileSource
-from .objective import Objective
-from .sources import InMemorySource
+from . import _solvers, kernels
+from ._objective import Objective
+from .errors import PredictionOverflowWarning
+from .sources import precomputed
+from .sources.dask import is_dask_collection
+from .sources.file import FileSource
+from .sources.memory import InMemorySource
 
 _FLOAT_DTYPES = [np.float64, np.float32]
 # precompute="auto" factors X when the factor, (n_features + n_targets)² numbers, is
@@ -64,7 +66,7 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         largest eigenvalue of the objective's Hessian: a step that cannot diverge.
         For "sgd", "auto" is 1/L(b), the curvature of a mini-batch of b =
         ``batch_size`` rows: L for one batch of all rows, up to the largest curvature
-        of a single row for b = 1 (see ``fastlinreg.solvers.minibatch_smoothness``).
+        of a single row for b = 1 (see ``fastlinreg._solvers.minibatch_smoothness``).
         A float is used as given; if it makes the loss rise, ``fit`` raises
         :class:`fastlinreg.DivergenceError`.
     max_iter : int or None, default=None
@@ -243,7 +245,7 @@ class LinearRegression(RegressorMixin, BaseEstimator):
             Training data. float32 stays float32; other numbers are converted to
             float64. Never modified, and not copied when already float32/float64
             (``np.memmap`` included: the file is streamed). A Dask array or dataframe
-            stays distributed. A :class:`fastlinreg.file_source.FileSource` streams a
+            stays distributed. A :class:`fastlinreg.FileSource` streams a
             .csv/.parquet/.npy file in row batches (then y comes from its target
             column and must be None).
         y : array-like of shape (n_samples,) or (n_samples, n_targets)
@@ -350,9 +352,9 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         factor = None
         if accumulate or (not partial and self._uses_factor(solver, source)):
             # The factor vouches for the values (and names a bad one): one read of X.
-            factor = precompute.triangular_factor(source)
+            factor = precomputed.triangular_factor(source)
             if previous is not None:
-                factor = precompute.combine(previous, factor)
+                factor = precomputed.combine(previous, factor)
         elif isinstance(source, InMemorySource):
             source.check_values()  # a read of its own (files and Dask check as they read)
         # Epochs that pass over a file read it as often as they like: a text file is
@@ -411,7 +413,7 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         return InMemorySource(X, Y, sample_weight, parallel=self.parallel), y.ndim
 
     def _file_source(self, source, y, sample_weight, *, reset):
-        """A data file streamed in row batches (``fastlinreg.file_source.FileSource``)."""
+        """A data file streamed in row batches (``fastlinreg.FileSource``)."""
         if y is not None or sample_weight is not None:
             raise ValueError(
                 "fit(FileSource(path, target)) takes y from the file's target column, and "
@@ -447,7 +449,7 @@ class LinearRegression(RegressorMixin, BaseEstimator):
     def _dask_source(self, X, y, sample_weight, *, reset):
         """A DaskSource: X stays distributed; NaN, inf and negative weights are found
         during the first pass (scikit-learn's validation would compute X here)."""
-        from .dask_source import DaskSource, require_dask
+        from .sources.dask import DaskSource, require_dask
 
         require_dask()
         if self.solver == "sgd":
@@ -492,7 +494,7 @@ class LinearRegression(RegressorMixin, BaseEstimator):
     def _solve(self, solver, source, factor, coef0, intercept0, callback, started, partial):
         """Translate the parameters into one solver call (on ``factor`` if not None)."""
         if solver == "exact":
-            return solvers.exact(
+            return _solvers.exact(
                 factor,
                 intercept0,
                 fit_intercept=self.fit_intercept,
@@ -506,7 +508,9 @@ class LinearRegression(RegressorMixin, BaseEstimator):
             scale_features = solver in ("agd", "sgd") or self.learning_rate == "auto"
         constant = None
         if scale_features:
-            center, scale, constant = precompute.feature_scaling(source, self.fit_intercept, factor)
+            center, scale, constant = precomputed.feature_scaling(
+                source, self.fit_intercept, factor
+            )
         else:
             center, scale = np.zeros(source.n_features), np.ones(source.n_features)
 
@@ -522,7 +526,7 @@ class LinearRegression(RegressorMixin, BaseEstimator):
             )
 
         if solver == "sgd":
-            return solvers.sgd(
+            return _solvers.sgd(
                 make_objective,
                 source,
                 coef0,
@@ -540,12 +544,12 @@ class LinearRegression(RegressorMixin, BaseEstimator):
                 started=started,
             )
         objective = make_objective(
-            precompute.PrecomputedSource(factor) if factor is not None else source
+            precomputed.PrecomputedSource(factor) if factor is not None else source
         )
         max_iter = self.max_iter
         if max_iter is None:
             max_iter = 100_000 if factor is not None else 1000
-        return solvers.descend(
+        return _solvers.descend(
             objective,
             coef0,
             intercept0,
@@ -599,11 +603,6 @@ class LinearRegression(RegressorMixin, BaseEstimator):
                 kernels.predict(X, coef[t], intercept[t], parallel=self.parallel, out=out[:, t])
         _warn_not_finite(out)
         return out.ravel() if np.ndim(self.coef_) == 1 else out
-
-
-class PredictionOverflowWarning(RuntimeWarning):
-    """``predict`` gave predictions that are not finite (NaN or infinity) for finite X:
-    the products of X and the coefficients, or their sums, overflow."""
 
 
 def not_finite_predictions(predictions: np.ndarray) -> tuple[int, int] | None:

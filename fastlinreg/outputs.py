@@ -25,7 +25,7 @@ end in a refusal to write its model.
 
 ``write_predictions`` writes a CSV of predictions that reads back bit for bit;
 :class:`PredictionWriter` writes the same file batch by batch. Both are also importable
-from :mod:`fastlinreg.io`, where they were first.
+from :mod:`fastlinreg.sources.readers`, where they were first.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ from typing import Any, BinaryIO, NoReturn
 
 import numpy as np
 
-from .io import DataError
+from .errors import DataError
 
 __all__ = [
     "PredictionWriter",
@@ -221,7 +221,8 @@ def write_predictions(path: str | os.PathLike[str], predictions) -> None:
     --------
     >>> import os, tempfile
     >>> import numpy as np
-    >>> from fastlinreg.io import read_table, write_predictions
+    >>> from fastlinreg.sources.readers import read_table
+    >>> from fastlinreg.outputs import write_predictions
     >>> with tempfile.TemporaryDirectory() as folder:
     ...     path = os.path.join(folder, "pred.csv")
     ...     write_predictions(path, np.array([0.1, 2.0 / 3.0]))
@@ -279,7 +280,7 @@ class PredictionWriter:
     --------
     >>> import os, tempfile
     >>> import numpy as np
-    >>> from fastlinreg.io import PredictionWriter
+    >>> from fastlinreg.outputs import PredictionWriter
     >>> with tempfile.TemporaryDirectory() as folder:
     ...     path = os.path.join(folder, "pred.csv")
     ...     with PredictionWriter(path) as writer:

@@ -186,7 +186,7 @@ def test_a_bad_value_in_rows_of_zero_weight_is_named(value):
 def test_a_fit_through_the_factor_reads_the_data_once(monkeypatch, params, block_passes, checks):
     # The factor vouches for the values (a NaN, infinity or overflow would show in it),
     # so no separate check reads X first; fits that pass over X check it once.
-    import fastlinreg.sources as sources
+    import fastlinreg.sources.memory as sources
 
     counts = {"row_blocks": 0, "sum_of_squares": 0}
     row_blocks, sum_of_squares = sources.InMemorySource.row_blocks, sources._sum_of_squares
@@ -411,7 +411,7 @@ def test_an_empty_parquet_row_group_changes_nothing(tmp_path):
     pa = pytest.importorskip("pyarrow")
     import pyarrow.parquet as pq
 
-    from fastlinreg.file_source import FileSource
+    from fastlinreg import FileSource
 
     X, y, _ = clean()
     table = pa.table({"a": X[:, 0], "b": X[:, 1], "c": X[:, 2], "y": y})
@@ -478,7 +478,7 @@ def test_streams_whose_column_norms_overflow_are_refused(tmp_path, settings, str
                 da.from_array(X, chunks=(60, 3)), da.from_array(y, chunks=60)
             )
     else:
-        from fastlinreg.file_source import FileSource
+        from fastlinreg import FileSource
 
         np.save(tmp_path / "huge.npy", np.column_stack([X, y]))
         with pytest.raises(ValueError, match=r"row 8, column .*1.5e\+308 .*overflows float64"):
@@ -489,7 +489,7 @@ def test_streams_whose_column_norms_overflow_are_refused(tmp_path, settings, str
 def test_a_file_of_values_near_1e200_fits_as_in_memory(tmp_path, settings):
     # Their squares overflow, their columns' norms do not: columns are scaled by powers
     # of two before they are squared, so the stream's fit is the in-memory one.
-    from fastlinreg.file_source import FileSource
+    from fastlinreg import FileSource
 
     X, y, _ = clean()
     X = np.ldexp(X, 665)  # about 1e200

@@ -52,8 +52,7 @@ def test_a_fit_that_stops_early_says_so_in_its_summary(train_csv, tmp_path, caps
 def test_r2_from_the_factor_is_the_r2_of_a_pass_over_the_file(train_csv, solver):
     from sklearn.metrics import r2_score
 
-    from fastlinreg import LinearRegression
-    from fastlinreg.file_source import FileSource
+    from fastlinreg import FileSource, LinearRegression
 
     # A large mean of y: the factor's spread of y must not come from E[y²] - E[y]².
     data = np.loadtxt(train_csv, delimiter=",", skiprows=1)

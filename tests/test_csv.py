@@ -1,4 +1,4 @@
-"""Tests for the CSV reading of fastlinreg.io and fastlinreg.file_source: pyarrow's
+"""Tests for the CSV reading of fastlinreg.sources.readers and fastlinreg.sources.file: pyarrow's
 streaming parser and the Python reader behind it agree on the cell grammar, the values
 (bit for bit), blank lines, line numbers and messages."""
 
@@ -9,8 +9,9 @@ import re
 import numpy as np
 import pytest
 
-from fastlinreg.file_source import FileSource
-from fastlinreg.io import (
+from fastlinreg import FileSource
+from fastlinreg.sources import readers
+from fastlinreg.sources.readers import (
     _NUMBER,
     DataError,
     _arrow_csv_blocks,
@@ -139,13 +140,12 @@ def test_other_cells_are_refused_by_both_readers_with_their_line(tmp_path, cell,
 def test_random_doubles_written_with_repr_read_back_bit_for_bit(
     tmp_path, monkeypatch, threads, large
 ):
-    from fastlinreg import io
 
     # pyarrow's threads parse the blocks of a chunk in files from _CSV_THREADS_BYTES on;
     # small blocks: several per chunk (larger ones, and chunks, from _LARGE_CSV_BYTES).
-    monkeypatch.setattr(io, "_CSV_THREADS_BYTES", 0 if threads else 1 << 62)
-    monkeypatch.setattr(io, "_LARGE_CSV_BYTES", 0 if large else 1 << 62)
-    monkeypatch.setattr(io, "_ARROW_BLOCK_BYTES", 1 << 14)
+    monkeypatch.setattr(readers, "_CSV_THREADS_BYTES", 0 if threads else 1 << 62)
+    monkeypatch.setattr(readers, "_LARGE_CSV_BYTES", 0 if large else 1 << 62)
+    monkeypatch.setattr(readers, "_ARROW_BLOCK_BYTES", 1 << 14)
     rng = np.random.default_rng(7)
     # Every exponent: random bit patterns, the finite ones; and subnormals, and the
     # shortest and longest forms of ordinary values.
@@ -279,10 +279,9 @@ def test_header_only_after_blank_lines(tmp_path, header):
 
 @pytest.mark.parametrize("newline", ["\n", "\r\n", "\r"], ids=["LF", "CRLF", "CR"])
 def test_chunks_are_cut_at_line_ends_whatever_their_size(tmp_path, monkeypatch, newline):
-    from fastlinreg import io
 
     # Chunks of 16 bytes: shorter than a line, so they grow; CRLFs cut in two.
-    monkeypatch.setattr(io, "_CSV_CHUNK_BYTES", 16)
+    monkeypatch.setattr(readers, "_CSV_CHUNK_BYTES", 16)
     data = np.random.default_rng(5).standard_normal((300, 3)) * 1e3
     lines = ["a,b,c", ""] + [",".join(map(repr, row)) for row in data.tolist()] + ["", "  "]
     path = write_text(tmp_path / "data.csv", "\n".join(lines), newline)

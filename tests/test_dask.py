@@ -14,9 +14,8 @@ import threading
 import numpy as np
 import pytest
 
-from fastlinreg import precompute
-from fastlinreg.dask_source import DASK_MISSING, DaskSource, is_dask_collection, require_dask
-from fastlinreg.sources import InMemorySource
+from fastlinreg.sources import InMemorySource, precomputed
+from fastlinreg.sources.dask import DASK_MISSING, DaskSource, is_dask_collection, require_dask
 
 dask = pytest.importorskip("dask")
 da = pytest.importorskip("dask.array")
@@ -129,7 +128,7 @@ def test_passes_equal_in_memory(scheduler, case):
     assert_close(hb, expected[1])
 
     factor = source.triangular_factor()
-    expected = precompute.triangular_factor(memory)
+    expected = precomputed.triangular_factor(memory)
     # R is unique up to the signs of its rows: compare R'R, the centred Gram matrix.
     assert_close(factor.R.T @ factor.R, expected.R.T @ expected.R)
     assert_close(factor.mean, expected.mean)
@@ -305,7 +304,7 @@ def test_zero_weights(threads):
     memory = InMemorySource(X, Y, weights)
     for got, want in zip(source.loss_grad(W, b), memory.loss_grad(W, b), strict=True):
         assert_close(got, want)
-    factor, expected = source.triangular_factor(), precompute.triangular_factor(memory)
+    factor, expected = source.triangular_factor(), precomputed.triangular_factor(memory)
     assert_close(factor.R.T @ factor.R, expected.R.T @ expected.R)
     zero = DaskSource(*dask_inputs(X, Y, np.zeros(len(X)), 137))
     with pytest.raises(ValueError, match="sums to zero"):
@@ -327,7 +326,7 @@ def test_dataframe_keeps_feature_names(scheduler):
     memory = InMemorySource(X, Y, weights)
     for got, want in zip(source.loss_grad(W, b), memory.loss_grad(W, b), strict=True):
         assert_close(got, want)
-    factor, expected = source.triangular_factor(), precompute.triangular_factor(memory)
+    factor, expected = source.triangular_factor(), precomputed.triangular_factor(memory)
     assert_close(factor.R.T @ factor.R, expected.R.T @ expected.R)
     unnamed = DaskSource(dd.from_pandas(pd.DataFrame(X), npartitions=2), ddf["target"])
     assert unnamed.feature_names is None

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 da = pytest.importorskip("dask.array")
-from fastlinreg.dask_source import DaskSource  # noqa: E402
+from fastlinreg.sources.dask import DaskSource  # noqa: E402
 
 
 def X_dask(n=12, d=3):

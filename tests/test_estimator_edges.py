@@ -9,9 +9,7 @@ import warnings
 import numpy as np
 import pytest
 
-from fastlinreg import LinearRegression
-from fastlinreg.estimator import PredictionOverflowWarning
-from fastlinreg.file_source import FileSource
+from fastlinreg import FileSource, LinearRegression, PredictionOverflowWarning
 
 
 def data(n=40, d=2, seed=0):

@@ -1,5 +1,5 @@
-"""Tests for fastlinreg.file_source: files streamed in row batches, checked against the
-whole-file readers (fastlinreg.io) and the in-memory source."""
+"""Tests for fastlinreg.sources.file: files streamed in row batches, checked against the
+whole-file readers (fastlinreg.sources.readers) and the in-memory source."""
 
 from __future__ import annotations
 
@@ -10,10 +10,9 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from fastlinreg import precompute
-from fastlinreg.file_source import FileSource
-from fastlinreg.io import DataError, read_table, split_target
-from fastlinreg.sources import InMemorySource
+from fastlinreg import FileSource
+from fastlinreg.sources import InMemorySource, precomputed
+from fastlinreg.sources.readers import DataError, read_table, split_target
 
 N_ROWS = 10_000
 COLUMNS = ["x0", "x1", "y", "x2", "x3"]  # the target in the middle: X is spliced
@@ -148,9 +147,9 @@ def test_passes_equal_the_in_memory_source(tmp_path, extension):
 def test_triangular_factor_equals_the_in_memory_one(tmp_path, extension):
     path = write_file(tmp_path, extension, make_data())
     X, y, _ = loaded(path, target_of(extension))
-    expected = precompute.triangular_factor(InMemorySource(X, y[:, None]))
+    expected = precomputed.triangular_factor(InMemorySource(X, y[:, None]))
     for batch_rows in (1000, 777):
-        factor = precompute.triangular_factor(
+        factor = precomputed.triangular_factor(
             FileSource(path, target_of(extension), batch_rows=batch_rows)
         )
         assert factor.total_weight == N_ROWS and factor.n_features == 4
@@ -242,8 +241,8 @@ def test_a_pass_over_a_large_npy_file_holds_a_few_batches(tmp_path):
     # The precompute pass keeps up to 2 * MERGE_BLOCKS blocks alive at once (the chunk it
     # merges and the next one it collects): still a bounded part of the file.
     source = FileSource(path, "9", batch_rows=5_000)
-    peak = traced_peak(lambda: precompute.triangular_factor(source))
-    assert peak < (2 * precompute.MERGE_BLOCKS + 4) * batch_bytes / 2 < os.path.getsize(path) / 2
+    peak = traced_peak(lambda: precomputed.triangular_factor(source))
+    assert peak < (2 * precomputed.MERGE_BLOCKS + 4) * batch_bytes / 2 < os.path.getsize(path) / 2
 
 
 def write_large_csv(path, copies):
@@ -650,7 +649,7 @@ def test_repeated_passes_of_other_files_and_without_a_target(tmp_path):
 
 @pytest.mark.parametrize(("extension", "unit"), [(".csv", "B/s"), (".npy", "rows/s")])
 def test_progress_bars_on_stderr(tmp_path, capsys, monkeypatch, extension, unit):
-    from fastlinreg import file_source
+    from fastlinreg.sources import file as file_source
 
     monkeypatch.setattr(file_source, "_PROGRESS_DELAY", 0.0)  # show even a short pass
     path = write_file(tmp_path, extension, make_data(n=100))

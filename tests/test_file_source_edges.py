@@ -9,8 +9,7 @@ import os
 import numpy as np
 import pytest
 
-from fastlinreg.file_source import FileSource
-from fastlinreg.io import DataError
+from fastlinreg import DataError, FileSource
 
 
 def one_pass(source):

@@ -1,4 +1,4 @@
-"""Tests for fastlinreg.io: the readers and writer behind the ``fastlinreg`` command."""
+"""Tests for fastlinreg.sources.readers: the readers behind the ``fastlinreg`` command."""
 
 from __future__ import annotations
 
@@ -9,15 +9,9 @@ import sys
 import numpy as np
 import pytest
 
-from fastlinreg.io import (
-    DataError,
-    MissingDependencyError,
-    PredictionWriter,
-    Table,
-    read_table,
-    split_target,
-    write_predictions,
-)
+from fastlinreg import DataError
+from fastlinreg.outputs import PredictionWriter, write_predictions
+from fastlinreg.sources.readers import MissingDependencyError, Table, read_table, split_target
 
 
 def write_text(path, text: str, newline: str = "\n") -> str:

@@ -1,4 +1,4 @@
-"""Edges of fastlinreg.io: PredictionWriter's state in its repr, closing with nothing
+"""Edges of fastlinreg.sources.readers: PredictionWriter's state in its repr, closing with nothing
 written, aborting after the temporary file is gone, .npy files of header version 2.0
 and truncated ones, and a Parquet file without columns."""
 
@@ -9,8 +9,9 @@ import os
 import numpy as np
 import pytest
 
-from fastlinreg.file_source import FileSource
-from fastlinreg.io import DataError, PredictionWriter, read_table
+from fastlinreg import DataError, FileSource
+from fastlinreg.outputs import PredictionWriter
+from fastlinreg.sources.readers import read_table
 
 
 def temporaries(folder):

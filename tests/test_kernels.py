@@ -210,7 +210,7 @@ def test_bad_arguments(args, error, message):
 
 CACHE_SCRIPT = """
 import numpy as np
-from fastlinreg import kernels, _jit
+from fastlinreg import _jit, kernels
 X = np.ones((50, 3)); kernels.loss_grad(X, np.ones(50), np.ones(3), 0.0, parallel=False)
 d = _jit.loss_grad_partials_serial
 print(sum(d.stats.cache_hits.values()), len(d.signatures))

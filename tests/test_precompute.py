@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from fastlinreg import _config, precompute
-from fastlinreg.sources import InMemorySource
+from fastlinreg import _config
+from fastlinreg.sources import InMemorySource, precomputed
 
 
 def data(kind, n=5_000, d=6, seed=0):
@@ -40,14 +40,14 @@ def householder(X, Y, weights):
 
 def spy(monkeypatch, name):
     calls = []
-    real = getattr(precompute, name)
+    real = getattr(precomputed, name)
 
     def recording(*args):
         result = real(*args)
         calls.append(result)
         return result
 
-    monkeypatch.setattr(precompute, name, recording)
+    monkeypatch.setattr(precomputed, name, recording)
     return calls
 
 
@@ -65,7 +65,7 @@ def test_factor_equals_householder_qr_on_every_path(monkeypatch, kind, copied, q
     X, Y, weights = data(kind)
     centred_copies = spy(monkeypatch, "_centred")
     choleskys = spy(monkeypatch, "_cholesky_factor")
-    factor = precompute.triangular_factor(InMemorySource(X, Y, weights))
+    factor = precomputed.triangular_factor(InMemorySource(X, Y, weights))
     assert bool(centred_copies) is copied
     assert any(R is None for R in choleskys) is qr_fallback
     R, mean, total = householder(X, Y, weights)
@@ -77,8 +77,8 @@ def test_factor_equals_householder_qr_on_every_path(monkeypatch, kind, copied, q
 
 def test_the_factor_does_not_depend_on_threads():
     X, Y, weights = data("weighted", n=60_000)
-    serial = precompute.triangular_factor(InMemorySource(X, Y, weights, parallel=False))
-    threaded = precompute.triangular_factor(InMemorySource(X, Y, weights, parallel=True))
+    serial = precomputed.triangular_factor(InMemorySource(X, Y, weights, parallel=False))
+    threaded = precomputed.triangular_factor(InMemorySource(X, Y, weights, parallel=True))
     assert np.array_equal(serial.R, threaded.R) and np.array_equal(serial.mean, threaded.mean)
 
 
@@ -87,7 +87,7 @@ def test_blocks_of_any_size_give_the_same_factor(monkeypatch, block_bytes):
     X, Y, weights = data("weighted")
     R, mean, _ = householder(X, Y, weights)
     monkeypatch.setattr(_config, "FACTOR_BLOCK_BYTES", block_bytes)
-    factor = precompute.triangular_factor(InMemorySource(X, Y, weights))
+    factor = precomputed.triangular_factor(InMemorySource(X, Y, weights))
     assert_allclose(np.abs(factor.R), np.abs(R), rtol=1e-9, atol=1e-12 * np.abs(R).max())
     assert_allclose(factor.mean, mean, rtol=1e-12, atol=1e-12)
 
@@ -95,12 +95,12 @@ def test_blocks_of_any_size_give_the_same_factor(monkeypatch, block_bytes):
 def test_precomputed_source_answers_like_the_data():
     X, Y, weights = data("offset", n=3_000)
     source = InMemorySource(X, Y, weights)
-    precomputed = precompute.PrecomputedSource(precompute.triangular_factor(source))
+    from_factor = precomputed.PrecomputedSource(precomputed.triangular_factor(source))
     rng = np.random.default_rng(3)
     W, b = rng.standard_normal((2, 6)), rng.standard_normal(2)
     for expected, got in [
-        (source.loss_grad(W, b), precomputed.loss_grad(W, b)),
-        ((None, *source.hessian_vector(W, b)), (None, *precomputed.hessian_vector(W, b))),
+        (source.loss_grad(W, b), from_factor.loss_grad(W, b)),
+        ((None, *source.hessian_vector(W, b)), (None, *from_factor.hessian_vector(W, b))),
     ]:
         for e, g in zip(expected, got, strict=True):
             if e is not None:
@@ -110,12 +110,12 @@ def test_precomputed_source_answers_like_the_data():
 def test_feature_scaling_from_the_factor_or_a_pass():
     X, Y, weights = data("offset")
     source = InMemorySource(X, Y, weights)
-    factor = precompute.triangular_factor(source)
+    factor = precomputed.triangular_factor(source)
     for fit_intercept in (True, False):
-        from_factor = precompute.feature_scaling(source, fit_intercept, factor)
-        from_pass = precompute.feature_scaling(source, fit_intercept)
+        from_factor = precomputed.feature_scaling(source, fit_intercept, factor)
+        from_pass = precomputed.feature_scaling(source, fit_intercept)
         assert_allclose(from_factor, from_pass, rtol=1e-10)
-    center, scale, constant = precompute.feature_scaling(source, True, factor)
+    center, scale, constant = precomputed.feature_scaling(source, True, factor)
     assert_allclose(center, X.mean(0), rtol=1e-12)
     assert_allclose(scale, X.std(0), rtol=1e-10)
     assert not constant.any()
@@ -136,7 +136,7 @@ def test_concurrent_passes_restore_the_blas_threads():
     def fit():
         try:
             for _ in range(5):
-                precompute.triangular_factor(InMemorySource(X, Y))
+                precomputed.triangular_factor(InMemorySource(X, Y))
         except Exception as error:  # pragma: no cover - reported below
             errors.append(error)
 

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from fastlinreg import _config, precompute
-from fastlinreg.objective import Objective
-from fastlinreg.sources import InMemorySource
+from fastlinreg import _config
+from fastlinreg._objective import Objective
+from fastlinreg.sources import InMemorySource, precomputed
 
 
 def source(n, d, k=1, weights=None, seed=0):
@@ -21,27 +21,27 @@ def test_a_pass_over_rows_of_zero_weight_only_is_refused():
     # The estimator refuses all-zero weights first; a source handed to the pass directly
     # gets the same answer instead of a factor of NaNs.
     with pytest.raises(ValueError, match="sample_weight sums to zero"):
-        precompute.triangular_factor(source(30, 2, weights=np.zeros(30)))
+        precomputed.triangular_factor(source(30, 2, weights=np.zeros(30)))
 
 
 def test_factors_of_other_shapes_are_not_combined():
-    first = precompute.triangular_factor(source(30, 2))
-    second = precompute.triangular_factor(source(30, 3))
+    first = precomputed.triangular_factor(source(30, 2))
+    second = precomputed.triangular_factor(source(30, 3))
     with pytest.raises(
         ValueError,
         match="cannot combine a factor of 2 features and 1 targets with one of 3 features",
     ):
-        precompute.combine(first, second)
-    two_targets = precompute.triangular_factor(source(30, 1, k=2))
+        precomputed.combine(first, second)
+    two_targets = precomputed.triangular_factor(source(30, 1, k=2))
     with pytest.raises(ValueError, match="1 features and 2 targets"):
-        precompute.combine(two_targets, second)
+        precomputed.combine(two_targets, second)
 
 
 def test_combining_halves_gives_the_factor_of_the_whole():
     whole = source(64, 3, k=2, weights=np.linspace(0.0, 2.0, 64), seed=1)
     halves = [whole.rows(0, 20), whole.rows(20, 64)]
-    merged = precompute.combine(*map(precompute.triangular_factor, halves))
-    direct = precompute.triangular_factor(whole)
+    merged = precomputed.combine(*map(precomputed.triangular_factor, halves))
+    direct = precomputed.triangular_factor(whole)
     # R is unique up to the signs of its rows: compare R'R, the centred weighted Gram.
     assert_allclose(merged.R.T @ merged.R, direct.R.T @ direct.R, rtol=1e-12, atol=1e-12)
     assert_allclose(merged.mean, direct.mean, rtol=1e-12)
@@ -59,12 +59,12 @@ def test_a_factor_of_many_blocks_scales_tiny_and_huge_columns_exactly(monkeypatc
     weights = rng.uniform(0.5, 2.0, 400)
     exponents = np.array([-565, 500, 0, -565])
     for w in (None, weights):  # the Gram route, and the centred copy's
-        expected = precompute.triangular_factor(InMemorySource(X, Y[:, None], w))
+        expected = precomputed.triangular_factor(InMemorySource(X, Y[:, None], w))
         scaled = InMemorySource(np.ldexp(X, exponents[:3]), np.ldexp(Y, -565)[:, None], w)
         # y / y_scale (a power of two) has its largest magnitude in [1, 2)
         assert 1.0 <= np.max(np.abs(scaled.Y)) < 2.0
         assert np.frexp(scaled.y_scale)[0] == 0.5
-        got = precompute.triangular_factor(scaled)
+        got = precomputed.triangular_factor(scaled)
         np.testing.assert_array_equal(got.R, np.ldexp(expected.R, exponents))
         np.testing.assert_array_equal(got.mean, np.ldexp(expected.mean, exponents))
         assert got.total_weight == expected.total_weight
@@ -76,8 +76,10 @@ def test_the_feature_scaling_pass_scales_tiny_columns_exactly(monkeypatch):
     X = rng.standard_normal((300, 2)) + [5.0, 0.0]
     Y = rng.standard_normal((300, 1))
     for fit_intercept in (True, False):
-        center, scale, constant = precompute.feature_scaling(InMemorySource(X, Y), fit_intercept)
-        got = precompute.feature_scaling(InMemorySource(np.ldexp(X, [-565, 700]), Y), fit_intercept)
+        center, scale, constant = precomputed.feature_scaling(InMemorySource(X, Y), fit_intercept)
+        got = precomputed.feature_scaling(
+            InMemorySource(np.ldexp(X, [-565, 700]), Y), fit_intercept
+        )
         np.testing.assert_array_equal(got[0], np.ldexp(center, [-565, 700]))
         np.testing.assert_array_equal(got[1], np.ldexp(scale, [-565, 700]))
         assert not got[2].any() and not constant.any()
@@ -85,8 +87,8 @@ def test_the_feature_scaling_pass_scales_tiny_columns_exactly(monkeypatch):
 
 def test_column_norms_neither_underflow_nor_overflow():
     M = np.array([[3e-170, 3e200, 0.0, 1.0], [4e-170, 4e200, 0.0, 2.0]])
-    np.testing.assert_allclose(precompute.column_norms(M), [5e-170, 5e200, 0.0, 5**0.5])
-    assert precompute.column_norms(np.array([[1.5e308], [1.5e308]]))[0] == np.inf
+    np.testing.assert_allclose(precomputed.column_norms(M), [5e-170, 5e200, 0.0, 5**0.5])
+    assert precomputed.column_norms(np.array([[1.5e308], [1.5e308]]))[0] == np.inf
 
 
 def test_weighted_values_whose_column_norm_overflows_are_named():
@@ -110,10 +112,10 @@ def test_the_objective_of_a_factor_of_tiny_y_is_the_ordinary_ones_scaled():
     Y = rng.standard_normal((50, 1))
 
     def objective(y):
-        factor = precompute.triangular_factor(InMemorySource(X, y))
-        center, scale, constant = precompute.feature_scaling(None, True, factor)
+        factor = precomputed.triangular_factor(InMemorySource(X, y))
+        center, scale, constant = precomputed.feature_scaling(None, True, factor)
         return Objective(
-            precompute.PrecomputedSource(factor),
+            precomputed.PrecomputedSource(factor),
             center,
             scale,
             fit_intercept=True,

@@ -14,9 +14,10 @@ import numpy as np
 import pytest
 import rss
 
-from fastlinreg import LinearRegression, io
+from fastlinreg import DataError, LinearRegression, outputs
 from fastlinreg.cli import main
 from fastlinreg.persistence import load
+from fastlinreg.sources import readers
 
 N_ROWS = 1941  # 20 batches of 97 rows, then one of 1 row
 BATCH_ROWS = 97
@@ -30,7 +31,7 @@ def whole_file_predict(model_path, data_path, out) -> None:
     """The former ``fastlinreg predict``: read_table, select the model's columns by name,
     one model.predict, write_predictions."""
     model = load(model_path)
-    table = io.read_table(data_path)
+    table = readers.read_table(data_path)
     names = getattr(model, "feature_names_in_", None)
     if names is None:
         X = table.data
@@ -39,7 +40,7 @@ def whole_file_predict(model_path, data_path, out) -> None:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="X does not have valid feature names")
         predictions = model.predict(X)
-    io.write_predictions(out, predictions)
+    outputs.write_predictions(out, predictions)
 
 
 # --- data and models --------------------------------------------------------------------
@@ -106,13 +107,13 @@ def one_line_error(capsys, code, *fragments) -> str:
 def count_batches(monkeypatch):
     """How many batches PredictionWriter.write was given."""
     calls = []
-    write = io.PredictionWriter.write
+    write = outputs.PredictionWriter.write
 
     def counted(self, predictions):
         calls.append(len(predictions))
         return write(self, predictions)
 
-    monkeypatch.setattr(io.PredictionWriter, "write", counted)
+    monkeypatch.setattr(outputs.PredictionWriter, "write", counted)
     return calls
 
 
@@ -233,8 +234,8 @@ def test_a_bad_cell_in_a_later_batch_leaves_no_partial_output(
     model_path = fitted(tmp_path, "m", names=["0", "1", "2", "3"] if extension == ".npy"
                         else ["x0", "x1", "x2", "x3"])  # fmt: skip
     data_path, message = bad_file(tmp_path, extension)
-    with pytest.raises(io.DataError) as expected:
-        io.read_table(data_path)
+    with pytest.raises(DataError) as expected:
+        readers.read_table(data_path)
     assert str(expected.value) == f"{data_path} {message}"
     out = tmp_path / "out" / "pred.csv"
     out.parent.mkdir()
@@ -282,7 +283,6 @@ def test_a_failed_write_names_the_output_and_removes_the_temporary(tmp_path, cap
     data_path = write_data(tmp_path, ".npy", make_data(p=4), None)
     out = tmp_path / "out" / "pred.csv"
     out.parent.mkdir()
-    from fastlinreg import outputs
 
     writes = []
     write = outputs._FileSink.write
@@ -308,7 +308,7 @@ import os, sys, warnings
 import numpy as np
 from fastlinreg import LinearRegression
 from fastlinreg.cli import main
-from fastlinreg.file_source import FileSource
+from fastlinreg import FileSource
 from rss import peak_growth
 
 folder, batch_rows = sys.argv[1], sys.argv[2]

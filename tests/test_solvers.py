@@ -13,7 +13,8 @@ from sklearn import linear_model
 from sklearn.datasets import make_regression
 from sklearn.exceptions import ConvergenceWarning
 
-from fastlinreg import DivergenceError, LinearRegression, kernels, precompute, reference, solvers
+from fastlinreg import DivergenceError, LinearRegression, _solvers, kernels, reference
+from fastlinreg.sources import precomputed
 
 SOLVERS = ["gd", "agd", "exact"]
 # Iterative solvers stop at tol; exact is exact to rounding.
@@ -260,8 +261,8 @@ def test_float32_data(solver):
 )  # fmt: skip
 def test_precompute_auto_uses_the_factor_when_it_is_small(monkeypatch, n, d, max_iter, expected):
     used = []
-    real = precompute.triangular_factor
-    monkeypatch.setattr(precompute, "triangular_factor", lambda s: used.append(1) or real(s))
+    real = precomputed.triangular_factor
+    monkeypatch.setattr(precomputed, "triangular_factor", lambda s: used.append(1) or real(s))
     X, y, _ = problem(n=n, d=d)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -439,10 +440,10 @@ def test_sgd_auto_step_is_that_of_its_batches():
     standardized = (X - X.mean(axis=0)) / X.std(axis=0)
     largest_row = 2.0 * (np.max(np.sum(standardized**2, axis=1)) + 1.0)
     assert rows.learning_rate_ == pytest.approx(1.0 / largest_row, rel=1e-9)
-    assert solvers.minibatch_smoothness(3.0, 30.0, 10, 10) == 3.0
-    assert solvers.minibatch_smoothness(3.0, 30.0, 1, 10) == 30.0
+    assert _solvers.minibatch_smoothness(3.0, 30.0, 10, 10) == 3.0
+    assert _solvers.minibatch_smoothness(3.0, 30.0, 1, 10) == 30.0
     expected = (11 * 4 * 3.0 + 6 * 30.0) / (5 * 10)
-    assert solvers.minibatch_smoothness(3.0, 30.0, 5, 11) == pytest.approx(expected)
+    assert _solvers.minibatch_smoothness(3.0, 30.0, 5, 11) == pytest.approx(expected)
 
 
 def test_sgd_partial_fit_is_one_epoch_over_the_piece():

@@ -11,8 +11,7 @@ import pytest
 from numpy.testing import assert_allclose
 from sklearn.exceptions import ConvergenceWarning
 
-from fastlinreg import LinearRegression, solvers
-from fastlinreg.solvers import DivergenceError
+from fastlinreg import DivergenceError, LinearRegression, _solvers
 
 
 def problem(n=60, d=3, seed=0):
@@ -40,10 +39,10 @@ def test_divergence_with_the_automatic_rate_asks_for_a_report():
     # 1/L cannot make the loss rise on a quadratic: if it does, it is numerical trouble
     # in the data, and the message says so instead of suggesting a smaller rate.
     with pytest.raises(DivergenceError, match="automatic learning rate 0.25.*please report"):
-        solvers._check_divergence(float("nan"), [1.0], 4, 0.25, True)
+        _solvers._check_divergence(float("nan"), [1.0], 4, 0.25, True)
     with pytest.raises(DivergenceError, match="rose from 1 to 2 with the automatic"):
-        solvers._check_divergence(2.0, [1.0], 4, 0.25, True)
-    solvers._check_divergence(1.0 + 1e-9, [1.0], 4, 0.25, True)  # rounding: no error
+        _solvers._check_divergence(2.0, [1.0], 4, 0.25, True)
+    _solvers._check_divergence(1.0 + 1e-9, [1.0], 4, 0.25, True)  # rounding: no error
 
 
 def test_sgd_skips_a_batch_of_zero_weight():

@@ -6,8 +6,8 @@ front to back once per pass and holding at most one batch of rows at a time: dat
 than memory can be fitted (solvers ``gd``, ``agd`` and ``exact``; ``sgd`` slices rows and
 needs the data in memory or memory-mapped).
 
-The file is read as :func:`fastlinreg.io.read_table` reads it (the same formats, the
-same float64 values bit for bit) and split as :func:`fastlinreg.io.split_target` splits
+The file is read as :func:`fastlinreg.sources.readers.read_table` reads it (the same formats, the
+same float64 values bit for bit) and split as :func:`fastlinreg.sources.readers.split_target` splits
 it; its errors carry the same one-line messages, naming the file and, for one cell, its
 line (CSV) or row (Parquet, ``.npy``) and column.
 
@@ -19,7 +19,7 @@ Examples
 --------
 >>> import os, tempfile
 >>> import numpy as np
->>> from fastlinreg.file_source import FileSource
+>>> from fastlinreg import FileSource
 >>> with tempfile.TemporaryDirectory() as folder:
 ...     path = os.path.join(folder, "houses.csv")
 ...     with open(path, "w") as file:
@@ -51,10 +51,11 @@ from contextlib import contextmanager
 import numpy as np
 from tqdm import tqdm
 
-from . import _config, kernels
-from .io import (
+from .. import _config, kernels
+from ..errors import DataError
+from .memory import squares_limit
+from .readers import (
     _EXPECTED,
-    DataError,
     Table,
     _append_csv_row,
     _arrow_csv_blocks,
@@ -71,7 +72,6 @@ from .io import (
     _ReadPosition,
     _unknown_column_message,
 )
-from .sources import squares_limit
 
 __all__ = ["FileSource"]
 
@@ -93,13 +93,13 @@ class FileSource:
     Parameters
     ----------
     path : str or path-like
-        The file, read as :func:`fastlinreg.io.read_table` reads it (format by
+        The file, read as :func:`fastlinreg.sources.readers.read_table` reads it (format by
         extension, any case): a CSV file with a header row, a Parquet file of integer
         and floating-point columns (needs pyarrow), or a 2-D numeric ``.npy`` array
         (memory-mapped, never unpickled). It must not change while the source is used.
     target : str or None
         The target column's name; for a ``.npy`` file also an index such as ``"-1"``
-        (or the int ``-1``), as in :func:`fastlinreg.io.split_target`. None: no target,
+        (or the int ``-1``), as in :func:`fastlinreg.sources.readers.split_target`. None: no target,
         every column is a feature (rows to predict; :meth:`feature_batches` only).
     batch_rows : int, default=65536
         Rows read and converted at a time. Memory for a batch is about
@@ -155,7 +155,7 @@ class FileSource:
         ``"No such file: PATH"``, here or when a pass finds the file gone.
     DataError
         An unsupported extension, an unreadable header, schema or array header, an
-        unknown target column (the message of :func:`fastlinreg.io.split_target`), or
+        unknown target column (the message of :func:`fastlinreg.sources.readers.split_target`), or
         a target that is the only column. Bad cells are found by the passes.
     MissingDependencyError
         A Parquet file, and pyarrow is not installed.
@@ -164,7 +164,7 @@ class FileSource:
     -----
     **Errors in the data** (a cell that is not a number, a missing value, NaN or an
     infinity, a ragged CSV row) are found by the pass that reads them and raise
-    :class:`fastlinreg.io.DataError` with ``read_table``'s message for that cell. A file
+    :class:`fastlinreg.DataError` with ``read_table``'s message for that cell. A file
     with several problems reports the first one in file order, which can differ from
     the one ``read_table`` reports (it parses all of a CSV file before it looks for NaN).
     Once a pass has read the whole file, later passes skip the NaN/infinity check.
@@ -191,7 +191,7 @@ class FileSource:
     **Memory**: ``loss_grad`` and ``hessian_vector`` reuse one batch buffer per pass.
     ``row_blocks`` gives new arrays per batch, cut into blocks of at most
     ``fastlinreg._config.rows_per_factor_block`` rows (the block of the in-memory
-    precompute pass); :func:`fastlinreg.precompute.triangular_factor` keeps up to
+    precompute pass); :func:`fastlinreg.sources.precomputed.triangular_factor` keeps up to
     ``2 * precompute.MERGE_BLOCKS`` (32) blocks alive at once (the chunk it merges and
     the next it collects), so its pass holds at most about 32 blocks of 4 MB plus two
     batches, whatever the file's size. A Parquet file is decoded by pyarrow a row group
@@ -205,8 +205,8 @@ class FileSource:
     raises DataError: make a new source for a new file.
 
     **Without a target** the NaN/infinity and row-count checks are the same: every
-    column is checked, as :func:`fastlinreg.io.read_table` checks it, so a bad cell in a
-    column the caller then ignores is still an error.
+    column is checked, as :func:`fastlinreg.sources.readers.read_table` checks it, so a bad
+    cell in a column the caller then ignores is still an error.
 
     There are no sample weights, and :meth:`rows` (mini-batches of the ``sgd`` solver)
     is not available. A float64 ``.npy`` file fits faster through
@@ -351,7 +351,7 @@ class FileSource:
         return hv, hvb
 
     def row_blocks(self) -> Iterator[tuple[np.ndarray, np.ndarray, None]]:
-        """(X rows, Y rows, None) in file order: the single pass of ``fastlinreg.precompute``.
+        """(X rows, Y rows, None) in file order: the single pass of the precompute solvers.
 
         Yields
         ------
@@ -390,7 +390,7 @@ class FileSource:
         Raises
         ------
         DataError
-            A bad cell, with the message of :func:`fastlinreg.io.read_table` (raised
+            A bad cell, with the message of :func:`fastlinreg.sources.readers.read_table` (raised
             when the batch that holds it is read: earlier batches have been yielded).
         """
         if self._target_index is None:
@@ -473,7 +473,7 @@ class FileSource:
             largest value of the first such column (its first occurrence); or a bad
             cell's DataError, as any pass.
         """
-        from .precompute import column_norms  # precompute imports the sources
+        from .precomputed import column_norms  # precompute imports the sources
 
         n_columns = len(self._columns)
         norms = np.zeros(n_columns)
@@ -660,7 +660,7 @@ class FileSource:
 
     def _csv_batches(self) -> Iterator[tuple[np.ndarray, Sequence[int] | None]]:
         """(rows (m, p), the line where each starts or None) per batch of ``batch_rows``
-        rows: the parsing of ``fastlinreg.io._read_csv`` (same rules, same values, same
+        rows: the parsing of ``fastlinreg.sources.readers._read_csv`` (same rules, same values, same
         messages), a batch at a time.
 
         pyarrow parses the file (its batches come checked, without line numbers); from
@@ -707,7 +707,7 @@ class FileSource:
     # --- Parquet -----------------------------------------------------------------------
 
     def _parquet_columns(self) -> tuple[list[str], int | None]:
-        """The data columns (checked as ``fastlinreg.io`` checks them) and the row
+        """The data columns (checked as ``fastlinreg.sources.readers`` checks them) and the row
         count, from the schema and metadata: no data is read."""
         pa, pq = _pyarrow()
         path = self.path
@@ -749,7 +749,7 @@ class FileSource:
                         raise DataError(
                             f"{path} row {row + 1}, column {name!r}: missing value (null)"
                         )
-                    # Through NumPy, as fastlinreg.io does: integers beyond 2**53
+                    # Through NumPy, as fastlinreg.sources.readers does: integers beyond 2**53
                     # are rounded, not refused.
                     data[:, j] = column.to_numpy(zero_copy_only=False)
                 yield data, range(first + 1, first + m + 1)
@@ -759,7 +759,7 @@ class FileSource:
 
     def _npy_columns(self) -> tuple[list[str], int | None]:
         """Columns ``"0"``, ``"1"``, ... and the row count from the array header, checked
-        as ``fastlinreg.io`` checks it; no data is read."""
+        as ``fastlinreg.sources.readers`` checks it; no data is read."""
         n_rows, n_columns = _npy_shape(self.path)
         return [str(j) for j in range(n_columns)], n_rows
 
@@ -846,7 +846,7 @@ def _stamp(path: str) -> tuple[int, int]:
 
 def _target_index(path: str, columns: list[str], target: str) -> int:
     """The target's column, with the rules and messages of ``io.split_target``."""
-    # A Table with no rows: the message helpers of fastlinreg.io take one.
+    # A Table with no rows: the message helpers of fastlinreg.sources.readers take one.
     table = Table(columns=columns, data=np.empty((0, len(columns))), path=path)
     index = columns.index(target) if target in columns else _npy_index(table, target)
     if index is None:

@@ -5,10 +5,10 @@ A source offers the same few passes whatever holds the data:
 - ``loss_grad(W, b)``: the loss and both gradients for every target, one fused pass;
 - ``hessian_vector(V, vb)``: the loss's Hessian applied to a direction;
 - ``row_blocks()``: the rows in fixed blocks, for the single-pass statistics of
-  :mod:`fastlinreg.precompute`.
+  :mod:`fastlinreg.sources.precomputed`.
 
 This module holds the in-memory source (ndarray, read-only arrays, np.memmap);
-:mod:`fastlinreg.file_source` streams files and :mod:`fastlinreg.dask_source` maps the
+:mod:`fastlinreg.sources.file` streams files and :mod:`fastlinreg.sources.dask` maps the
 same kernels over Dask chunks, with the same methods.
 """
 
@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _config, kernels
+from .. import _config, kernels
 
 
 class ArrayShapes:
@@ -201,8 +201,8 @@ def _sum_of_squares(A: np.ndarray) -> float:
 
 def _power_of_two_scale(A: np.ndarray) -> float:
     """1.0, or the power of two that brings A's largest magnitude into [1, 2) where it
-    is beyond 2**±SAFE_EXPONENT (see ``fastlinreg.precompute.power_of_two_exponents``)."""
-    from .precompute import _max_abs, power_of_two_exponents
+    is beyond 2**±SAFE_EXPONENT (see ``fastlinreg.sources.precomputed.power_of_two_exponents``)."""
+    from .precomputed import _max_abs, power_of_two_exponents
 
     largest = np.max(_max_abs(A), initial=0.0)
     return float(np.ldexp(1.0, power_of_two_exponents(np.array([[largest]]))[0]))
@@ -212,7 +212,7 @@ def _refuse_overflowing_columns(name, A, scale, weights, limit, columns) -> None
     """ValueError naming the largest value of the first column of A (values A * scale)
     whose weighted norm, computed by blocks from squares scaled by powers of two,
     exceeds ``limit`` (:func:`squares_limit` of ``columns``)."""
-    from .precompute import column_norms
+    from .precomputed import column_norms
 
     largest = np.zeros(A.shape[1])
     rows = max(1, _config.BLOCK_BYTES // max(1, 8 * A.shape[1]))

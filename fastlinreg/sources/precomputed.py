@@ -25,8 +25,8 @@ import numba
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
-from . import _jit
-from .sources import squares_limit
+from .. import _jit
+from .memory import squares_limit
 
 # Passed in place of sample_weight when there is none (the kernel does not read it).
 _NO_WEIGHTS = np.ones(1)
@@ -398,7 +398,7 @@ class PrecomputedSource:
         self.R_xy = factor.R[:d, d:]  # (d, k)
         # |R_yy[:, t]|² is the part of target t's squares that no w can explain: inf (or
         # 0) for y beyond the safe range, whose solvers use a factor of y / y_scale
-        # instead (see ``fastlinreg.objective.Objective``).
+        # instead (see ``fastlinreg._objective.Objective``).
         with np.errstate(over="ignore", under="ignore"):
             self.unexplained = np.sum(factor.R[d:, d:] ** 2, axis=0)
         self.x_mean = factor.mean[:d]
@@ -443,7 +443,7 @@ def scaled_targets(factor: Factor, y_scale: float) -> Factor:
 
 
 def feature_scaling(source, fit_intercept: bool, factor: Factor | None = None):
-    """(center, scale, constant) of the columns for :class:`fastlinreg.objective.Objective`.
+    """(center, scale, constant) of the columns for :class:`fastlinreg._objective.Objective`.
 
     center is the weighted mean when an intercept is fitted (0 otherwise: b stays
     fixed, so x cannot be shifted); scale is the root mean square of x - center.

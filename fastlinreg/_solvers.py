@@ -14,8 +14,9 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
 from . import _jit
-from .objective import Objective
-from .precompute import (
+from ._objective import Objective
+from .errors import DivergenceError
+from .sources.precomputed import (
     CONSTANT_COLUMN_ROUNDINGS,
     Factor,
     PrecomputedSource,
@@ -32,10 +33,6 @@ from .precompute import (
 _RISE_TOLERANCE = 1e-7
 # ... unless the loss is already at the rounding floor of an exact fit.
 _FLOOR_FRACTION = 1e-20
-
-
-class DivergenceError(ValueError):
-    """Gradient descent diverged: its loss rose or became non-finite."""
 
 
 @dataclass
@@ -583,7 +580,7 @@ def exact(
     has (d + 1 or 2d) rows: its columns are scaled to unit norm and it is solved by
     SVD. Singular values below the rounding of that system are dropped (rank
     deficiency): eps * max(shape) of the largest, or more where centring rounded a
-    column with a large offset (see :func:`fastlinreg.precompute.centring_rounding`);
+    column with a large offset (see :func:`fastlinreg.sources.precomputed.centring_rounding`);
     a constant column is dropped whole. The solution is then the one of minimum norm
     in w. A callback is called once, with epoch 0, and cannot stop anything.
     """

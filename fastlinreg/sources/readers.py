@@ -19,14 +19,14 @@ name. Missing values (empty cells, ``NA``, ``null``, NaN) and infinities are err
 estimator refuses them anyway, and here the message can say where they are.
 
 Loading is plain (the whole table in memory, or a ``.npy`` file mapped read-only); for
-data larger than memory, :class:`fastlinreg.file_source.FileSource` reads the same
+data larger than memory, :class:`fastlinreg.FileSource` reads the same
 files in row batches with the same messages, and :class:`PredictionWriter` writes the
 file of :func:`write_predictions` batch by batch.
 
 Examples
 --------
 >>> import os, tempfile
->>> from fastlinreg.io import read_table, split_target
+>>> from fastlinreg.sources.readers import read_table, split_target
 >>> with tempfile.TemporaryDirectory() as folder:
 ...     path = os.path.join(folder, "houses.csv")
 ...     with open(path, "w") as file:
@@ -58,14 +58,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import DataError
+
 __all__ = [
     "DataError",
     "MissingDependencyError",
-    "PredictionWriter",
     "Table",
     "read_table",
     "split_target",
-    "write_predictions",
 ]
 
 _EXPECTED = "expected .csv, .parquet or .npy"
@@ -100,14 +100,6 @@ _LINE_END = re.compile(rb"\r\n|\r|\n")
 _FINITE_CHECK_ROWS = 65536
 # How many column names an error message lists before it cuts the list short.
 _MAX_LISTED_COLUMNS = 12
-
-
-class DataError(ValueError):
-    """A data file's content is wrong: its message says which file, and where.
-
-    A :class:`ValueError`; the ``fastlinreg`` command catches ``(OSError, DataError)``
-    and prints ``str(error)``, which is always one self-contained line.
-    """
 
 
 class MissingDependencyError(DataError, ImportError):
@@ -738,7 +730,3 @@ def _first_line(error: BaseException) -> str:
     """An error's message cut to its first line, for one-line messages."""
     lines = str(error).strip().splitlines()
     return lines[0] if lines else type(error).__name__
-
-
-# The writers moved to fastlinreg.outputs; imported last, as that module needs DataError.
-from .outputs import PredictionWriter, write_predictions  # noqa: E402

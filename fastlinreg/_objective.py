@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from .precompute import (
+from .sources.precomputed import (
     PrecomputedSource,
     _name_bad_values,
     column_norms,

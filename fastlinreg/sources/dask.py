@@ -24,9 +24,10 @@ from typing import Any
 
 import numpy as np
 
-from . import _config, kernels, precompute
-from .precompute import MERGE_BLOCKS, Factor, _block_factor, _merged, _stack_factors
-from .sources import ArrayShapes
+from .. import _config, kernels
+from . import precomputed
+from .memory import ArrayShapes
+from .precomputed import MERGE_BLOCKS, Factor, _block_factor, _merged, _stack_factors
 
 DASK_MISSING = "Dask inputs need dask: pip install 'fastlinreg[dask]'"
 
@@ -57,7 +58,7 @@ def is_dask_collection(obj: Any) -> bool:
     Examples
     --------
     >>> import numpy as np
-    >>> from fastlinreg.dask_source import is_dask_collection
+    >>> from fastlinreg.sources.dask import is_dask_collection
     >>> is_dask_collection(np.ones(3))
     False
     """
@@ -241,17 +242,17 @@ class DaskSource(ArrayShapes):
         return (-2.0 / total) * xr, (-2.0 / total) * r
 
     def triangular_factor(self) -> Factor:
-        """The :class:`fastlinreg.precompute.Factor` of all rows, in one pass.
+        """The :class:`fastlinreg.sources.precomputed.Factor` of all rows, in one pass.
 
         Each chunk is factored where it lies, in blocks of the same size as the
         in-memory pass (so a large chunk never needs a float64 copy of itself), and the
         chunks' factors are merged in chunk order by a tree of tasks. BLAS runs
-        single-threaded throughout, as in :func:`fastlinreg.precompute.triangular_factor`
+        single-threaded throughout, as in :func:`fastlinreg.sources.precomputed.triangular_factor`
         (its thread count would change the last bits of X'X).
         """
         p = self.n_features + self.n_targets
         parts = self._map_chunks("factor", _chunk_factor, p * p + p + 1, with_targets=True)
-        with precompute._single_threaded_blas():  # the threads of a local scheduler
+        with precomputed._single_threaded_blas():  # the threads of a local scheduler
             R, mean, total, problems = _unpack_factor(
                 _compute(_tree(parts, _merge_factors, "factor-merge", n_columns=p)), p
             )
@@ -468,7 +469,7 @@ def _chunk_factor(X, Y, weights, *, skip):
         return np.zeros(p * p + p + 1)
     block = _config.rows_per_factor_block(p)
     merged = None
-    with precompute._single_threaded_blas():
+    with precomputed._single_threaded_blas():
         starts = range(0, X.shape[0], block)
         for first in range(0, len(starts), MERGE_BLOCKS):
             group = []
@@ -487,7 +488,7 @@ def _merge_factors(*rows, n_columns):
     problems = np.sum([part[3] for part in parts], axis=0)
     merged = None
     if not problems.any():
-        with precompute._single_threaded_blas():
+        with precomputed._single_threaded_blas():
             merged = _merged([part[:3] for part in parts], _stack_factors)
     return np.concatenate([_pack_factor(merged, n_columns), problems])[None, :]
 
