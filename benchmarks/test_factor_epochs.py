@@ -16,8 +16,9 @@ import numpy as np
 import pytest
 
 from fastlinreg import _solvers
-from fastlinreg._objective import Objective
-from fastlinreg.sources import InMemorySource, precomputed
+from fastlinreg._objective import Objective, feature_scaling
+from fastlinreg.sources import InMemorySource, PrecomputedSource
+from fastlinreg.sources.factor import triangular_factor
 
 from ._common import benchmark_median
 
@@ -31,10 +32,10 @@ def test_epochs_on_the_factor(benchmark, summary, d, solver):
     X = rng.standard_normal((5000, d))
     y = X @ rng.standard_normal(d) + rng.standard_normal(5000)
     source = InMemorySource(X, y[:, None], None, parallel=False)
-    factor = precomputed.triangular_factor(source)
-    center, scale, constant = precomputed.feature_scaling(source, True, factor)
+    factor = triangular_factor(source)
+    center, scale, constant = feature_scaling(source, True, factor)
     objective = Objective(
-        precomputed.PrecomputedSource(factor),
+        PrecomputedSource(factor),
         center,
         scale,
         fit_intercept=True,

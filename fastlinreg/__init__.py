@@ -2,8 +2,7 @@
 
 from . import _config  # noqa: F401  (sets the thread-safe threading layer first)
 from .errors import DataError, DivergenceError, PredictionOverflowWarning
-from .estimator import LinearRegression
-from .persistence import load
+from .estimator import LinearRegression, load
 from .plotting import plot_benchmark, plot_loss, plot_loss_vs_time, plot_predictions
 from .sources import FileSource
 

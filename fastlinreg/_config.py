@@ -1,8 +1,9 @@
 """Every tuning knob of the kernels in one place: JIT flags, threading layer, blocks.
 
 JIT_OPTIONS are read when ``fastlinreg._jit`` is imported; the block sizes and thresholds
-by ``fastlinreg.kernels`` at each call (they are passed to the JIT code as arguments, so
-the on-disk JIT cache never holds a stale value).
+by ``fastlinreg.kernels`` and the sources at each call (they are passed to the JIT code as
+arguments, so the on-disk JIT cache never holds a stale value). The measurements behind
+the values: docs/design.md, Measurements.
 """
 
 from __future__ import annotations
@@ -14,16 +15,12 @@ import numba
 
 from . import _jit_cache
 
-# Only fast-math flags that neither break NaN/inf checks ("nnan"/"ninf" would silently
-# disable the solvers' divergence detection) nor let LLVM reorder sums: with "reassoc"
-# and "contract" the same block function, inlined into the serial and the parallel
-# driver, was vectorized differently and the two disagreed in the last bit. The
-# kernels get their speed from explicit interleaved partial sums instead (_jit.py).
+# No "nnan"/"ninf" (they would drop the solvers' divergence checks) and no "reassoc"/
+# "contract" (serial and parallel then differed in the last bit): docs/design.md.
 FASTMATH_FLAGS = frozenset({"nsz", "arcp"})
 
-# ``cache=True`` writes compiled machine code next to the sources (or to
-# NUMBA_CACHE_DIR), so a second process does not recompile. ``nogil`` lets several
-# Python threads run kernels at once.
+# cache: a second process loads the compiled kernels instead of compiling them again;
+# nogil: several Python threads run kernels at once.
 # Any: numba's typed njit overloads cannot see through a ** of a dict[str, object].
 JIT_OPTIONS: dict[str, Any] = {
     "cache": True,
@@ -37,29 +34,25 @@ JIT_OPTIONS: dict[str, Any] = {
 if not numba.config.DISABLE_JIT:  # type: ignore[attr-defined]
     JIT_OPTIONS["cache"] = _jit_cache.usable()
 
-# Each block of rows writes its own partial sums; blocks are combined in block order.
-# A block holds about BLOCK_BYTES of X so that the column-major path (which reads a
-# block twice) finds it in L2 on the second read, and so that there are enough blocks
-# for prange to balance. The decomposition depends only on (n_samples, n_features),
-# never on the thread count: that is what makes serial and parallel bit-identical.
+# Blocks of about BLOCK_BYTES of X: the column sweep's second read finds the block in L2,
+# and prange has enough blocks to balance. The layout depends on the shape only, never
+# on the thread count: that makes serial and parallel bit-identical (docs/design.md).
 BLOCK_BYTES = 256 * 1024
 MIN_ROWS_PER_BLOCK = 16
 MAX_ROWS_PER_BLOCK = 16384
 
-# Row-major X with at most this many columns is processed as "residuals of the block,
-# then one reduction per column"; wider X row by row. Measured while the kernels still
-# let LLVM reassociate: d=10 32 vs 41 ms, d=30 42 vs 25 ms per 256 MB epoch (serial).
-# Without reassociation the two are within noise at d=2 and d=10: worth re-measuring.
+# Row-major X up to this width: the block's residuals, then one reduction per column (each
+# with its own accumulators, not a read-modify-write of the gradient per row); wider X
+# row by row. Measured by benchmarks/bench_column_sweep.py (docs/design.md).
 COLUMN_SWEEP_MAX_FEATURES = 16
 
-# parallel=None runs the parallel kernel when X has at least this many elements.
-# Measured with benchmarks/bench_threshold.py: parallel wins from 2**17 elements at
-# d=10 and d=100 (2**16 at d=2), about four blocks.
+# parallel=None runs the parallel kernel from this many elements of X, where it starts
+# to win (benchmarks/bench_threshold.py; docs/design.md, Measurements).
 PARALLEL_MIN_ELEMENTS = 1 << 17
 
-# numba's default "workqueue" layer aborts the process when two Python threads enter
-# a parallel region at once (numba issue #7133, and Dask's threaded scheduler does
-# exactly that). "threadsafe" picks TBB, else OpenMP. A user's NUMBA_THREADING_LAYER wins.
+# numba's default "workqueue" layer aborts when two Python threads enter a parallel
+# region (numba #7133; Dask's threaded scheduler does): TBB, else OpenMP. A user's
+# NUMBA_THREADING_LAYER wins.
 THREADING_LAYER = "threadsafe"
 if "NUMBA_THREADING_LAYER" not in os.environ:
     # numba.config fills its attributes at import time; its stubs do not list them.
@@ -72,11 +65,9 @@ def rows_per_block(n_features: int) -> int:
     return int(min(MAX_ROWS_PER_BLOCK, max(MIN_ROWS_PER_BLOCK, rows)))
 
 
-# The precompute pass (fastlinreg.sources.precomputed) reads X in blocks of about this many
-# bytes of [X Y] in float64 (at least 2 rows per column). Measured at 2,000,000 x 20
-# (one thread): 2048 rows 0.19 s, 4096 rows 0.145 s, 16384 rows 0.112 s, 65536 rows
-# 0.106 s; fewer, larger blocks mean fewer Python-level steps per pass. The block
-# layout, not the thread count, fixes the result.
+# The precompute pass reads [X Y] in blocks of about this many bytes of float64 (at least
+# 2 rows per column): fewer, larger blocks mean fewer Python-level steps per pass
+# (benchmarks/bench_factor_pass.py). The layout, not the thread count, fixes the result.
 FACTOR_BLOCK_BYTES = 4 * 1024 * 1024
 
 

@@ -1,8 +1,20 @@
 """The @njit functions. No validation, no Python objects, no per-row allocation.
 
-Callers (``fastlinreg.kernels``) guarantee: X is 2-D (n, d) float32/float64 in any
-memory order; targets Y (n, k) of X's dtype with each column contiguous; weights
-W (k, d) C-ordered float64; n >= 1. k = 1 is the tutorial's single target.
+They trust their arguments: a wrong shape, dtype or layout is a wrong answer or a crash,
+never a clear error. So three modules call them, each preparing the arrays as the
+function's docstring states, and everything else goes through those three:
+
+- ``fastlinreg.kernels``, the passes over X (``loss_grad_partials_*``,
+  ``combine_partials``, ``predict_*``, ``streaming_sum``): it checks the user's arrays and
+  guarantees X 2-D (n, d) float32/float64 in any memory order, targets Y (n, k) of X's
+  dtype with each column contiguous, weights W (k, d) C-ordered float64, n >= 1 (k = 1 is
+  the tutorial's single target);
+- ``fastlinreg._solvers``, the epochs on the precomputed factor (``factor_epochs`` and
+  its ``EPOCHS_*`` status codes), on the float64 arrays that
+  ``fastlinreg._objective.Objective.factor_arrays`` builds from the factor;
+- ``fastlinreg.sources.tsqr``, the factor of a block of rows for the precompute pass
+  (``centred_block``, ``block_moments``), on the blocks a source hands out: going
+  through ``kernels`` there would validate every block of every pass again.
 
 Every pass cuts the rows into ``n_blocks`` blocks of ``row_block`` rows (the last one
 shorter). Block ``blk`` writes only ``partial_*[blk]``; the caller combines the partials in
@@ -23,8 +35,8 @@ def _row_dot(X, i, w, d):
     """sum_j X[i, j] * w[j] as four interleaved partial sums.
 
     The order of additions is written out, so the result never depends on how LLVM
-    vectorizes (we do not allow it to reassociate: that made serial and parallel
-    differ in the last bit), and four independent chains run ~4x faster than one.
+    vectorizes (it may not reassociate: see ``_config.FASTMATH_FLAGS``), and four
+    independent chains keep the floating-point units busy where one would wait.
     """
     a0 = 0.0
     a1 = 0.0
@@ -322,8 +334,8 @@ def streaming_sum(flat, block):
 
 
 # Epochs on the precomputed factor (``fastlinreg._solvers``): O(d² k) arithmetic each,
-# which in Python cost tens of microseconds of interpreter per epoch.
-# Status codes of factor_epochs, read by solvers._descend_on_factor.
+# far less than the interpreter's cost of an epoch in Python (docs/design.md).
+# Status codes of factor_epochs, read by _solvers._descend_on_factor.
 EPOCHS_RUNNING = 0  # every epoch asked for ran; not converged yet
 EPOCHS_CONVERGED = 1  # the distance to the solution is certified below tol
 EPOCHS_AT_FLOOR = 2  # the gradient is down to its own rounding: no epoch can improve it
@@ -371,7 +383,7 @@ def factor_epochs(
 
     over S k, plus the penalties; A = R_xx * inv_scale (At its transpose, C-ordered, so
     that both products read rows in four-lane sums). The epoch's logic is
-    ``solvers.descend``'s, line for line. theta, beta (the iterate), y_theta, y_beta
+    ``_solvers.descend``'s, line for line. theta, beta (the iterate), y_theta, y_beta
     (agd's extrapolated point) and scalars = [momentum_time, plain_step, previous loss,
     first loss, relative bound, the loss that rose, best bound, epochs since it halved]
     are updated in place so that a fit can run in chunks.

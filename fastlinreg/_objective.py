@@ -7,11 +7,11 @@ For each target t (mean over targets; S the total row weight, s_i the row weight
 
 i.e. scikit-learn's ElasticNet objective times two, so that with alpha=0 it is the mean
 squared error of the tutorial. The solvers iterate on scaled coordinates
-theta = w * scale, beta = b + w @ center (feature scaling: every column then has unit
-spread, so badly scaled columns no longer force a tiny step), and report w and b.
+theta = w * scale, beta = b + w @ center (:func:`feature_scaling`: every column then has
+unit spread, so badly scaled columns no longer force a tiny step), and report w and b.
 Where y is beyond the safe range (1e-170, 1e+160: its squares, the loss, would
-underflow or overflow) they iterate on y / y_scale, y_scale a power of two: theta and
-beta are then divided by it, and the losses they compute by its square.
+underflow or overflow) the source's passes read y / y_scale, y_scale a power of two (its
+``y_scale``): theta and beta are then divided by it, and the losses by its square.
 """
 
 from __future__ import annotations
@@ -20,14 +20,10 @@ from typing import Any
 
 import numpy as np
 
-from .sources.precomputed import (
-    PrecomputedSource,
-    _name_bad_values,
-    column_norms,
-    scaled_targets,
-    sums_overflow,
-    target_scale,
-)
+from .sources import factor as factor_pass
+from .sources.base import DataSource, PassSource, refuse_bad_values
+from .sources.factor import CONSTANT_COLUMN_ROUNDINGS, Factor, centring_rounding
+from .sources.powers_of_two import column_norms, power_of_two_exponents
 
 # L from passes over the data: an explicit Hessian up to this many parameters, Lanczos
 # with this many vectors beyond.
@@ -43,7 +39,10 @@ class Objective:
 
     Parameters
     ----------
-    source : InMemorySource or PrecomputedSource
+    source : PassSource
+        Any source's passes (:mod:`fastlinreg.sources`: InMemorySource, FileSource,
+        DaskSource, or the PrecomputedSource of their factor, on which the solvers use
+        :meth:`factor_arrays` too), or a ``rows(start, stop)`` piece of one (sgd).
     center, scale : ndarray of shape (n_features,)
         x is iterated on as (x - center) / scale; zeros and ones turn scaling off.
     fit_intercept : bool
@@ -51,34 +50,28 @@ class Objective:
     alpha, l1_ratio : float
         The penalty; the L1 part is applied by :meth:`prox`, not in the gradient.
     constant : ndarray of shape (n_features,) of bool, or None
-        Columns without spread, centred (see ``precompute.feature_scaling``): the
-        intercept absorbs them, so the data's part of their gradient is zero. A pass
-        computes it as rounding (about eps * |x| * sum |r|), and agd on passes never
-        settled: 1000 epochs instead of tens. It is set to zero; the penalty's part stays.
+        Columns without spread, centred (see :func:`feature_scaling`): the intercept
+        absorbs them, so the data's part of their gradient is zero. A pass computes it as
+        rounding (about eps * |x| * sum |r|), on which agd does not settle: it is set to
+        zero; the penalty's part stays.
 
     Attributes
     ----------
     y_scale : float
-        A power of two: theta and beta are in units of y / y_scale, and so are the
-        losses and gradients of every method (times 1 / y_scale²): 1 for ordinary y. A
-        PrecomputedSource's is read off its factor (``source`` is then one of the factor
-        of y / y_scale); other sources hold y in the units of their own ``y_scale`` (1
-        when they have none).
+        The source's: a power of two, theta and beta are in units of y / y_scale, and so
+        are the losses and gradients of every method (times 1 / y_scale²); 1 for
+        ordinary y.
     """
 
-    def __init__(self, source, center, scale, *, fit_intercept, alpha, l1_ratio, constant=None):
-        self.source = source
+    def __init__(
+        self, source: PassSource, center, scale, *, fit_intercept, alpha, l1_ratio, constant=None
+    ):
+        self.source: Any = source  # a PrecomputedSource's factor arrays are read too
         self.center = center
         self.scale = scale
         self.constant = constant if constant is not None and constant.any() else None
         self.fit_intercept = fit_intercept
-        if isinstance(source, PrecomputedSource):
-            # The factor is in y's own units: iterate on a factor of y / y_scale.
-            self.y_scale = target_scale(source.factor)
-            if self.y_scale != 1.0:
-                self.source = PrecomputedSource(scaled_targets(source.factor, self.y_scale))
-        else:
-            self.y_scale = float(getattr(source, "y_scale", 1.0))
+        self.y_scale = float(source.y_scale)
         self.l2 = alpha * (1.0 - l1_ratio)
         # In units of y / y_scale the loss is divided by y_scale², w by y_scale: the L1
         # term (linear in w) by y_scale only.
@@ -170,8 +163,7 @@ class Objective:
         except np.linalg.LinAlgError:  # an infinite Hessian, as below
             L, mu = np.inf, None
         if not np.isfinite(L):  # finite data (checked by the first pass) that overflows
-            _name_bad_values(self.source)  # the source's own error, naming the value
-            raise sums_overflow()
+            refuse_bad_values(self.source)  # the source's own error, naming the value
         return L, mu
 
     def _squares_underflow(self, H) -> bool:
@@ -232,11 +224,9 @@ class Objective:
 
         Up to _EXPLICIT_MAX parameters the Hessian is built column by column and L is
         exact. Beyond, Lanczos (ARPACK's eigsh from a fixed start: deterministic) finds
-        it in a dozen or so passes (13 for 2,000,000 x 20, L to 8 digits). Plain power
-        iteration was cheaper when it worked but unsafe: its Rayleigh quotient stalled
-        on a lower eigenvalue (2.0 for an L of 3.47), and agd then diverged; waiting
-        for its residual to vanish took up to 100 passes on clustered spectra (3 s of a
-        4.6 s fit of 2,000,000 x 20).
+        it in a dozen or so passes. Not power iteration: its Rayleigh quotient can stall
+        on a lower eigenvalue (and agd then diverges), and its residual takes many
+        passes to vanish on clustered spectra.
         """
         n_params = d + 1 if self.fit_intercept else d
 
@@ -269,3 +259,41 @@ def _too_flat_to_resolve(H: np.ndarray, L: float) -> bool:
     """
     diagonal = np.diag(H)
     return bool(np.any((diagonal > 0.0) & (diagonal < _RESOLVABLE_FRACTION * len(H) * L)))
+
+
+def feature_scaling(
+    source: DataSource, fit_intercept: bool, factor: Factor | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(center, scale, constant) of the columns for :class:`Objective`.
+
+    center is the weighted mean when an intercept is fitted (0 otherwise: b stays
+    fixed, so x cannot be shifted); scale is the root mean square of x - center.
+    Read from ``factor`` when there is one, otherwise from one pass over the data
+    (:func:`fastlinreg.sources.factor.column_factor`). constant (bool, (n_features,))
+    marks the columns without spread, which keep scale 1.
+    """
+    if factor is None:
+        factor = factor_pass.column_factor(source)
+    d = factor.n_features
+    S = factor.total_weight
+    # Squares of each column scaled by a power of two 2**e (e = 0 for ordinary columns,
+    # bit for bit the plain sums): columns of 1e-170 or 1e+160 get their true scale.
+    R = factor.R[:d, :d]
+    mean = factor.mean[:d]
+    exponents = power_of_two_exponents(np.vstack([R, mean]))
+    scaled_R, scaled_mean = np.ldexp(R, -exponents), np.ldexp(mean, -exponents)
+    centred_squares = np.sum(scaled_R**2, axis=0)
+    if fit_intercept:
+        center = mean.copy()
+        squares = centred_squares
+        # A constant column centred is its rounding: dividing by that would blow it up.
+        norms = np.ldexp(np.sqrt(squares), exponents)
+        squares[norms <= CONSTANT_COLUMN_ROUNDINGS * centring_rounding(factor)] = 0.0
+    else:
+        center = np.zeros(d)
+        squares = centred_squares + S * scaled_mean**2
+    # Finite: the factor's column norms are within squares_limit (checked by its pass).
+    scale = np.ldexp(np.sqrt(squares / S), exponents)
+    constant = scale == 0.0
+    scale[constant] = 1.0
+    return center, scale, constant

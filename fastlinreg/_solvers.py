@@ -16,15 +16,15 @@ from sklearn.exceptions import ConvergenceWarning
 from . import _jit
 from ._objective import Objective
 from .errors import DivergenceError
-from .sources.precomputed import (
+from .sources.factor import (
     CONSTANT_COLUMN_ROUNDINGS,
     Factor,
-    PrecomputedSource,
     centring_rounding,
-    column_norms,
     scaled_targets,
     target_scale,
 )
+from .sources.powers_of_two import column_norms
+from .sources.precomputed import PrecomputedSource
 
 # A loss that rises by more than this fraction from one epoch to the next cannot be
 # rounding (the loss is evaluated to ~1e-13 relative): plain gradient descent on a
@@ -35,7 +35,7 @@ _RISE_TOLERANCE = 1e-7
 _FLOOR_FRACTION = 1e-20
 
 
-@dataclass
+@dataclass(kw_only=True)
 class SolverResult:
     """What a solver found, in original coordinates: coef (k, d), intercept (k,) float64."""
 
@@ -176,9 +176,8 @@ def descend(
     plain_step = True  # the first step has no momentum
     history: list[float] = []
     times: list[float] = []
-    stopped = False
     quiet_epochs = 0
-    converged = False
+    converged = stopped = False
     relative_move = np.inf
     for epoch in range(max_iter):
         loss, g_theta, g_beta = objective.smooth_loss_grad(y_theta, y_beta)
@@ -214,19 +213,24 @@ def descend(
         quiet_epochs = quiet_epochs + 1 if tol is not None and relative_move <= tol else 0
         if tol is not None and quiet_epochs >= n_iter_no_change:
             converged = True
-        if _report(callback, objective, epoch, loss, theta, beta):
-            stopped = not converged
+        stopped = _report(callback, objective, epoch, loss, theta, beta) and not converged
+        if converged or stopped:
             break
-        if converged:
-            break
-    if tol is not None and not (converged or stopped):
-        advice = "Increase max_iter, or scale the features." if np.isfinite(condition) else _FLAT
-        _warn_max_iter(
+    advice = "Increase max_iter, or scale the features." if np.isfinite(condition) else _FLAT
+    return _finish(
+        objective,
+        theta,
+        beta,
+        np.asarray(history),
+        np.asarray(times),
+        learning_rate=lr,
+        tol=tol,
+        converged=converged,
+        stopped=stopped,
+        ran_out=lambda tol: _max_iter_message(
             accelerated, max_iter, tol, f"last relative move {relative_move:.3g}", advice
-        )
-    W, b = objective.to_original(theta, beta)
-    losses = objective.loss_to_original(np.asarray(history))
-    return SolverResult(W, b, losses, len(history), converged, lr, None, np.asarray(times), stopped)
+        ),
+    )
 
 
 def _report(callback, objective, epoch, loss, theta, beta) -> bool:
@@ -238,18 +242,54 @@ def _report(callback, objective, epoch, loss, theta, beta) -> bool:
     return bool(callback(epoch, objective.loss_to_original(loss), W, b))
 
 
+def _finish(
+    objective: Objective,
+    theta: np.ndarray,
+    beta: np.ndarray,
+    losses: np.ndarray,
+    times: np.ndarray,
+    *,
+    learning_rate: float,
+    tol: float | None,
+    converged: bool,
+    stopped: bool,
+    ran_out: Callable[[float], str] | None,
+) -> SolverResult:
+    """The end of an iterative fit: its result in original units, and its warning.
+
+    ``losses`` (in the solver's units) and ``times`` hold one value per epoch. A fit
+    with a ``tol`` that neither converged nor was stopped by its callback ran out of
+    epochs: it warns with the ConvergenceWarning ``ran_out(tol)`` (None: never).
+    """
+    if tol is not None and not (converged or stopped) and ran_out is not None:
+        # The warning names the estimator's line that called the loop.
+        warnings.warn(ran_out(tol), ConvergenceWarning, stacklevel=4)
+    W, b = objective.to_original(theta, beta)
+    return SolverResult(
+        coef=W,
+        intercept=b,
+        loss_history=objective.loss_to_original(losses),
+        n_iter=len(losses),
+        converged=converged,
+        learning_rate=learning_rate,
+        time_history=times,
+        stopped_by_callback=stopped,
+    )
+
+
 _FLAT = (
     "The columns' scales are too far apart for unscaled steps to resolve in "
     "float64: use scale_features=True, or solver='exact'."
 )
 
 
-def _warn_max_iter(accelerated: bool, max_iter: int, tol: float, detail: str, advice: str):
-    warnings.warn(
+def _max_iter_message(
+    accelerated: bool, max_iter: int, tol: float, detail: str, advice: str
+) -> str:
+    """The ConvergenceWarning of gd/agd that ran out of epochs."""
+    return (
         f"{'Accelerated g' if accelerated else 'G'}radient descent stopped at "
-        f"max_iter={max_iter} before reaching tol={tol} ({detail}). {advice}",
-        ConvergenceWarning,
-        stacklevel=4,
+        f"max_iter={max_iter} before reaching tol={tol} ({detail}). {advice}"
     )
 
 
@@ -258,11 +298,10 @@ def _warn_max_iter(accelerated: bool, max_iter: int, tol: float, detail: str, ad
 # callback, at most _RECORDED_EPOCHS per call, each epoch's iterate kept for it.
 _CHUNK_WORK = 2**22
 _RECORDED_EPOCHS = 256
-# The rounding of a gradient on the factor, in eps of the sizes it sums (L |theta| and
-# the gradient at 0): measured at the least-squares solution of real data sets (star98,
-# longley, macrodata; d = 4 to 21) it was 0.3 to 2. A fit stops at one eps of them
-# (a larger margin stopped agd a digit short on the NIST Wampler sets); it has
-# converged there if the condition number allows tol with _ATTAINABLE_ROUNDINGS.
+# A fit on the factor stops when its gradient is down to its rounding: this many eps of the
+# sizes it sums (L |theta|, the gradient at 0), about what real data show; a larger margin
+# costs agd digits (tests/test_nist.py). It has converged there if kappa allows tol with
+# _ATTAINABLE_ROUNDINGS.
 _GRADIENT_ROUNDINGS = 1.0
 _ATTAINABLE_ROUNDINGS = 4.0
 # ... and should the estimate be low, a bound that has not halved in this many times
@@ -353,9 +392,7 @@ def _descend_on_factor(
         history.append(losses[:ran])
         times.append(chunk_started - started + elapsed * np.arange(ran) / max(ran, 1))
         for j in range(ran if recorded else 0):  # the callback sees every epoch
-            W, b = objective.to_original(theta_record[j], beta_record[j])
-            loss = objective.loss_to_original(losses[j])
-            if callback is not None and callback(epoch + j, loss, W, b):
+            if _report(callback, objective, epoch + j, losses[j], theta_record[j], beta_record[j]):
                 called_stop = True
                 if j < ran - 1:  # the epochs after it are dropped: so is their status
                     status = _jit.EPOCHS_RUNNING
@@ -371,27 +408,38 @@ def _descend_on_factor(
     converged = bool(
         status == _jit.EPOCHS_CONVERGED or (at_floor and tol is not None and attainable <= tol)
     )
-    stopped = called_stop and not converged
-    if tol is not None and not (converged or stopped):
-        scaled = not objective.unscaled()
-        _warn_on_factor(
-            accelerated, scaled, at_floor, max_iter, epoch, tol, condition, scalars[4], attainable
-        )
-    W, b = objective.to_original(theta, beta)
-    loss_history = objective.loss_to_original(np.concatenate(history) if history else np.empty(0))
-    time_history = np.concatenate(times) if times else np.empty(0)
-    return SolverResult(
-        W, b, loss_history, len(loss_history), converged, lr, None, time_history, stopped
+    return _finish(
+        objective,
+        theta,
+        beta,
+        np.concatenate(history) if history else np.empty(0),
+        np.concatenate(times) if times else np.empty(0),
+        learning_rate=lr,
+        tol=tol,
+        converged=converged,
+        stopped=called_stop and not converged,
+        ran_out=lambda tol: _factor_message(
+            accelerated,
+            not objective.unscaled(),
+            at_floor,
+            max_iter,
+            epoch,
+            tol,
+            condition,
+            scalars[4],
+            attainable,
+        ),
     )
 
 
-def _warn_on_factor(
+def _factor_message(
     accelerated, scaled, at_floor, max_iter, epochs, tol, condition, bound, attainable
-):
+) -> str:
     """The ConvergenceWarning of gd/agd on the factor, with the condition number."""
     if not np.isfinite(condition):
-        _warn_max_iter(accelerated, max_iter, tol, f"relative error bound {bound:.3g}", _FLAT)
-        return
+        return _max_iter_message(
+            accelerated, max_iter, tol, f"relative error bound {bound:.3g}", _FLAT
+        )
     name = "Accelerated gradient descent" if accelerated else "Gradient descent"
     matrix = "the standardized XᵀX" if scaled else "XᵀX as it is (unscaled)"
     kappa = f"the condition number of {matrix} is κ = {condition:.3g}"
@@ -415,17 +463,15 @@ def _warn_on_factor(
             f"{'' if accelerated else ', or use agd (about √κ·ln(1/tol) epochs)'}."
         )
     scale = "" if scaled else " Or scale_features=True, which lowers κ for most data."
-    warnings.warn(
+    return (
         f"{message} For the least-squares answer to the digits the data allow, use "
-        f"solver='exact' (one pass).{scale}",
-        ConvergenceWarning,
-        stacklevel=4,
+        f"solver='exact' (one pass).{scale}"
     )
 
 
 # Parameters smaller than this fraction of the largest one are measured against it:
-# rounding moves them at random (a constant or duplicated column's coefficient drifts by
-# ~1e-17 per epoch), which relative to their own size would never look converged.
+# rounding moves them at random (a constant or duplicated column's coefficient drifts),
+# which relative to their own size would never look converged.
 _NEGLIGIBLE_FRACTION = float(np.sqrt(np.finfo(np.float64).eps))
 
 
@@ -520,21 +566,30 @@ def sgd(
         best = min(best, loss)
         if tol is not None and quiet_epochs >= n_iter_no_change:
             converged = True
-        if _report(callback, whole, epoch, loss, theta, beta):
-            stopped = not converged
+        stopped = _report(callback, whole, epoch, loss, theta, beta) and not converged
+        if converged or stopped:
             break
-        if converged:
-            break
-    if tol is not None and not (converged or stopped) and max_iter > 1:
-        warnings.warn(
-            f"Stochastic gradient descent stopped at max_iter={max_iter} before its loss "
-            f"stopped improving by tol={tol}. Increase max_iter.",
-            ConvergenceWarning,
-            stacklevel=3,
-        )
-    W, b = whole.to_original(theta, beta)
-    losses = whole.loss_to_original(np.asarray(history))
-    return SolverResult(W, b, losses, len(history), converged, lr, None, np.asarray(times), stopped)
+    return _finish(
+        whole,
+        theta,
+        beta,
+        np.asarray(history),
+        np.asarray(times),
+        learning_rate=lr,
+        tol=tol,
+        converged=converged,
+        stopped=stopped,
+        # One epoch (partial_fit's) is not a fit that ran out of epochs.
+        ran_out=(lambda tol: _sgd_message(max_iter, tol)) if max_iter > 1 else None,
+    )
+
+
+def _sgd_message(max_iter: int, tol: float) -> str:
+    """The ConvergenceWarning of SGD that ran out of epochs."""
+    return (
+        f"Stochastic gradient descent stopped at max_iter={max_iter} before its loss "
+        f"stopped improving by tol={tol}. Increase max_iter."
+    )
 
 
 def minibatch_smoothness(L: float, L_max: float, b: int, n: int) -> float:
@@ -547,9 +602,7 @@ def minibatch_smoothness(L: float, L_max: float, b: int, n: int) -> float:
 
     with L the whole objective's and L_max the largest one row's: L_max for one-row
     batches, L for one batch of all rows. A step of 1/L, right for full batches, is
-    up to L_max / L too long for small ones: 1/L made one-row SGD diverge on plain
-    10,000 x 10 data (standard normal), where one row's curvature is about 11 times L
-    on average and 34 times at most.
+    up to L_max / L too long for small ones, enough to make one-row SGD diverge.
     """
     if n <= 1:
         return L
@@ -580,7 +633,7 @@ def exact(
     has (d + 1 or 2d) rows: its columns are scaled to unit norm and it is solved by
     SVD. Singular values below the rounding of that system are dropped (rank
     deficiency): eps * max(shape) of the largest, or more where centring rounded a
-    column with a large offset (see :func:`fastlinreg.sources.precomputed.centring_rounding`);
+    column with a large offset (see :func:`fastlinreg.sources.factor.centring_rounding`);
     a constant column is dropped whole. The solution is then the one of minimum norm
     in w. A callback is called once, with epoch 0, and cannot stop anything.
     """
@@ -621,7 +674,15 @@ def exact(
     if callback is not None:
         callback(0, objective_value, W, b)
     elapsed = 0.0 if started is None else time.perf_counter() - started
-    return SolverResult(W, b, np.array([objective_value]), 1, True, None, rank, np.array([elapsed]))
+    return SolverResult(
+        coef=W,
+        intercept=b,
+        loss_history=np.array([objective_value]),
+        n_iter=1,
+        converged=True,
+        rank=rank,
+        time_history=np.array([elapsed]),
+    )
 
 
 def _factor_objective(factor: Factor, W: np.ndarray, b: np.ndarray, alpha: float) -> float:

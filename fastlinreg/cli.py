@@ -99,11 +99,11 @@ def _fit(args: argparse.Namespace) -> int:
 def _r2(model, source) -> float:
     """The training R²: from the factor when the fit made one (no pass over the file),
     else from one more streamed pass."""
-    factor = model._factor  # the rows' triangular factor (see fastlinreg.sources.precomputed)
+    factor = model._factor  # the rows' triangular factor (see fastlinreg.sources.factor)
     if factor is not None:
         from .sources.precomputed import PrecomputedSource
 
-        moments = PrecomputedSource(factor)
+        moments = PrecomputedSource(factor, y_scale=1.0)
         W = np.atleast_2d(model.coef_).astype(np.float64)
         b = np.atleast_1d(model.intercept_).astype(np.float64)
         residual, _, _ = moments.loss_grad(W, b)
@@ -139,7 +139,7 @@ def _predict(args: argparse.Namespace) -> int:
     """
     from . import outputs
     from .errors import PredictionOverflowWarning
-    from .persistence import load
+    from .estimator import load
     from .sources.file import FileSource
 
     _check_outputs(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 import warnings
 from contextlib import contextmanager, nullcontext
@@ -12,19 +13,19 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from . import _solvers, kernels
-from ._objective import Objective
+from . import _solvers, kernels, persistence
+from ._objective import Objective, feature_scaling
 from .errors import PredictionOverflowWarning
-from .sources import precomputed
+from .sources import factor as factor_pass
 from .sources.dask import is_dask_collection
 from .sources.file import FileSource
 from .sources.memory import InMemorySource
+from .sources.precomputed import PrecomputedSource
 
 _FLOAT_DTYPES = [np.float64, np.float32]
 # precompute="auto" factors X when the factor, (n_features + n_targets)² numbers, is
-# small and the fit may run long enough to repay the pass. Measured with
-# benchmarks/bench_precompute.py (2 cores, 128 MiB of X): the pass costs as much as
-# 2.3 epochs at 10 columns, 3.3 at 20, 7.7 at 100, 42 at 300, 235 at 1000.
+# small and the fit may run long enough to repay the pass (its cost in epochs by width:
+# benchmarks/bench_precompute.py, docs/design.md).
 _PRECOMPUTE_MAX_COLUMNS = 512
 _PRECOMPUTE_MIN_EPOCHS = 100
 
@@ -103,7 +104,8 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         pass over X, with the same trajectory and losses (to rounding), and the stopping
         rule knows the smallest curvature (see ``tol``). "auto" does so when
         n_features + n_targets <= 512 and ``max_iter`` is None or at least 100 (the
-        pass costs 2 to 235 epochs over X there, by the number of columns).
+        pass costs about as much as 2 epochs over X at 10 columns, 40 at 300 and a
+        few hundred near 512: see docs/design.md).
         "exact" always makes this pass.
     scale_features : "auto" or bool, default="auto"
         Iterate on standardized columns ((x - mean) / std, or x / rms without an
@@ -311,6 +313,33 @@ class LinearRegression(RegressorMixin, BaseEstimator):
 
     def _fit_or_raise(self, X, y, sample_weight, coef_init, intercept_init, partial):
         started = time.perf_counter()
+        self._check_params()
+        accumulate, previous, continuing = self._partial_fit_state(partial)
+        source, y_ndim = self._source(X, y, sample_weight, reset=not continuing)
+        # Not n_samples: a CSV file learns its row count from its first pass, which is the
+        # factor's or the first epoch's (asking now would cost a pass of its own).
+        solver = self._chosen_solver(source.n_features + source.n_targets)
+        coef0, intercept0 = self._starting_point(source, continuing, coef_init, intercept_init)
+        factor = None
+        if accumulate or (not partial and self._uses_factor(solver, source)):
+            # The factor vouches for the values (and names a bad one): one read of X.
+            factor = factor_pass.triangular_factor(source)
+            if previous is not None:
+                factor = factor_pass.combine(previous, factor)
+        elif not source.checks_while_reading:
+            source.check_values()  # a read of its own: the kernels do not check
+        # Epochs read the source as often as they like: a text file is parsed once, into
+        # a temporary binary copy, rather than at every pass.
+        passes = source.repeated_passes() if factor is None else nullcontext(source)
+        with passes as pass_source, _progress(self, pass_source, factor is None) as on_epoch:
+            result = self._solve(
+                solver, pass_source, factor, coef0, intercept0, on_epoch, started, partial
+            )
+        self._set_fitted(result, source.dtype, y_ndim, solver, factor)
+        return self
+
+    def _check_params(self) -> None:
+        """The parameters, each on its own (scikit-learn's constraints) and together."""
         self._validate_params()
         if self.solver == "exact" and self.l1_ratio > 0 and self.alpha > 0:
             raise ValueError(
@@ -321,57 +350,51 @@ class LinearRegression(RegressorMixin, BaseEstimator):
             raise ValueError(
                 "precompute=True is for gd, agd and exact: sgd reads the data in mini-batches"
             )
-        # partial_fit accumulates the factor, unless precompute=False or sgd: then it runs
-        # its epochs on the new rows only, from the current coefficients (online learning).
+
+    def _partial_fit_state(self, partial: bool):
+        """(accumulate, previous factor, continuing) for a fit or a partial_fit.
+
+        partial_fit accumulates the factor, unless precompute=False or sgd: then it runs
+        its epochs on the new rows only, from the current coefficients (online learning).
+        ``continuing``: this call goes on from the fitted model rather than starting anew.
+        """
         accumulate = partial and (
             self.solver == "exact" or (self.solver != "sgd" and self.precompute is not False)
         )
         previous = getattr(self, "_factor", None) if accumulate else None
-        if accumulate and previous is None and hasattr(self, "coef_"):
+        fitted = hasattr(self, "coef_")
+        if accumulate and previous is None and fitted:
             raise ValueError(
                 "partial_fit cannot continue this model: its last fit kept no factor of "
                 "the rows seen so far (precompute='auto' chose passes over X, or it was "
                 "loaded from a file). Use precompute=True, or start again with partial_fit "
                 "on a new estimator."
             )
-        continuing = partial and hasattr(self, "coef_") and (previous is not None or not accumulate)
-        source, y_ndim = self._source(X, y, sample_weight, reset=not continuing)
-        # Not n_samples: a CSV file learns its row count from its first pass, which is the
-        # factor's or the first epoch's (asking now would cost a pass of its own).
+        continuing = partial and fitted and (previous is not None or not accumulate)
+        return accumulate, previous, continuing
+
+    def _starting_point(self, source, continuing, coef_init, intercept_init):
+        """(coef (k, d), intercept (k,)) float64 to start from: the fitted model's when
+        continuing, else the given initial values (zeros when None)."""
         n_features, n_targets = source.n_features, source.n_targets
-        solver = self._chosen_solver(n_features + n_targets)
-        if continuing:
-            if np.atleast_2d(self.coef_).shape != (n_targets, n_features):
-                previous_targets = np.atleast_2d(self.coef_).shape[0]
-                raise ValueError(f"y has {n_targets} target(s); the model has {previous_targets}")
-            coef0 = np.atleast_2d(self.coef_).astype(np.float64)
-            intercept0 = np.atleast_1d(self.intercept_).astype(np.float64)
-        else:
-            coef0 = _initial("coef_init", coef_init, (n_targets, n_features))
-            intercept0 = _initial("intercept_init", intercept_init, (n_targets,))
-        factor = None
-        if accumulate or (not partial and self._uses_factor(solver, source)):
-            # The factor vouches for the values (and names a bad one): one read of X.
-            factor = precomputed.triangular_factor(source)
-            if previous is not None:
-                factor = precomputed.combine(previous, factor)
-        elif isinstance(source, InMemorySource):
-            source.check_values()  # a read of its own (files and Dask check as they read)
-        # Epochs that pass over a file read it as often as they like: a text file is
-        # parsed once, into a temporary binary copy, rather than at every pass.
-        passes = (
-            source.repeated_passes()
-            if factor is None and isinstance(source, FileSource)
-            else nullcontext(source)
-        )
-        with passes as pass_source, _progress(self, pass_source, factor is None) as on_epoch:
-            result = self._solve(
-                solver, pass_source, factor, coef0, intercept0, on_epoch, started, partial
+        if not continuing:
+            return (
+                _initial("coef_init", coef_init, (n_targets, n_features)),
+                _initial("intercept_init", intercept_init, (n_targets,)),
             )
-        # Fitted attributes are set only now, all at once. Float32 data gives float32
-        # results (computed in float64), as scikit-learn does.
-        coef = result.coef.astype(source.dtype)
-        intercept = result.intercept.astype(source.dtype)
+        if np.atleast_2d(self.coef_).shape != (n_targets, n_features):
+            previous_targets = np.atleast_2d(self.coef_).shape[0]
+            raise ValueError(f"y has {n_targets} target(s); the model has {previous_targets}")
+        return (
+            np.atleast_2d(self.coef_).astype(np.float64),
+            np.atleast_1d(self.intercept_).astype(np.float64),
+        )
+
+    def _set_fitted(self, result, dtype, y_ndim, solver, factor) -> None:
+        """The fitted attributes, set only now and all at once. Float32 data gives
+        float32 results (computed in float64), as scikit-learn does."""
+        coef = result.coef.astype(dtype)
+        intercept = result.intercept.astype(dtype)
         self.coef_ = coef.ravel() if y_ndim == 1 else coef
         self.intercept_ = intercept[0] if y_ndim == 1 else intercept
         self.loss_history_ = result.loss_history
@@ -382,7 +405,6 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         self.rank_ = result.rank
         self.solver_ = solver
         self._factor = factor  # what partial_fit continues from (None: it cannot)
-        return self
 
     def _source(self, X, y, sample_weight, *, reset):
         """The data source of a fit, validated, and the number of dimensions of y."""
@@ -502,17 +524,7 @@ class LinearRegression(RegressorMixin, BaseEstimator):
                 callback=callback,
                 started=started,
             )
-        scale_features = self.scale_features
-        if scale_features == "auto":
-            # gd keeps X as it is only for a step size of the user's: the tutorial.
-            scale_features = solver in ("agd", "sgd") or self.learning_rate == "auto"
-        constant = None
-        if scale_features:
-            center, scale, constant = precomputed.feature_scaling(
-                source, self.fit_intercept, factor
-            )
-        else:
-            center, scale = np.zeros(source.n_features), np.ones(source.n_features)
+        center, scale, constant = self._feature_scaling(solver, source, factor)
 
         def make_objective(data_source):
             return Objective(
@@ -543,9 +555,7 @@ class LinearRegression(RegressorMixin, BaseEstimator):
                 callback=callback,
                 started=started,
             )
-        objective = make_objective(
-            precomputed.PrecomputedSource(factor) if factor is not None else source
-        )
+        objective = make_objective(PrecomputedSource(factor) if factor is not None else source)
         max_iter = self.max_iter
         if max_iter is None:
             max_iter = 100_000 if factor is not None else 1000
@@ -562,14 +572,23 @@ class LinearRegression(RegressorMixin, BaseEstimator):
             started=started,
         )
 
+    def _feature_scaling(self, solver, source, factor):
+        """(center (d,), scale (d,), constant columns or None) of the coordinates the
+        solver iterates in: the columns' own when ``scale_features`` is off."""
+        scale_features = self.scale_features
+        if scale_features == "auto":
+            # gd keeps X as it is only for a step size of the user's: the tutorial.
+            scale_features = solver in ("agd", "sgd") or self.learning_rate == "auto"
+        if scale_features:
+            return feature_scaling(source, self.fit_intercept, factor)
+        return np.zeros(source.n_features), np.ones(source.n_features), None
+
     def save(self, path) -> None:
         """Write the fitted model to ``path`` in a safe, non-executable format.
 
         See :func:`fastlinreg.load`; ``predict`` of the loaded model is bit-identical.
         """
-        from .persistence import save
-
-        save(self, path)
+        persistence.save(self, path)
 
     def predict(self, X):
         """Predict with the fitted linear model.
@@ -603,6 +622,51 @@ class LinearRegression(RegressorMixin, BaseEstimator):
                 kernels.predict(X, coef[t], intercept[t], parallel=self.parallel, out=out[:, t])
         _warn_not_finite(out)
         return out.ravel() if np.ndim(self.coef_) == 1 else out
+
+
+def load(path: str | os.PathLike[str]) -> LinearRegression:
+    """Read a model written by :meth:`LinearRegression.save`.
+
+    The file is read without pickle, so loading it runs no code from it; everything in
+    it is checked before a model is built.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A model file.
+
+    Returns
+    -------
+    model : LinearRegression
+        The fitted model; its ``predict`` is bit-identical to the saved model's.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    ValueError
+        If the file is not a fastlinreg model file (another program's archive, a
+        truncated or corrupted file, ...), or was written by a newer fastlinreg.
+
+    See Also
+    --------
+    LinearRegression.save : Write a model file.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> from fastlinreg import LinearRegression, load
+    >>> X = np.array([[0.0, 1.0], [1.0, 0.0], [2.0, 1.0], [3.0, 5.0]])
+    >>> model = LinearRegression().fit(X, X @ [2.0, -1.0] + 1.0)
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     path = os.path.join(tmp, "model.npz")
+    ...     model.save(path)
+    ...     loaded = load(path)
+    >>> loaded.n_features_in_, np.array_equal(loaded.coef_, model.coef_)
+    (2, True)
+    """
+    return persistence.load_model(path, LinearRegression)
 
 
 def not_finite_predictions(predictions: np.ndarray) -> tuple[int, int] | None:

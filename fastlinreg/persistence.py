@@ -31,13 +31,15 @@ import struct
 import zipfile
 import zlib
 from operator import index
-from typing import Any, TypeGuard
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
-from .estimator import LinearRegression
 from .outputs import output_file
+
+if TYPE_CHECKING:  # the estimator imports this module: no import back at run time
+    from .estimator import LinearRegression
 
 FORMAT = "fastlinreg-model"
 FORMAT_VERSION = 1
@@ -100,7 +102,7 @@ def save(model: LinearRegression, path: str | os.PathLike[str]) -> None:
 
     See Also
     --------
-    load : Read the model back.
+    fastlinreg.load : Read the model back.
 
     Examples
     --------
@@ -118,7 +120,8 @@ def save(model: LinearRegression, path: str | os.PathLike[str]) -> None:
     """
     from . import __version__  # here: the package sets it after importing this module
 
-    if not isinstance(model, LinearRegression):
+    model_type = type(model)
+    if f"{model_type.__module__.partition('.')[0]}.{model_type.__qualname__}" != _ESTIMATOR:
         raise TypeError(f"expected a fastlinreg.LinearRegression, got {type(model).__name__}")
     check_is_fitted(model)
     params = model.get_params(deep=False)
@@ -158,53 +161,16 @@ def save(model: LinearRegression, path: str | os.PathLike[str]) -> None:
     _write_archive(os.fsdecode(os.fspath(path)), arrays)
 
 
-def load(path: str | os.PathLike[str]) -> LinearRegression:
-    """Read a model written by :func:`save` (or ``LinearRegression.save``).
-
-    The file is read without pickle, so loading it runs no code from it; everything in
-    it is checked before a model is built.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        A model file.
-
-    Returns
-    -------
-    model : LinearRegression
-        The fitted model; its ``predict`` is bit-identical to the saved model's.
-
-    Raises
-    ------
-    FileNotFoundError
-        If ``path`` does not exist.
-    ValueError
-        If the file is not a fastlinreg model file (another program's archive, a
-        truncated or corrupted file, ...), or was written by a newer fastlinreg.
-
-    See Also
-    --------
-    save : Write a model file.
-
-    Examples
-    --------
-    >>> import os, tempfile
-    >>> import numpy as np
-    >>> from fastlinreg import LinearRegression, load
-    >>> X = np.array([[0.0, 1.0], [1.0, 0.0], [2.0, 1.0], [3.0, 5.0]])
-    >>> model = LinearRegression().fit(X, X @ [2.0, -1.0] + 1.0)
-    >>> with tempfile.TemporaryDirectory() as tmp:
-    ...     path = os.path.join(tmp, "model.npz")
-    ...     model.save(path)
-    ...     loaded = load(path)
-    >>> loaded.n_features_in_, np.array_equal(loaded.coef_, model.coef_)
-    (2, True)
-    """
+def load_model(
+    path: str | os.PathLike[str], model_class: type[LinearRegression]
+) -> LinearRegression:
+    """A ``model_class`` instance read from ``path`` and checked (see
+    :func:`fastlinreg.load`, which passes :class:`fastlinreg.LinearRegression`)."""
     name = os.fsdecode(os.fspath(path))
     with open(name, "rb") as file:  # a missing file raises FileNotFoundError here
         try:
             header, arrays = _read(file)
-            return _rebuild(header, arrays)
+            return _rebuild(header, arrays, model_class)
         except _NewerFormat as error:
             raise ValueError(f"{name}: {error}") from None
         except _Invalid as error:
@@ -327,22 +293,48 @@ def _float_array(arrays: dict[str, np.ndarray], key: str, dtypes, ndims) -> np.n
 _SOLVERS_THAT_RUN = {"gd", "agd", "sgd", "exact"}
 
 
-def _rebuild(header: dict[str, Any], arrays: dict[str, np.ndarray]) -> LinearRegression:
-    """A fitted LinearRegression from a checked header and the raw arrays, checked here."""
-    params = header["params"]
-    known = LinearRegression().get_params(deep=False)
+def _rebuild(
+    header: dict[str, Any], arrays: dict[str, np.ndarray], model_class
+) -> LinearRegression:
+    """A fitted ``model_class`` from a checked header and the raw arrays, checked here."""
+    model = _unfitted_model(header["params"], model_class)
+    attributes = _checked_attributes(header["attributes"], header["params"])
+    coef, intercept, loss_history, time_history = _checked_arrays(
+        arrays, attributes["n_features_in_"], attributes["n_iter_"]
+    )
+    # The attributes in the order fit sets them (validate_data first).
+    model.n_features_in_ = attributes["n_features_in_"]
+    feature_names = attributes.get("feature_names_in_")
+    if feature_names is not None:
+        model.feature_names_in_ = np.asarray(feature_names, dtype=object)
+    model.coef_ = coef
+    model.intercept_ = intercept[()] if coef.ndim == 1 else intercept
+    model.loss_history_ = loss_history
+    model.time_history_ = time_history
+    for name in ("n_iter_", "converged_", "learning_rate_", "rank_", "solver_"):
+        setattr(model, name, attributes[name])
+    return model
+
+
+def _unfitted_model(params: dict[str, Any], model_class) -> LinearRegression:
+    """``model_class(**params)``, its parameters checked as fit checks them."""
+    known = model_class().get_params(deep=False)
     unknown = sorted(set(params) - set(known))
     if unknown:
         raise _Invalid(f"unknown parameters {unknown}")
     if params.get("callback") is not None:
         raise _Invalid("callback is not None")
-    model = LinearRegression(**params)
+    model = model_class(**params)
     try:
         model._validate_params()
     except ValueError as error:  # sklearn's InvalidParameterError
         raise _Invalid(f"invalid parameters ({error})") from None
+    return model
 
-    attributes = header["attributes"]
+
+def _checked_attributes(attributes: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+    """The header's fitted attributes, each checked and consistent with the others and
+    with the solver that left them; ``solver_`` filled in for files that lack it."""
     expected = {"n_iter_", "converged_", "learning_rate_", "rank_", "n_features_in_"}
     missing = sorted(expected - set(attributes))
     if missing:
@@ -366,26 +358,7 @@ def _rebuild(header: dict[str, Any], arrays: dict[str, np.ndarray]) -> LinearReg
         raise _Invalid(f"learning_rate_ is {learning_rate!r}; expected a positive float or None")
     if rank is not None and not (_is_int(rank) and rank >= 0):
         raise _Invalid(f"rank_ is {rank!r}; expected a non-negative integer or None")
-    if solver not in _SOLVERS_THAT_RUN:
-        raise _Invalid(f"solver_ is {solver!r}; expected one of {sorted(_SOLVERS_THAT_RUN)}")
-    # What each solver leaves (solvers.py): "exact" one step, converged, a rank and no
-    # step size; the others a step size and no rank. And "auto" never picks "sgd".
-    if params.get("solver", "auto") == "auto":
-        if solver == "sgd":
-            raise _Invalid("solver_ is 'sgd' for solver='auto', which never picks it")
-    elif solver != params["solver"]:
-        raise _Invalid(f"solver_ is {solver!r} for solver={params['solver']!r}")
-    if solver == "exact":
-        if n_iter != 1 or not converged or learning_rate is not None or rank is None:
-            raise _Invalid(
-                f"n_iter_={n_iter}, converged_={converged}, learning_rate_={learning_rate!r}"
-                f", rank_={rank!r} for solver 'exact' (which leaves 1, True, None and a rank)"
-            )
-    elif learning_rate is None or rank is not None:
-        raise _Invalid(
-            f"learning_rate_={learning_rate!r}, rank_={rank!r} for solver {solver!r} "
-            "(which leaves a step size and no rank)"
-        )
+    _check_solver(solver, params.get("solver", "auto"), n_iter, converged, learning_rate, rank)
     if not _is_int(n_features) or n_features < 1:
         raise _Invalid(f"n_features_in_ is {n_features!r}; expected a positive integer")
     if rank is not None and rank > n_features:
@@ -398,7 +371,36 @@ def _rebuild(header: dict[str, Any], arrays: dict[str, np.ndarray]) -> LinearReg
             raise _Invalid("feature_names_in_ is not a list of strings")
         if len(feature_names) != n_features:
             raise _Invalid(f"{len(feature_names)} feature names for n_features_in_={n_features}")
+    return {**attributes, "solver_": solver}
 
+
+def _check_solver(solver, requested, n_iter, converged, learning_rate, rank) -> None:
+    """``solver_`` is one that runs, the one ``solver`` (``requested``) leads to, and the
+    other attributes are what it leaves (_solvers.py): "exact" one step, converged, a rank
+    and no step size; the others a step size and no rank. "auto" never picks "sgd"."""
+    if solver not in _SOLVERS_THAT_RUN:
+        raise _Invalid(f"solver_ is {solver!r}; expected one of {sorted(_SOLVERS_THAT_RUN)}")
+    if requested == "auto":
+        if solver == "sgd":
+            raise _Invalid("solver_ is 'sgd' for solver='auto', which never picks it")
+    elif solver != requested:
+        raise _Invalid(f"solver_ is {solver!r} for solver={requested!r}")
+    if solver == "exact":
+        if n_iter != 1 or not converged or learning_rate is not None or rank is None:
+            raise _Invalid(
+                f"n_iter_={n_iter}, converged_={converged}, learning_rate_={learning_rate!r}"
+                f", rank_={rank!r} for solver 'exact' (which leaves 1, True, None and a rank)"
+            )
+    elif learning_rate is None or rank is not None:
+        raise _Invalid(
+            f"learning_rate_={learning_rate!r}, rank_={rank!r} for solver {solver!r} "
+            "(which leaves a step size and no rank)"
+        )
+
+
+def _checked_arrays(arrays: dict[str, np.ndarray], n_features: int, n_iter: int):
+    """(coef_, intercept_, loss_history_, time_history_): dtypes, shapes and values checked
+    against each other and the attributes."""
     coef = _float_array(arrays, "coef_", (np.float32, np.float64), (1, 2))
     intercept = _float_array(arrays, "intercept_", (np.float32, np.float64), (0, 1))
     loss_history = _float_array(arrays, "loss_history_", (np.float64,), (1,))
@@ -416,7 +418,7 @@ def _rebuild(header: dict[str, Any], arrays: dict[str, np.ndarray]) -> LinearReg
     for key, history in (("loss_history_", loss_history), ("time_history_", time_history)):
         if history.shape != (n_iter,):
             raise _Invalid(f"{key} has shape {history.shape}; expected ({n_iter},) (n_iter_)")
-    # A fit that meets NaN or infinity stops with an error (solvers.py: divergence), so
+    # A fit that meets NaN or infinity stops with an error (_solvers.py: divergence), so
     # a model never holds one; loaded, it would predict NaN for every row.
     for key, values in (
         ("coef_", coef),
@@ -428,18 +430,4 @@ def _rebuild(header: dict[str, Any], arrays: dict[str, np.ndarray]) -> LinearReg
             raise _Invalid(f"{key} holds NaN or infinity")
     if np.any(time_history < 0.0):
         raise _Invalid("time_history_ holds a negative time (seconds since the fit began)")
-
-    # The attributes in the order fit sets them (validate_data first).
-    model.n_features_in_ = n_features
-    if feature_names is not None:
-        model.feature_names_in_ = np.asarray(feature_names, dtype=object)
-    model.coef_ = coef
-    model.intercept_ = intercept[()] if coef.ndim == 1 else intercept
-    model.loss_history_ = loss_history
-    model.time_history_ = time_history
-    model.n_iter_ = n_iter
-    model.converged_ = converged
-    model.learning_rate_ = learning_rate
-    model.rank_ = rank
-    model.solver_ = solver
-    return model
+    return coef, intercept, loss_history, time_history

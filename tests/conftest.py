@@ -1,20 +1,30 @@
-"""Shared fixtures: small random problems, every memory layout and dtype."""
+"""Shared fixtures, and the `large` marker's default deselection.
+
+Shared data generators live in problems.py (``from problems import ...``): names defined
+here cannot be imported by the test files in pytest's importlib import mode.
+"""
 
 from __future__ import annotations
 
+import re
+
 import numba
-import numpy as np
 import pytest
 from sklearn.datasets import make_regression
 
 
-def make_problem(n, d, dtype=np.float64, order="C", seed=0):
-    """X (n, d) in the given dtype/order, y (n,), w (d,), b: values of mixed scale."""
-    rng = np.random.default_rng(seed)
-    X = np.asarray(rng.standard_normal((n, d)) * rng.uniform(0.5, 3.0, d), dtype=dtype, order=order)
-    y = (rng.standard_normal(n) * 4 + 2).astype(dtype)
-    w = rng.standard_normal(d)
-    return X, y, w, 0.7
+def pytest_collection_modifyitems(config, items):
+    """Leave out the tests marked `large` unless the -m expression names them.
+
+    Not ``-m 'not large'`` in addopts: a second -m on the command line replaces the first,
+    so ``pytest -m "not slow"`` would have run the large tests too.
+    """
+    if re.search(r"\blarge\b", config.getoption("markexpr") or ""):
+        return
+    large = [item for item in items if item.get_closest_marker("large") is not None]
+    if large:
+        config.hook.pytest_deselected(items=large)
+        items[:] = [item for item in items if item.get_closest_marker("large") is None]
 
 
 @pytest.fixture

@@ -120,3 +120,22 @@ def test_quick_uses_quick_shapes(monkeypatch):
 def test_bad_arguments(kwargs):
     with pytest.raises(ValueError):
         bench.run_benchmark(**{"shapes": [(10, 2)], "repeats": 1, **kwargs})
+
+
+# --- the table's numbers (about three digits) and the info line's OPENBLAS_CORETYPE -------
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [(1234.5, "1234"), (12.345, "12.3"), (1.2345, "1.23"), (None, "-"), (float("nan"), "-")],
+)
+def test_numbers_keep_about_three_digits(value, text):
+    assert bench._number(value) == text
+
+
+def test_the_info_line_names_a_forced_openblas_core_type():
+    info = {"blas": "openblas: blas 0.3 Haswell, 2 threads", "openblas_coretype": "Zen"}
+    assert "BLAS: openblas: blas 0.3 Haswell, 2 threads (OPENBLAS_CORETYPE=Zen) |" in (
+        bench.info_line(info)
+    )
+    assert "OPENBLAS_CORETYPE" not in bench.info_line({"blas": "x"})

@@ -5,10 +5,11 @@ import warnings
 
 import numpy as np
 import pytest
+from problems import linear_problem
 from sklearn.datasets import make_regression
 
 import fastlinreg
-from fastlinreg import reference
+from fastlinreg import cli, reference
 
 
 def run(*args, cwd):
@@ -17,6 +18,7 @@ def run(*args, cwd):
     )
 
 
+@pytest.mark.slow
 def test_demo_prints_the_tutorial_run_and_writes_the_plot(tmp_path):
     result = run("demo", "--plot", "curve.png", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
@@ -28,16 +30,19 @@ def test_demo_prints_the_tutorial_run_and_writes_the_plot(tmp_path):
     assert (tmp_path / "curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.slow
 def test_demo_without_plot(tmp_path):
     result = run("demo", "--plot", "", cwd=tmp_path)
     assert result.returncode == 0 and not list(tmp_path.iterdir())
 
 
+@pytest.mark.slow
 def test_bad_usage_exits_2(tmp_path):
     result = run("nonsense", cwd=tmp_path)
     assert result.returncode == 2 and "invalid choice" in result.stderr
 
 
+@pytest.mark.slow
 def test_unwritable_plot_path_is_one_clear_line(tmp_path):
     result = run("demo", "--plot", str(tmp_path / "missing" / "x.png"), cwd=tmp_path)
     assert result.returncode == 2
@@ -60,6 +65,7 @@ def write_csv(path, X, y, names):
     path.write_text("\n".join(rows) + "\n")
 
 
+@pytest.mark.slow
 def test_help_explains_every_command(tmp_path):
     result = run("--help", cwd=tmp_path)
     assert result.returncode == 0
@@ -74,6 +80,7 @@ def test_help_explains_every_command(tmp_path):
         assert text in predict_help
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("solver", ["agd", "exact", None])  # None: no --solver ("auto")
 def test_fit_then_predict_from_csv(tmp_path, solver):
     X, y = make_regression(n_samples=300, n_features=3, noise=5, random_state=1)
@@ -109,6 +116,7 @@ def test_fit_then_predict_from_csv(tmp_path, solver):
     assert (tmp_path / "pred7.csv").read_bytes() == (tmp_path / "pred.csv").read_bytes()
 
 
+@pytest.mark.slow
 def test_fit_from_npy_with_a_column_index_and_parquet(tmp_path):
     X, y = make_regression(n_samples=200, n_features=2, noise=5, random_state=2)
     np.save(tmp_path / "data.npy", np.column_stack([X, y]))
@@ -126,6 +134,7 @@ def test_fit_from_npy_with_a_column_index_and_parquet(tmp_path):
     assert fit.returncode == 0, fit.stderr
 
 
+@pytest.mark.slow
 def test_user_mistakes_are_one_line(tmp_path):
     X, y = make_regression(n_samples=50, n_features=2, random_state=3)
     write_csv(tmp_path / "train.csv", X, y, ["a", "b"])
@@ -171,6 +180,7 @@ def test_user_mistakes_are_one_line(tmp_path):
     assert not [name for name in os.listdir(tmp_path) if name.endswith(".tmp")]
 
 
+@pytest.mark.slow
 def test_bench_quick_prints_the_side_by_side_and_a_chart(tmp_path):
     result = run("bench", "--quick", "--plot", "bench.png", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
@@ -178,3 +188,89 @@ def test_bench_quick_prints_the_side_by_side_and_a_chart(tmp_path):
                  "scikit-learn SGD", "stream bound", "BLAS"):  # fmt: skip
         assert name in result.stdout
     assert (tmp_path / "bench.png").read_bytes()[:4] == b"\x89PNG"
+
+
+# --- cli.main in this process: option values it cannot parse, a fit's warnings, R², Ctrl-C ---
+
+
+@pytest.fixture
+def train_csv(tmp_path):
+    X, y, _ = linear_problem(40, 2, coef=[1.5, -2.0], intercept=0.3, noise=0.1)
+    path = tmp_path / "train.csv"
+    np.savetxt(path, np.column_stack([X, y]), delimiter=",", header="a,b,y", comments="")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--learning-rate", "fast", "'fast' is neither a number nor 'auto'"),
+        ("--precompute", "sometimes", "'sometimes': expected auto, true or false"),
+        ("--parallel", "yes", "'yes': expected auto, true or false"),
+    ],
+)
+def test_an_option_value_it_cannot_parse_is_one_line(train_csv, capsys, option, value, message):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["fit", str(train_csv), "--target", "y", "--save", "m.npz", option, value])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err and err.startswith("fastlinreg fit: error:")
+
+
+def test_a_fit_that_stops_early_says_so_in_its_summary(train_csv, tmp_path, capsys):
+    model = tmp_path / "m.npz"
+    argv = ["fit", str(train_csv), "--target", "y", "--save", str(model), "--quiet"]
+    argv += ["--solver", "gd", "--precompute", "false", "--max-iter", "3"]
+    assert cli.main(argv) == 0
+    captured = capsys.readouterr()
+    assert "solver      gd, 3 epochs, converged: False" in captured.out
+    assert "warning" not in captured.out  # warnings go to stderr, the summary to stdout
+    [warning] = [line for line in captured.err.splitlines() if "warning" in line]
+    assert warning.startswith("fastlinreg: warning:") and "stopped at max_iter=3" in warning
+    assert model.exists()
+
+
+@pytest.mark.parametrize("solver", ["exact", "gd"])
+def test_r2_from_the_factor_is_the_r2_of_a_pass_over_the_file(train_csv, solver):
+    from sklearn.metrics import r2_score
+
+    from fastlinreg import FileSource, LinearRegression
+
+    # A large mean of y: the factor's spread of y must not come from E[y²] - E[y]².
+    data = np.loadtxt(train_csv, delimiter=",", skiprows=1)
+    data[:, 2] += 1e9
+    np.savetxt(train_csv, data, delimiter=",", header="a,b,y", comments="")
+    source = FileSource(train_csv, "y")
+    model = LinearRegression(solver=solver).fit(source)
+    assert model._factor is not None
+    from_factor = cli._r2(model, source)
+    model._factor = None
+    from_pass = cli._r2(model, source)
+    expected = r2_score(data[:, 2], model.predict(data[:, :2]))
+    assert from_factor == pytest.approx(expected, rel=1e-9)
+    assert from_pass == pytest.approx(expected, rel=1e-9)
+
+
+def test_ctrl_c_is_one_line_and_status_130(monkeypatch, capsys):
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "_demo", interrupted)
+    assert cli.main(["demo", "--plot", ""]) == 130
+    captured = capsys.readouterr()
+    assert captured.err == "fastlinreg: interrupted\n" and captured.out == ""
+
+
+def test_ctrl_c_after_the_fit_keeps_the_saved_model(train_csv, tmp_path, monkeypatch, capsys):
+    # The R² step (a pass over the file when there is no factor) comes after the save.
+    def interrupted(model, source):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "_r2", interrupted)
+    model = tmp_path / "m.npz"
+    argv = ["fit", str(train_csv), "--target", "y", "--save", str(model), "--quiet"]
+    assert cli.main(argv) == 130
+    assert capsys.readouterr().err == "fastlinreg: interrupted\n"
+    from fastlinreg import load
+
+    assert load(model).n_features_in_ == 2

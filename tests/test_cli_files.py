@@ -21,6 +21,9 @@ from sklearn.datasets import make_regression
 
 import fastlinreg
 
+# Every test here runs the `fastlinreg` command in a fresh Python process.
+pytestmark = pytest.mark.slow
+
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 
 

@@ -17,6 +17,7 @@ import threading
 import numba
 import numpy as np
 import pytest
+from problems import linear_problem
 from threadpoolctl import threadpool_limits
 
 from fastlinreg import LinearRegression
@@ -36,11 +37,17 @@ SOLVERS = {
 
 def problem(n, d, k=1, dtype=np.float64, weighted=False, seed=0):
     """X (n, d) with columns of mixed scale, y (n,) or (n, k), weights or None."""
-    rng = np.random.default_rng(seed)
-    X = (rng.standard_normal((n, d)) * rng.uniform(0.5, 3.0, d) + 1.0).astype(dtype)
-    Y = X @ rng.standard_normal((d, k)) + 0.5 + rng.standard_normal((n, k))
-    weights = rng.uniform(0.0, 2.0, n) if weighted else None
-    return X, (Y[:, 0] if k == 1 else Y).astype(dtype), weights
+    return linear_problem(
+        n,
+        d,
+        None if k == 1 else k,
+        scale="mixed",
+        shift=1.0,
+        intercept=0.5,
+        max_weight=2.0 if weighted else None,
+        dtype=dtype,
+        seed=seed,
+    )
 
 
 # Several row blocks each, so the parallel kernels split the rows between threads.

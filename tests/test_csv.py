@@ -13,10 +13,10 @@ from fastlinreg import FileSource
 from fastlinreg.sources import readers
 from fastlinreg.sources.readers import (
     _NUMBER,
+    ArrowRefused,
     DataError,
-    _arrow_csv_blocks,
-    _ArrowRefused,
-    _csv_head,
+    arrow_csv_blocks,
+    csv_head,
     read_table,
 )
 
@@ -43,8 +43,8 @@ def every_row(source: FileSource) -> np.ndarray:
 
 def arrow_rows(path: str) -> np.ndarray:
     """The rows as pyarrow's reader gives them (no Python reader behind it)."""
-    columns, header_lines = _csv_head(path)
-    return np.concatenate(list(_arrow_csv_blocks(path, len(columns), header_lines)))
+    columns, header_lines = csv_head(path)
+    return np.concatenate(list(arrow_csv_blocks(path, len(columns), header_lines)))
 
 
 # --- the cell grammar ---------------------------------------------------------------------
@@ -120,7 +120,7 @@ def test_other_cells_are_refused_by_both_readers_with_their_line(tmp_path, cell,
     assert not _NUMBER.fullmatch(cell) or np.isinf(float(cell))
     path = write_text(tmp_path / "data.csv", f"a,b\n1,2\n3,{cell}\n")
     # pyarrow does not read it as a finite number...
-    with pytest.raises(_ArrowRefused):
+    with pytest.raises(ArrowRefused):
         arrow_rows(path)
     # ... and the Python reader says where it is, and what.
     for text in (f"a,b\n1,2\n3,{cell}\n", f'a,b\n1,2\n3,"{cell}"\n'):
@@ -242,7 +242,7 @@ def test_a_quoted_cell_late_in_a_file_hands_over_to_the_python_reader(tmp_path):
     lines = ["a,b,c"] + [",".join(map(repr, row)) for row in data.tolist()]
     lines[25_000] = '"' + lines[25_000].replace(",", '",', 1)  # a quoted cell, row 24,999
     path = write_text(tmp_path / "data.csv", "\n".join(lines) + "\n")
-    with pytest.raises(_ArrowRefused):
+    with pytest.raises(ArrowRefused):
         arrow_rows(path)
     np.testing.assert_array_equal(bits(read_table(path).data), bits(data))
     source = FileSource(path, None, batch_rows=4096)

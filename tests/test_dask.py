@@ -13,8 +13,10 @@ import threading
 
 import numpy as np
 import pytest
+from problems import linear_problem
 
-from fastlinreg.sources import InMemorySource, precomputed
+from fastlinreg.sources import InMemorySource
+from fastlinreg.sources import factor as factor_pass
 from fastlinreg.sources.dask import DASK_MISSING, DaskSource, is_dask_collection, require_dask
 
 dask = pytest.importorskip("dask")
@@ -47,7 +49,7 @@ def client():
         os.environ.update(environment)
 
 
-@pytest.fixture(params=["distributed", "threads"])
+@pytest.fixture(params=[pytest.param("distributed", marks=pytest.mark.slow), "threads"])
 def scheduler(request):
     """Run the test on the cluster (its Client is the default) or on local threads."""
     if request.param == "distributed":
@@ -66,10 +68,18 @@ def threads():
 
 
 def problem(n=700, d=5, k=3, dtype=np.float64, weighted=False, seed=0):
+    """X, Y (n, k), weights or None, and a point (W, b) to evaluate the passes at."""
     rng = np.random.default_rng(seed)
-    X = (rng.standard_normal((n, d)) * np.linspace(1, 4, d) + 2).astype(dtype)
-    Y = (X @ rng.standard_normal((d, k)) + rng.standard_normal((n, k))).astype(dtype)
-    weights = rng.uniform(0, 3, n) if weighted else None
+    X, Y, weights = linear_problem(
+        n,
+        d,
+        k,
+        scale=np.linspace(1, 4, d),
+        shift=2.0,
+        max_weight=3.0 if weighted else None,
+        dtype=dtype,
+        seed=rng,
+    )
     W, b = rng.standard_normal((k, d)), rng.standard_normal(k)
     return X, Y, weights, W, b
 
@@ -128,7 +138,7 @@ def test_passes_equal_in_memory(scheduler, case):
     assert_close(hb, expected[1])
 
     factor = source.triangular_factor()
-    expected = precomputed.triangular_factor(memory)
+    expected = factor_pass.triangular_factor(memory)
     # R is unique up to the signs of its rows: compare R'R, the centred Gram matrix.
     assert_close(factor.R.T @ factor.R, expected.R.T @ expected.R)
     assert_close(factor.mean, expected.mean)
@@ -146,6 +156,7 @@ def test_one_target_as_1d_y_and_numpy_targets_and_weights(threads):
             assert_close(got, want)
 
 
+@pytest.mark.slow
 def test_runs_on_the_cluster_bit_identical_to_threads(client):
     X, Y, weights, W, b = problem(n=2_000, weighted=True)
     source = DaskSource(*dask_inputs(X, Y, weights, 150))
@@ -167,6 +178,7 @@ def test_runs_on_the_cluster_bit_identical_to_threads(client):
     assert factor.total_weight == local.total_weight
 
 
+@pytest.mark.slow
 def test_factor_is_one_task_per_chunk_on_the_cluster(client):
     X, Y, _, _, _ = problem(n=1_000)
     source = DaskSource(*dask_inputs(X, Y, None, 60))
@@ -219,7 +231,7 @@ def test_inputs_sharing_their_chunks_read_them_once(threads):
     counting = CountingChunks(np.column_stack([X, Y]), 100)
     whole, d = counting.array, X.shape[1]
     source = DaskSource(whole[:, :d], whole[:, d], whole[:, 0] ** 2)
-    source.check_finite()
+    source.check_values()
     assert counting.calls == 7
     source.loss_grad(W, b)
     assert counting.calls == 14
@@ -251,15 +263,15 @@ BAD_VALUES = [
 
 
 @pytest.mark.parametrize(("name", "value", "message"), BAD_VALUES)
-@pytest.mark.parametrize("first_pass", ["check_finite", "loss_grad", "hessian", "factor", "rows"])
+@pytest.mark.parametrize("first_pass", ["check_values", "loss_grad", "hessian", "factor", "rows"])
 def test_bad_values_are_named(threads, name, value, message, first_pass):
     X, Y, weights, W, b = problem(weighted=True)
     arrays = {"X": X.copy(), "y": Y.copy(), "sample_weight": weights.copy()}
     arrays[name][500] = value  # in the fourth chunk of 137 rows
     source = DaskSource(*dask_inputs(arrays["X"], arrays["y"], arrays["sample_weight"], 137))
     with pytest.raises(ValueError, match=message + r".* at row 500 \(chunk 3\)\.$"):
-        if first_pass == "check_finite":
-            source.check_finite()
+        if first_pass == "check_values":
+            source.check_values()
         elif first_pass == "loss_grad":
             source.loss_grad(W, b)
         elif first_pass == "hessian":
@@ -270,6 +282,7 @@ def test_bad_values_are_named(threads, name, value, message, first_pass):
             list(source.row_blocks())
 
 
+@pytest.mark.slow
 def test_bad_values_are_named_on_the_cluster(client):
     X, Y, _, W, b = problem()
     X[3, 1] = np.nan
@@ -280,9 +293,9 @@ def test_bad_values_are_named_on_the_cluster(client):
 def test_check_runs_once_and_clean_data_passes(threads):
     X, Y, weights, W, b = problem(weighted=True)
     source = DaskSource(*dask_inputs(X, Y, weights, 137))
-    source.check_finite()
+    source.check_values()
     assert source._checked
-    source.check_finite()  # nothing left to check: no pass
+    source.check_values()  # nothing left to check: no pass
 
 
 def test_total_weight_and_row_pieces(threads):
@@ -290,11 +303,6 @@ def test_total_weight_and_row_pieces(threads):
     source = DaskSource(*dask_inputs(X, Y, weights, 137))
     assert_close(source.total_weight, weights.sum())
     assert DaskSource(*dask_inputs(X, Y, None, 137)).total_weight == len(X)
-    piece = source.rows(100, 400)
-    assert piece.n_samples == 300
-    expected = InMemorySource(X[100:400], Y[100:400], weights[100:400]).loss_grad(W, b)
-    for got, want in zip(piece.loss_grad(W, b), expected, strict=True):
-        assert_close(got, want)
 
 
 def test_zero_weights(threads):
@@ -304,7 +312,7 @@ def test_zero_weights(threads):
     memory = InMemorySource(X, Y, weights)
     for got, want in zip(source.loss_grad(W, b), memory.loss_grad(W, b), strict=True):
         assert_close(got, want)
-    factor, expected = source.triangular_factor(), precomputed.triangular_factor(memory)
+    factor, expected = source.triangular_factor(), factor_pass.triangular_factor(memory)
     assert_close(factor.R.T @ factor.R, expected.R.T @ expected.R)
     zero = DaskSource(*dask_inputs(X, Y, np.zeros(len(X)), 137))
     with pytest.raises(ValueError, match="sums to zero"):
@@ -326,7 +334,7 @@ def test_dataframe_keeps_feature_names(scheduler):
     memory = InMemorySource(X, Y, weights)
     for got, want in zip(source.loss_grad(W, b), memory.loss_grad(W, b), strict=True):
         assert_close(got, want)
-    factor, expected = source.triangular_factor(), precomputed.triangular_factor(memory)
+    factor, expected = source.triangular_factor(), factor_pass.triangular_factor(memory)
     assert_close(factor.R.T @ factor.R, expected.R.T @ expected.R)
     unnamed = DaskSource(dd.from_pandas(pd.DataFrame(X), npartitions=2), ddf["target"])
     assert unnamed.feature_names is None
@@ -427,3 +435,59 @@ def test_fit_on_a_dask_dataframe_keeps_names_and_refuses_sgd(threads):
     bad[321, 2] = np.nan
     with pytest.raises(ValueError, match="X contains NaN"):
         LinearRegression(solver="agd").fit(da.from_array(bad, chunks=100), Y[:, 0])
+
+
+# --- DaskSource's input checks: no rows, y or weights of the wrong shape or kind ----------
+# On local threads (the `threads` fixture), as when they had a file of their own: the
+# module's cluster, once started, would otherwise be the default scheduler.
+
+
+def X_dask(n=12, d=3):
+    return da.from_array(np.arange(n * d, dtype=np.float64).reshape(n, d), chunks=(5, d))
+
+
+@pytest.mark.parametrize(
+    ("X", "y", "weights", "error", "message"),
+    [
+        (
+            da.zeros((0, 3), chunks=(1, 3)),
+            np.zeros(0),
+            None,
+            ValueError,
+            "X has 0 rows: there is nothing to fit",
+        ),
+        (X_dask(), np.zeros((12, 2, 2)), None, ValueError, r"y must be 1-D or 2-D, got shape"),
+        (X_dask(), np.ones(12, dtype=complex), None, TypeError, "y must hold real numbers"),
+        (
+            X_dask(),
+            np.ones(12),
+            np.ones(12, dtype=complex),
+            TypeError,
+            "sample_weight must hold real numbers",
+        ),
+        (X_dask(), 3.0, None, ValueError, r"y must be an array of shape \(12, \.\.\.\), got a"),
+    ],
+    ids=["no rows", "3-D y", "complex y", "complex weights", "scalar y"],
+)
+def test_refused_with_a_message_naming_the_input(threads, X, y, weights, error, message):
+    with pytest.raises(error, match=message):
+        DaskSource(X, y, weights)
+
+
+def test_integer_y_and_weights_are_read_as_floats(threads):
+    source = DaskSource(X_dask(), np.arange(12), np.arange(12) % 3)
+    floats = DaskSource(X_dask(), np.arange(12.0), np.arange(12) % 3.0)
+    assert source.n_targets == 1 and source.n_samples == 12
+    W, b = np.full((1, 3), 0.5), np.array([1.0])
+    for got, want in zip(source.loss_grad(W, b), floats.loss_grad(W, b), strict=True):
+        np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(source.triangular_factor().R, floats.triangular_factor().R)
+
+
+def test_a_float64_y_too_large_for_a_float32_x_is_named(threads):
+    X = X_dask().astype(np.float32)
+    y = np.ones(12)
+    y[7] = 1e300
+    message = r"Input y contains infinity .*float32.* at row 7 \(chunk 1\)"
+    with pytest.raises(ValueError, match=message):
+        DaskSource(X, y).loss_grad(np.zeros((1, 3)), np.zeros(1))

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from fastlinreg import FileSource
-from fastlinreg.sources import InMemorySource, precomputed
+from fastlinreg.sources import InMemorySource, SliceableSource, tsqr
+from fastlinreg.sources import factor as factor_pass
 from fastlinreg.sources.readers import DataError, read_table, split_target
 
 N_ROWS = 10_000
@@ -147,9 +148,9 @@ def test_passes_equal_the_in_memory_source(tmp_path, extension):
 def test_triangular_factor_equals_the_in_memory_one(tmp_path, extension):
     path = write_file(tmp_path, extension, make_data())
     X, y, _ = loaded(path, target_of(extension))
-    expected = precomputed.triangular_factor(InMemorySource(X, y[:, None]))
+    expected = factor_pass.triangular_factor(InMemorySource(X, y[:, None]))
     for batch_rows in (1000, 777):
-        factor = precomputed.triangular_factor(
+        factor = factor_pass.triangular_factor(
             FileSource(path, target_of(extension), batch_rows=batch_rows)
         )
         assert factor.total_weight == N_ROWS and factor.n_features == 4
@@ -241,8 +242,8 @@ def test_a_pass_over_a_large_npy_file_holds_a_few_batches(tmp_path):
     # The precompute pass keeps up to 2 * MERGE_BLOCKS blocks alive at once (the chunk it
     # merges and the next one it collects): still a bounded part of the file.
     source = FileSource(path, "9", batch_rows=5_000)
-    peak = traced_peak(lambda: precomputed.triangular_factor(source))
-    assert peak < (2 * precomputed.MERGE_BLOCKS + 4) * batch_bytes / 2 < os.path.getsize(path) / 2
+    peak = traced_peak(lambda: factor_pass.triangular_factor(source))
+    assert peak < (2 * tsqr.MERGE_BLOCKS + 4) * batch_bytes / 2 < os.path.getsize(path) / 2
 
 
 def write_large_csv(path, copies):
@@ -391,8 +392,7 @@ def test_bad_arguments_and_rows(tmp_path):
         FileSource(path, TARGET, batch_rows=0)
     with pytest.raises(TypeError, match="batch_rows must be an int"):
         FileSource(path, TARGET, batch_rows=10.0)
-    with pytest.raises(NotImplementedError, match="solver='sgd' needs the data in memory"):
-        FileSource(path, TARGET).rows(0, 5)
+    assert not isinstance(FileSource(path, TARGET), SliceableSource)  # no rows() for sgd
 
 
 # --- without a target: feature_batches, the rows to predict -------------------------------
@@ -706,3 +706,74 @@ def test_a_fit_names_a_value_too_large(tmp_path):
     path = write_csv(tmp_path / "data.csv", data)
     with pytest.raises(DataError, match=r"data\.csv line 44, column 'x3': 1e\+307 is too large"):
         LinearRegression(solver="exact").fit(FileSource(path, TARGET))
+
+
+# --- files it cannot read: not UTF-8, malformed CSV, no extension, truncated, rewritten ---
+
+
+def one_pass(source):
+    return source.loss_grad(np.ones((1, source.n_features)), np.zeros(1))
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("a,b,\xe9\n1,2,3\n".encode("latin-1"), "is not UTF-8 text; save it as UTF-8"),
+        (b'"a,b\n1,2\n', "line 1: malformed CSV"),
+    ],
+    ids=["latin-1", "open quote"],
+)
+def test_a_header_it_cannot_read_is_one_data_error(tmp_path, content, message):
+    path = tmp_path / "bad.csv"
+    path.write_bytes(content)
+    with pytest.raises(DataError, match=message) as error:
+        FileSource(path, "b")
+    assert str(path) in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        ("3,\xe9\n".encode("latin-1"), "is not UTF-8 text; save it as UTF-8"),
+        (b'"3,4\n5,6\n', "line 5002: malformed CSV"),
+    ],
+    ids=["latin-1", "open quote"],
+)
+def test_rows_it_cannot_read_are_one_data_error_during_the_pass(tmp_path, rows, message):
+    # 20 kB of good rows first: beyond what reading the header decodes.
+    path = tmp_path / "bad.csv"
+    path.write_bytes(b"a,b\n" + b"1,2\n" * 5000 + rows)
+    source = FileSource(path, "b")  # the header is fine
+    with pytest.raises(DataError, match=message):
+        one_pass(source)
+
+
+def test_a_file_without_an_extension_is_refused(tmp_path):
+    path = tmp_path / "data"
+    path.write_text("a,b\n1,2\n")
+    with pytest.raises(DataError, match=r"no file extension \(expected .csv, .parquet or .npy"):
+        FileSource(path, "b")
+
+
+def test_a_truncated_npy_file_is_refused_at_the_first_pass(tmp_path):
+    path = tmp_path / "x.npy"
+    np.save(path, np.arange(20.0).reshape(10, 2))
+    path.write_bytes(path.read_bytes()[:-30])
+    source = FileSource(path, "1")  # the header alone looks right
+    with pytest.raises(DataError, match="is not a readable .npy file: mmap length"):
+        one_pass(source)
+
+
+def test_a_rewrite_to_the_same_size_and_time_is_still_noticed(tmp_path):
+    # Size and modification time are the first check; a rewrite that keeps both (a
+    # restored mtime) still cannot change the row count unnoticed.
+    path = tmp_path / "s.csv"
+    path.write_text("a,b\n1,2\n3,4\n")
+    source = FileSource(path, "b")
+    one_pass(source)
+    assert source.n_samples == 2
+    status = os.stat(path)
+    path.write_text("a,b\n1,23456\n")  # 12 bytes, as before, one row
+    os.utime(path, ns=(status.st_atime_ns, status.st_mtime_ns))
+    with pytest.raises(DataError, match="changed while it was being read: 1 rows, 2 before"):
+        one_pass(source)

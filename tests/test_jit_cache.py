@@ -41,6 +41,7 @@ from pathlib import Path
 import pytest
 
 import fastlinreg
+from fastlinreg import _jit_cache
 
 # Run by the subprocesses and, for the expected bits, by this process.
 FIT_CODE = '''
@@ -171,12 +172,14 @@ def warm_cache(package, expected, tmp_path_factory):
     return cache
 
 
+@pytest.mark.slow
 def test_a_second_process_loads_every_kernel_from_the_cache(package, warm_cache, expected):
     # The baseline of the tests below: with this cache nothing is compiled.
     report, _ = run(package, warm_cache, BOTH + SERIAL32, expected)
     assert report["misses"] == 0 and report["hits"] > 0
 
 
+@pytest.mark.slow
 def test_unwritable_numba_cache_dir_falls_back_to_pycache(warm_cache, tmp_path, expected):
     # A path below a regular file cannot be created by anyone, root included (chmod
     # would not stop root). numba then uses __pycache__ next to _jit.py, silently: seeded
@@ -191,6 +194,7 @@ def test_unwritable_numba_cache_dir_falls_back_to_pycache(warm_cache, tmp_path, 
     assert report["misses"] == 0 and report["hits"] > 0
 
 
+@pytest.mark.slow
 def test_no_writable_cache_directory_compiles_without_cache(tmp_path, expected):
     # numba alone: RuntimeError("cannot cache function '_row_dot': no locator available
     # for file '.../_jit.py'") at import.
@@ -215,6 +219,7 @@ def truncated(data: bytes) -> bytes:
 CORRUPTIONS = [(".nbi", garbage), (".nbi", truncated), (".nbc", garbage), (".nbc", truncated)]
 
 
+@pytest.mark.slow
 def test_corrupted_cache_files_are_compiled_again_and_replaced(
     package, warm_cache, tmp_path, expected
 ):
@@ -241,6 +246,7 @@ def test_corrupted_cache_files_are_compiled_again_and_replaced(
     assert report["misses"] == 0 and report["hits"] > 0
 
 
+@pytest.mark.slow
 def test_index_entry_pointing_at_another_signatures_code(package, warm_cache, tmp_path, expected):
     # What numba #4807's race can leave behind, made on purpose: in every index with
     # float64 and float32 entries, the two entries' data files swapped. numba alone:
@@ -267,6 +273,7 @@ def test_index_entry_pointing_at_another_signatures_code(package, warm_cache, tm
     assert report["misses"] == 0 and report["hits"] > 0
 
 
+@pytest.mark.slow
 def test_cache_directory_turning_into_a_file_after_import(package, tmp_path, expected):
     # numba alone: NotADirectoryError from _load_index (only FileNotFoundError is a miss),
     # and an OSError from the save after compiling (as a full disk would give).
@@ -277,6 +284,7 @@ def test_cache_directory_turning_into_a_file_after_import(package, tmp_path, exp
     assert_one_warning(found, "NotADirectoryError")
 
 
+@pytest.mark.slow
 def test_four_processes_compiling_into_one_empty_cache_at_once(package, tmp_path, expected):
     cache = tmp_path / "cache"
     fits = [SERIAL, SERIAL32, SERIAL, SERIAL32]  # identical and different signatures
@@ -290,3 +298,16 @@ def test_four_processes_compiling_into_one_empty_cache_at_once(package, tmp_path
     # gives the same bits.
     report, _ = run(package, cache, SERIAL + SERIAL32, expected, warnings=1)
     assert report["hits"] > 0
+
+
+# --- tolerate_cache_errors, in this process: numba's cache methods wrapped once -----------
+
+caching = pytest.importorskip("numba.core.caching")
+
+
+def test_the_cache_methods_are_wrapped_once():
+    _jit_cache.tolerate_cache_errors()  # done by _config at import, unless the JIT is off
+    load, save = caching.Cache.load_overload, caching.Cache.save_overload
+    assert getattr(load, "_fastlinreg", False)
+    _jit_cache.tolerate_cache_errors()
+    assert caching.Cache.load_overload is load and caching.Cache.save_overload is save

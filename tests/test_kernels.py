@@ -11,8 +11,8 @@ import tracemalloc
 import numba
 import numpy as np
 import pytest
-from conftest import make_problem
 from numpy.testing import assert_allclose
+from problems import kernel_problem
 
 from fastlinreg import _config, kernels, reference
 
@@ -40,7 +40,7 @@ def assert_bit_identical(a, b):
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("order", ["C", "F"])
 def test_loss_grad_matches_reference_serial_and_parallel_bitwise(shape, dtype, order):
-    X, y, w, b = make_problem(*shape, dtype=dtype, order=order)
+    X, y, w, b = kernel_problem(*shape, dtype=dtype, order=order)
     serial = kernels.loss_grad(X, y, w, b, parallel=False)
     parallel = kernels.loss_grad(X, y, w, b, parallel=True)
     assert_matches_reference(X, y, w, b, serial)
@@ -55,7 +55,7 @@ def test_loss_grad_matches_reference_serial_and_parallel_bitwise(shape, dtype, o
 def test_weighted_multi_target_pass_equals_repeated_rows(shape, dtype, order, n_targets):
     # Integer weights are repeated rows, and k targets are k columns of the tutorial's
     # y (n, k) with w (d, k): the plain reference covers both.
-    X, _, _, _ = make_problem(*shape, dtype=dtype, order=order)
+    X, _, _, _ = kernel_problem(*shape, dtype=dtype, order=order)
     rng = np.random.default_rng(1)
     Y = rng.standard_normal((shape[0], n_targets)).astype(dtype)
     W = rng.standard_normal((n_targets, shape[1]))
@@ -76,7 +76,7 @@ def test_weighted_multi_target_pass_equals_repeated_rows(shape, dtype, order, n_
 
 
 def test_one_target_as_a_column_gives_the_same_bits():
-    X, y, w, b = make_problem(3_000, 7)
+    X, y, w, b = kernel_problem(3_000, 7)
     flat = kernels.loss_grad(X, y, w, b)
     column = kernels.loss_grad(X, y[:, None], w[None, :], np.array([b]))
     assert flat[0] == column[0] and flat[2] == column[2][0]
@@ -85,7 +85,7 @@ def test_one_target_as_a_column_gives_the_same_bits():
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_strided_views_are_read_in_place(dtype):
-    X, y, w, b = make_problem(400, 12, dtype=dtype)
+    X, y, w, b = kernel_problem(400, 12, dtype=dtype)
     for view in (X[::3], X[:, ::2], X.T[::2].T):
         Xv = view
         yv = y[: Xv.shape[0]]
@@ -94,7 +94,7 @@ def test_strided_views_are_read_in_place(dtype):
 
 
 def test_readonly_and_memmap_inputs(tmp_path):
-    X, y, w, b = make_problem(5_000, 4)
+    X, y, w, b = kernel_problem(5_000, 4)
     X.flags.writeable = False
     y.flags.writeable = False
     assert_matches_reference(X, y, w, b, kernels.loss_grad(X, y, w, b))
@@ -111,7 +111,7 @@ def test_readonly_and_memmap_inputs(tmp_path):
 @pytest.mark.parametrize("order", ["C", "F"])
 def test_no_copy_of_X(order):
     # tracemalloc sees NumPy's allocations: a copy of X would show up as ~X.nbytes.
-    X, y, w, b = make_problem(100_000, 10, order=order)
+    X, y, w, b = kernel_problem(100_000, 10, order=order)
     kernels.loss_grad(X, y, w, b, parallel=True)  # compile outside the measurement
     kernels.predict(X, w, b, parallel=True)
     tracemalloc.start()
@@ -126,7 +126,7 @@ def test_no_copy_of_X(order):
 
 
 def test_thread_count_does_not_change_a_bit(all_threads):
-    X, y, w, b = make_problem(200_000, 5)
+    X, y, w, b = kernel_problem(200_000, 5)
     results = []
     for n_threads in sorted({1, all_threads}):
         numba.set_num_threads(n_threads)
@@ -137,7 +137,7 @@ def test_thread_count_does_not_change_a_bit(all_threads):
 
 
 def test_eight_python_threads_at_once():
-    X, y, w, b = make_problem(100_000, 8)
+    X, y, w, b = kernel_problem(100_000, 8)
     expected = kernels.loss_grad(X, y, w, b, parallel=False)
     results: list = [None] * 8
     errors: list = []
@@ -163,7 +163,7 @@ def test_eight_python_threads_at_once():
 @pytest.mark.parametrize("order", ["C", "F"])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_predict_matches_reference(order, dtype):
-    X, _, w, b = make_problem(3_000, 5, dtype=dtype, order=order)
+    X, _, w, b = kernel_problem(3_000, 5, dtype=dtype, order=order)
     expected = reference.predict(X.astype(np.float64), w, b)
     for parallel in (False, True):
         out = kernels.predict(X, w, b, parallel=parallel)
@@ -180,7 +180,7 @@ def test_parallel_none_picks_by_size():
 
 
 def test_streaming_read_sums_X():
-    X, *_ = make_problem(1_000, 3, order="F")
+    X, *_ = kernel_problem(1_000, 3, order="F")
     assert_allclose(kernels.streaming_read(X), X.sum(), rtol=1e-12)
 
 
@@ -217,6 +217,7 @@ print(sum(d.stats.cache_hits.values()), len(d.signatures))
 """
 
 
+@pytest.mark.slow
 def test_jit_cache_is_used_by_a_second_process(tmp_path):
     env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
     runs = [
@@ -237,15 +238,16 @@ def test_jit_cache_is_used_by_a_second_process(tmp_path):
 ORDER_SCRIPT = """
 import sys
 sys.path.insert(0, {tests!r})
-from conftest import make_problem
+from problems import kernel_problem
 from fastlinreg import kernels
-X, y, w, b = make_problem(40_000, 2)
+X, y, w, b = kernel_problem(40_000, 2)
 par = kernels.loss_grad(X, y, w, b, parallel=True)  # parallel compiled first here
 ser = kernels.loss_grad(X, y, w, b, parallel=False)
 print(*[repr(float(v)) for v in (par[0], par[2], *par[1], ser[0], ser[2], *ser[1])])
 """
 
 
+@pytest.mark.slow
 def test_same_bits_in_a_fresh_process_whatever_compiles_first(tmp_path):
     # The block function is shared by both drivers; which driver compiles it first
     # (and whether it comes from the cache) must not change a bit.
@@ -255,7 +257,58 @@ def test_same_bits_in_a_fresh_process_whatever_compiles_first(tmp_path):
         [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
     ).stdout
     values = [float(v) for v in out.split()]
-    X, y, w, b = make_problem(40_000, 2)
+    X, y, w, b = kernel_problem(40_000, 2)
     loss, grad_w, grad_b = kernels.loss_grad(X, y, w, b, parallel=False)
     expected = [loss, grad_b, *grad_w]
     assert values == expected + expected
+
+
+# --- argument checks of loss_grad, predict and streaming_read; predict into out -----------
+
+
+def test_sample_weight_of_the_wrong_length_is_refused():
+    X, y, w, b = kernel_problem(5, 2)
+    with pytest.raises(ValueError, match=r"sample_weight must have shape \(5,\), got \(4,\)"):
+        kernels.loss_grad(X, y, w, b, sample_weight=np.ones(4))
+
+
+@pytest.mark.parametrize(
+    ("w", "out", "message"),
+    [
+        (np.ones(2), None, r"w must have shape \(3,\) to match X, got \(2,\)"),
+        (np.ones(3), np.empty(4), r"out must have shape \(5,\), got \(4,\)"),
+    ],
+)
+def test_predict_refuses_mismatched_weights_and_output(w, out, message):
+    X = np.ones((5, 3))
+    with pytest.raises(ValueError, match=message):
+        kernels.predict(X, w, 0.0, out=out)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_predict_writes_into_the_given_array(dtype):
+    X, _, w, b = kernel_problem(40, 3, dtype=dtype, order="F")
+    out = np.full(40, np.nan, dtype=dtype)
+    result = kernels.predict(X, w, b, out=out)
+    assert result is out
+    expected = reference.predict(X.astype(np.float64), w, b)
+    assert_allclose(out, expected, rtol=1e-12 if dtype == np.float64 else 1e-6)
+
+
+def test_streaming_read_refuses_a_view_it_cannot_read_flat():
+    # Three of every four numbers cannot be read as one flat view: flattening would copy,
+    # and the bound would time the copy, so it is refused. Views that flatten without a
+    # copy (a block of rows, every other column) are read in place.
+    X, *_ = kernel_problem(100, 4)
+    with pytest.raises(ValueError, match="streaming_read needs a contiguous X"):
+        kernels.streaming_read(X[:, :3])
+    for view in (X[:50], X[:, ::2]):
+        assert kernels.streaming_read(view) == pytest.approx(view.sum(), rel=1e-12)
+
+
+def test_no_fastmath_flag_reorders_sums_or_drops_nan_checks():
+    # "reassoc" and "contract" would let LLVM regroup or fuse sums differently in the
+    # serial and parallel builds (their bits would differ); "nnan"/"ninf" would let it
+    # drop the NaN and infinity checks the kernels rely on. See docs/design.md.
+    assert not _config.FASTMATH_FLAGS & {"reassoc", "contract", "nnan", "ninf", "fast", "afn"}
+    assert _config.JIT_OPTIONS["fastmath"] == set(_config.FASTMATH_FLAGS)

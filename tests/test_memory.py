@@ -14,9 +14,12 @@ import sys
 import pytest
 import rss
 
-pytestmark = pytest.mark.skipif(
-    not os.path.exists("/proc/self/status"), reason="RssAnon is read from Linux's /proc"
-)
+pytestmark = [
+    pytest.mark.slow,  # the fits run in fresh processes
+    pytest.mark.skipif(
+        not os.path.exists("/proc/self/status"), reason="RssAnon is read from Linux's /proc"
+    ),
+]
 
 SCRIPT = r"""
 import sys, warnings

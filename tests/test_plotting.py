@@ -10,6 +10,7 @@ from types import SimpleNamespace  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
 from sklearn.exceptions import NotFittedError  # noqa: E402
 from sklearn.metrics import r2_score  # noqa: E402
 
@@ -40,6 +41,7 @@ def legend_texts(ax):
     return [text.get_text() for text in ax.get_legend().get_texts()]
 
 
+@pytest.mark.slow
 def test_importing_fastlinreg_does_not_import_matplotlib():
     code = "import fastlinreg, sys; print('matplotlib' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
@@ -401,3 +403,22 @@ def test_plot_benchmark_several_dtypes_are_separate_groups():
 def test_plot_benchmark_errors(rows, kwargs, match):
     with pytest.raises(ValueError, match=match):
         plot_benchmark(SimpleNamespace(rows=rows), **kwargs)
+
+
+# --- collecting the curves: one label as a string, nothing to plot ------------------------
+
+
+def test_a_single_string_of_labels_names_the_one_curve():
+    ax = plot_loss([4.0, 2.0, 1.0], Figure().subplots(), labels="tutorial")
+    [line] = ax.get_lines()
+    assert line.get_label() == "tutorial" and list(line.get_ydata()) == [4.0, 2.0, 1.0]
+
+
+def test_nothing_to_plot_is_refused():
+    with pytest.raises(ValueError, match="an empty dict: no model or loss history to plot"):
+        plot_loss({}, Figure().subplots())
+    # For plot_loss, () is one (empty) history; for models it is no model at all.
+    with pytest.raises(ValueError, match=r"1-D loss history, got shape \(0,\)"):
+        plot_loss((), Figure().subplots())
+    with pytest.raises(ValueError, match="an empty sequence: no model to plot"):
+        plot_loss_vs_time([], Figure().subplots())

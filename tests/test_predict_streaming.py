@@ -14,9 +14,8 @@ import numpy as np
 import pytest
 import rss
 
-from fastlinreg import DataError, LinearRegression, outputs
+from fastlinreg import DataError, LinearRegression, load, outputs
 from fastlinreg.cli import main
-from fastlinreg.persistence import load
 from fastlinreg.sources import readers
 
 N_ROWS = 1941  # 20 batches of 97 rows, then one of 1 row
@@ -368,6 +367,7 @@ for extension, n in [(".npy", 400_000), (".csv", 150_000), (".parquet", 400_000)
 """
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="RssAnon is Linux's")
 def test_predict_memory_is_bounded_by_the_batch_not_the_file(tmp_path):
     """Files of 16 to 35 MB, batches of 10,000 rows (0.9 MB): anonymous memory grows

@@ -1,14 +1,33 @@
 """Where the rows come from: every data source a solver can read, behind one protocol.
 
-:mod:`.memory` (arrays in RAM), :mod:`.file` (``.npy``, ``.csv``, ``.parquet`` files read
-in row batches, with its readers in :mod:`.readers`), :mod:`.dask` (Dask arrays and
-DataFrames, one task per chunk) and :mod:`.precomputed` (the triangular factor that
-stands in for the rows once one pass has built it).
+:mod:`.base` states the protocol (:class:`DataSource`, its optional capabilities
+:class:`SliceableSource` and :class:`FactoringSource`, and :class:`PassSource`, the part
+an objective reads); a new source is a module of its own here that offers it. The
+sources: :mod:`.memory` (arrays in RAM), :mod:`.file` (``.npy``, ``.csv``, ``.parquet``
+files read in row batches, with its readers in :mod:`.readers`), :mod:`.dask` (Dask
+arrays and DataFrames, one task per chunk) and :mod:`.precomputed` (the triangular
+factor, which stands in for the rows once one pass has built it). The pass that builds
+the factor is in :mod:`.factor`, its block arithmetic in :mod:`.tsqr`, and the scaling
+that keeps squares of tiny and huge values finite in :mod:`.powers_of_two`.
 """
 
+from .base import DataSource, FactoringSource, PassSource, SliceableSource
 from .dask import DaskSource
 from .file import FileSource
 from .memory import InMemorySource
 from .precomputed import PrecomputedSource
 
-__all__ = ["DaskSource", "FileSource", "InMemorySource", "PrecomputedSource"]
+__all__ = [
+    "DaskSource",
+    "DataSource",
+    "FactoringSource",
+    "FileSource",
+    "InMemorySource",
+    "PassSource",
+    "PrecomputedSource",
+    "SliceableSource",
+]
+
+# Checked by mypy: each source offers its part of the protocol.
+_DATA_SOURCES: tuple[type[DataSource], ...] = (InMemorySource, FileSource, DaskSource)
+_PASS_SOURCES: tuple[type[PassSource], ...] = (PrecomputedSource, *_DATA_SOURCES)

@@ -1,8 +1,9 @@
 """Dask arrays and data frames as a data source: the fused kernels mapped over chunks.
 
-A :class:`DaskSource` answers the same passes as
-:class:`fastlinreg.sources.InMemorySource` (``loss_grad``, ``hessian_vector``,
-``row_blocks``, plus a one-pass ``triangular_factor``) for data held by Dask. Each pass
+A :class:`DaskSource` offers the protocol of :class:`fastlinreg.sources.base.DataSource`
+(``loss_grad``, ``hessian_vector``, ``row_blocks``, ...) for data held by Dask, and
+computes its triangular factor on the workers (``triangular_factor``, the capability
+:class:`fastlinreg.sources.base.FactoringSource`). Each pass
 builds one graph: a task per row chunk runs the in-memory code on that chunk and returns
 small partial sums, and a tree of tasks adds them in chunk order; one ``dask.compute``
 runs it on whatever scheduler is active (threads by default, a ``dask.distributed``
@@ -20,14 +21,15 @@ from __future__ import annotations
 import sys
 import uuid
 from collections.abc import Iterator
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 import numpy as np
 
 from .. import _config, kernels
-from . import precomputed
-from .memory import ArrayShapes
-from .precomputed import MERGE_BLOCKS, Factor, _block_factor, _merged, _stack_factors
+from . import tsqr
+from .base import ArrayShapes
+from .tsqr import Factor
 
 DASK_MISSING = "Dask inputs need dask: pip install 'fastlinreg[dask]'"
 
@@ -81,7 +83,7 @@ class DaskSource(ArrayShapes):
     """X (n, d), targets Y (n, k) and optional row weights held by Dask, read chunk by chunk.
 
     Every pass is one ``dask.compute`` on the active scheduler. The first pass (or
-    :meth:`check_finite`) also checks the values: NaN or infinity in X, y or
+    :meth:`check_values`) also checks the values: NaN or infinity in X, y or
     sample_weight, or a negative weight, raise ValueError naming the array.
 
     Parameters
@@ -112,14 +114,16 @@ class DaskSource(ArrayShapes):
         ``feature_names_in_``); None otherwise.
     dtype : numpy dtype
         X's dtype as read (float32 or float64).
+    checks_while_reading : bool
+        True: the first pass refuses bad values as it reads them.
+    y_scale : float
+        1.0: y is read as it is.
 
     Notes
     -----
     Y and the weights are converted (to X's dtype, a column per target, float64) inside
     the tasks, not by Dask layers: a layer such as ``y[:, None]`` is not fused with the
-    tasks that read X, and added a task per chunk to every pass (23 tasks instead of 13
-    for 10 chunks in ``benchmarks/large_data.py``, whose Dask epoch has a distributed
-    round trip of its own per task).
+    tasks that read X, and would add a task per chunk to every pass.
 
     Every pass recomputes X from its graph: ``persist()`` the inputs first when they fit
     in the cluster's memory and the solver makes many passes. Rows are matched by
@@ -130,6 +134,10 @@ class DaskSource(ArrayShapes):
 
     #: A pass reads all of X: solvers should not spend passes on extras.
     cheap_passes = False
+    #: The first pass refuses NaN, infinity and negative weights as it reads them.
+    checks_while_reading = True
+    #: y is read as it is.
+    y_scale = 1.0
 
     def __init__(self, X, Y, sample_weight=None, *, parallel: bool | None = None):
         require_dask()
@@ -195,17 +203,6 @@ class DaskSource(ArrayShapes):
             )
         return self._total_weight
 
-    def rows(self, start: int, stop: int) -> DaskSource:
-        """The source of rows [start, stop): lazy slices, nothing is computed.
-
-        Every pass over it is a ``dask.compute`` of its own: fine for a few large
-        pieces, slow for many small mini-batches.
-        """
-        weights = None if self.sample_weight is None else self.sample_weight[start:stop]
-        piece = DaskSource(self.X[start:stop], self.Y[start:stop], weights, parallel=self.parallel)
-        piece._checked = self._checked
-        return piece
-
     def loss_grad(self, W: np.ndarray, b: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
         """As :meth:`fastlinreg.sources.InMemorySource.loss_grad`: one pass over the chunks.
 
@@ -242,17 +239,16 @@ class DaskSource(ArrayShapes):
         return (-2.0 / total) * xr, (-2.0 / total) * r
 
     def triangular_factor(self) -> Factor:
-        """The :class:`fastlinreg.sources.precomputed.Factor` of all rows, in one pass.
+        """The :class:`fastlinreg.sources.tsqr.Factor` of all rows, in one pass.
 
         Each chunk is factored where it lies, in blocks of the same size as the
         in-memory pass (so a large chunk never needs a float64 copy of itself), and the
         chunks' factors are merged in chunk order by a tree of tasks. BLAS runs
-        single-threaded throughout, as in :func:`fastlinreg.sources.precomputed.triangular_factor`
-        (its thread count would change the last bits of X'X).
+        single-threaded throughout (:func:`fastlinreg.sources.tsqr.single_threaded_blas`).
         """
         p = self.n_features + self.n_targets
         parts = self._map_chunks("factor", _chunk_factor, p * p + p + 1, with_targets=True)
-        with precomputed._single_threaded_blas():  # the threads of a local scheduler
+        with tsqr.single_threaded_blas():  # the threads of a local scheduler
             R, mean, total, problems = _unpack_factor(
                 _compute(_tree(parts, _merge_factors, "factor-merge", n_columns=p)), p
             )
@@ -277,14 +273,21 @@ class DaskSource(ArrayShapes):
         if check:
             self._checked = True
 
-    def check_finite(self) -> None:
+    def repeated_passes(self) -> AbstractContextManager[DaskSource]:
+        """The source itself (``persist()`` the inputs to spare the cluster the reads)."""
+        return nullcontext(self)
+
+    def check_values(self) -> None:
         """Check every value, in one pass (unless a pass already did).
+
+        A column whose norm overflows float64 is not named here: the passes' sums find
+        it (see :func:`fastlinreg.sources.base.refuse_bad_values`).
 
         Raises
         ------
         ValueError
             When X, y or sample_weight holds NaN or infinity, or a weight is negative:
-            the message names the array.
+            the message names the array, the row and the chunk.
         """
         if self._checked:
             return
@@ -315,8 +318,7 @@ class DaskSource(ArrayShapes):
             new_axes={"j": size + len(_PROBLEMS)},
             adjust_chunks={"i": 1},
             # Not concatenate=True: with it Dask copies every X chunk (np.concatenate of
-            # its one column block) on every pass: 3.0x the in-memory epoch instead of
-            # 1.6-1.7x (benchmarks/large_data.py, 10,000,000 x 10 on 2 workers).
+            # its one column block) on every pass.
             concatenate=False,
             dtype=np.float64,
             meta=np.empty((0, 0)),
@@ -469,16 +471,16 @@ def _chunk_factor(X, Y, weights, *, skip):
         return np.zeros(p * p + p + 1)
     block = _config.rows_per_factor_block(p)
     merged = None
-    with precomputed._single_threaded_blas():
+    with tsqr.single_threaded_blas():
         starts = range(0, X.shape[0], block)
-        for first in range(0, len(starts), MERGE_BLOCKS):
+        for first in range(0, len(starts), tsqr.MERGE_BLOCKS):
             group = []
-            for start in starts[first : first + MERGE_BLOCKS]:
+            for start in starts[first : first + tsqr.MERGE_BLOCKS]:
                 rows = slice(start, start + block)
                 w = None if weights is None else weights[rows]
                 if w is None or np.sum(w) > 0.0:
-                    group.append(_block_factor(X[rows], Y[rows], w))
-            merged = _merged(([] if merged is None else [merged]) + group, _stack_factors)
+                    group.append(tsqr.block_factor(X[rows], Y[rows], w))
+            merged = tsqr.merged(([] if merged is None else [merged]) + group, tsqr.stack_factors)
     return _pack_factor(merged, p)
 
 
@@ -488,8 +490,8 @@ def _merge_factors(*rows, n_columns):
     problems = np.sum([part[3] for part in parts], axis=0)
     merged = None
     if not problems.any():
-        with precomputed._single_threaded_blas():
-            merged = _merged([part[:3] for part in parts], _stack_factors)
+        with tsqr.single_threaded_blas():
+            merged = tsqr.merged([part[:3] for part in parts], tsqr.stack_factors)
     return np.concatenate([_pack_factor(merged, n_columns), problems])[None, :]
 
 

@@ -53,24 +53,25 @@ from tqdm import tqdm
 
 from .. import _config, kernels
 from ..errors import DataError
-from .memory import squares_limit
+from .base import squares_limit
+from .powers_of_two import column_norms
 from .readers import (
-    _EXPECTED,
+    EXPECTED_FORMATS,
+    ArrowRefused,
+    ReadPosition,
     Table,
-    _append_csv_row,
-    _arrow_csv_blocks,
-    _ArrowRefused,
-    _check_finite,
-    _csv_head,
-    _csv_records,
-    _first_line,
-    _npy_index,
-    _npy_shape,
-    _parquet_data_columns,
-    _parquet_errors,
-    _pyarrow,
-    _ReadPosition,
-    _unknown_column_message,
+    append_csv_row,
+    arrow_csv_blocks,
+    csv_head,
+    csv_records,
+    first_line,
+    import_pyarrow,
+    npy_index,
+    npy_shape,
+    parquet_data_columns,
+    parquet_errors,
+    refuse_non_finite_cells,
+    unknown_column_message,
 )
 
 __all__ = ["FileSource"]
@@ -148,6 +149,10 @@ class FileSource:
     progress : bool
     cheap_passes : bool
         False: a pass reads the whole file.
+    checks_while_reading : bool
+        True: every pass refuses a bad cell as it reads it.
+    y_scale : float
+        1.0: the target is read as it is.
 
     Raises
     ------
@@ -181,7 +186,7 @@ class FileSource:
     exponent, whitespace around (``"1_000"``, non-ASCII digits and hex floats are not
     numbers), read to the same float64 as ``float()``. From where pyarrow stops (a bad
     cell, or a quoted one, which it is not asked to read), the Python reader of
-    ``read_table`` takes over (10 to 45 MB/s): it reads quoted cells and names the line
+    ``read_table`` takes over (several times slower): it reads quoted cells and names the line
     and column of a bad one. A file with quoted cells is read by it alone on later
     passes. The rows given before are pyarrow's: the same values.
 
@@ -191,8 +196,8 @@ class FileSource:
     **Memory**: ``loss_grad`` and ``hessian_vector`` reuse one batch buffer per pass.
     ``row_blocks`` gives new arrays per batch, cut into blocks of at most
     ``fastlinreg._config.rows_per_factor_block`` rows (the block of the in-memory
-    precompute pass); :func:`fastlinreg.sources.precomputed.triangular_factor` keeps up to
-    ``2 * precompute.MERGE_BLOCKS`` (32) blocks alive at once (the chunk it merges and
+    precompute pass); :func:`fastlinreg.sources.factor.triangular_factor` keeps up to
+    ``2 * tsqr.MERGE_BLOCKS`` (32) blocks alive at once (the chunk it merges and
     the next it collects), so its pass holds at most about 32 blocks of 4 MB plus two
     batches, whatever the file's size. A Parquet file is decoded by pyarrow a row group
     at a time, so its passes also hold a few of the file's row groups, whatever
@@ -208,13 +213,18 @@ class FileSource:
     column is checked, as :func:`fastlinreg.sources.readers.read_table` checks it, so a bad
     cell in a column the caller then ignores is still an error.
 
-    There are no sample weights, and :meth:`rows` (mini-batches of the ``sgd`` solver)
-    is not available. A float64 ``.npy`` file fits faster through
+    There are no sample weights, and no ``rows`` to slice (a file is streamed front to
+    back): the ``sgd`` solver's mini-batches need the data in memory or memory-mapped.
+    A float64 ``.npy`` file fits faster through
     ``np.load(path, mmap_mode="r")`` (no per-batch copies) when it fits the page cache.
     """
 
     #: A pass reads the whole file: solvers should not spend passes on extras.
     cheap_passes = False
+    #: Every pass refuses a bad cell as it reads it (see the Notes).
+    checks_while_reading = True
+    #: y is read as it is: a file's target is not rescaled.
+    y_scale = 1.0
 
     def __init__(
         self,
@@ -247,7 +257,7 @@ class FileSource:
         self._header_lines = 0
         self._csv_python = False
         # How far the pass in progress has read the CSV file, for its progress bar.
-        self._csv_position = _ReadPosition()
+        self._csv_position = ReadPosition()
         # Rows read by every pass: a list, shared with the copy of repeated_passes.
         self._rows_read = [0]
         self._format = _file_format(path)
@@ -411,8 +421,8 @@ class FileSource:
         the block, whatever ends it (an error, KeyboardInterrupt). A bad cell stops that
         pass with its DataError. A ``.npy`` file gives the source itself.
 
-        A ``loss_grad`` pass over 250,000 x 21 (2 cores): 0.61 s from the CSV file
-        (100 MB), 0.13 s from a Parquet file, 0.04 s from the spilled copy.
+        A pass over the copy skips parsing and decoding: many times faster than over a
+        CSV file, several times faster than over a Parquet file.
 
         Yields
         ------
@@ -463,7 +473,7 @@ class FileSource:
         or its columns' norms are beyond the limit, so that the error names the value.
         The test is the one of :meth:`fastlinreg.sources.InMemorySource.check_values`:
         a column (of X or the target) whose norm, the root of its sum of squares
-        (computed without overflow), exceeds ``sources.squares_limit(n_columns)``
+        (computed without overflow), exceeds ``base.squares_limit(n_columns)``
         (about 1e306 for a few columns: values near the largest float64).
 
         Raises
@@ -473,8 +483,6 @@ class FileSource:
             largest value of the first such column (its first occurrence); or a bad
             cell's DataError, as any pass.
         """
-        from .precomputed import column_norms  # precompute imports the sources
-
         n_columns = len(self._columns)
         norms = np.zeros(n_columns)
         largest = np.zeros(n_columns)  # each column's value of largest magnitude...
@@ -500,26 +508,11 @@ class FileSource:
     def _csv_line(self, row: int) -> int:
         """The line where data row ``row`` (from 0) of the CSV file starts: the Python
         reader reads up to it (on error paths only)."""
-        records = _csv_records(self.path)
+        records = csv_records(self.path)
         next(records)  # the header
         for _ in range(row):
             next(records)
         return next(records)[0]
-
-    def rows(self, start: int, stop: int):
-        """Not available: a file is streamed front to back, not sliced.
-
-        Raises
-        ------
-        NotImplementedError
-            Always. Mini-batches (``solver="sgd"``) need the data in memory, or a
-            ``.npy`` file mapped with ``np.load(path, mmap_mode="r")``.
-        """
-        raise NotImplementedError(
-            f"{self.path} is streamed front to back, so its rows cannot be sliced into "
-            "mini-batches: solver='sgd' needs the data in memory or a memmap "
-            "(np.load(path, mmap_mode='r') of a .npy file); use 'gd', 'agd' or 'exact'"
-        )
 
     # --- the pass machinery ------------------------------------------------------------
 
@@ -600,7 +593,7 @@ class FileSource:
                 for data, numbers in reader():
                     # pyarrow's batches (numbers None) come checked.
                     if check and numbers is not None:
-                        _check_finite(data, self._columns, where, numbers)
+                        refuse_non_finite_cells(data, self._columns, where, numbers)
                     n_rows += data.shape[0]
                     self._rows_read[0] += data.shape[0]
                     if self._format == ".csv":
@@ -655,7 +648,7 @@ class FileSource:
 
     def _csv_columns(self) -> tuple[list[str], int | None]:
         """The header's column names (the first non-blank record); the rows uncounted."""
-        columns, self._header_lines = _csv_head(self.path)
+        columns, self._header_lines = csv_head(self.path)
         return columns, None
 
     def _csv_batches(self) -> Iterator[tuple[np.ndarray, Sequence[int] | None]]:
@@ -671,14 +664,14 @@ class FileSource:
         done = 0  # rows given
         if not self._csv_python:
             try:
-                blocks = _arrow_csv_blocks(
+                blocks = arrow_csv_blocks(
                     self.path, len(self._columns), self._header_lines, self._csv_position
                 )
                 for data in _rebatched(blocks, self.batch_rows):
                     yield data, None
                     done += data.shape[0]
                 return
-            except _ArrowRefused:
+            except ArrowRefused:
                 self._csv_python = True
         yield from self._python_csv_batches(done)
 
@@ -689,12 +682,12 @@ class FileSource:
         # Each batch's values, 8 bytes each, then viewed as (m, p) without a copy.
         values = array.array("d")
         lines: list[int] = []  # the line where each row starts, for messages
-        records = _csv_records(path, self._csv_position)
+        records = csv_records(path, self._csv_position)
         next(records, None)  # the header, read and checked by _csv_columns
         for _ in range(skip):
             next(records)
         for start, row in records:
-            _append_csv_row(path, start, row, columns, values)
+            append_csv_row(path, start, row, columns, values)
             lines.append(start)
             if len(lines) == batch_rows:
                 batch = np.frombuffer(values, dtype=np.float64).reshape(-1, len(columns))
@@ -709,28 +702,25 @@ class FileSource:
     def _parquet_columns(self) -> tuple[list[str], int | None]:
         """The data columns (checked as ``fastlinreg.sources.readers`` checks them) and the row
         count, from the schema and metadata: no data is read."""
-        pa, pq = _pyarrow()
+        pa, pq = import_pyarrow()
         path = self.path
-        with _parquet_errors(path, pa), pq.ParquetFile(path) as parquet:
-            names = _parquet_data_columns(path, parquet, pa)
+        with parquet_errors(path, pa), pq.ParquetFile(path) as parquet:
+            names = parquet_data_columns(path, parquet, pa)
             n_rows = int(parquet.metadata.num_rows)
         return names, n_rows
 
     def _parquet_batches(self) -> Iterator[tuple[np.ndarray, Sequence[int]]]:
         """(rows (m, p), their row numbers from 1) per batch of ``iter_batches``."""
-        pa, pq = _pyarrow()
+        pa, pq = import_pyarrow()
         import pyarrow.compute as pc
 
         path, columns = self.path, self._columns
         first = 0  # rows before this batch
-        # pre_buffer=False: pyarrow's default (True) reads ahead every row group it is
-        # asked for, which for iter_batches is the whole file (64 MB allocated for a
-        # 55 MB file with 10 row groups; 3 MB with False and 10,000-row groups). A
-        # buffered stream reads a column chunk in pieces rather than whole (a file of
-        # one 500,000-row group: 24 MB rather than 70). Memory is still bounded by the
-        # file's row groups (a few of them), not by batch_rows. pyarrow 26, local disk.
+        # pre_buffer=False: pyarrow's default reads ahead every row group asked for, i.e.
+        # the whole file for iter_batches; a buffered stream reads a column chunk in
+        # pieces. Memory is then a few row groups, not the file (nor batch_rows).
         with (
-            _parquet_errors(path, pa),
+            parquet_errors(path, pa),
             pq.ParquetFile(path, pre_buffer=False, buffer_size=1 << 16) as parquet,
         ):
             # Without pandas metadata the index columns are not added back.
@@ -760,7 +750,7 @@ class FileSource:
     def _npy_columns(self) -> tuple[list[str], int | None]:
         """Columns ``"0"``, ``"1"``, ... and the row count from the array header, checked
         as ``fastlinreg.sources.readers`` checks it; no data is read."""
-        n_rows, n_columns = _npy_shape(self.path)
+        n_rows, n_columns = npy_shape(self.path)
         return [str(j) for j in range(n_columns)], n_rows
 
     def _npy_batches(self) -> Iterator[tuple[np.ndarray, Sequence[int]]]:
@@ -774,7 +764,7 @@ class FileSource:
         try:
             mapped = np.load(path, mmap_mode="r", allow_pickle=False)
         except ValueError as error:
-            raise DataError(f"{path} is not a readable .npy file: {_first_line(error)}") from None
+            raise DataError(f"{path} is not a readable .npy file: {first_line(error)}") from None
         n_rows, n_columns = mapped.shape
         # A Fortran-ordered file of several rows converts to columns-first batches, as
         # read_table converts the whole file, so the kernels read a batch as they read
@@ -828,8 +818,8 @@ def _file_format(path: str) -> str:
     extension = os.path.splitext(path)[1]
     if extension.lower() not in _FORMATS:
         if not extension:
-            raise DataError(f"{path}: no file extension ({_EXPECTED})")
-        raise DataError(f"{path}: unsupported file type '{extension}' ({_EXPECTED})")
+            raise DataError(f"{path}: no file extension ({EXPECTED_FORMATS})")
+        raise DataError(f"{path}: unsupported file type '{extension}' ({EXPECTED_FORMATS})")
     if not os.path.exists(path):
         raise FileNotFoundError(f"No such file: {path}")
     return extension.lower()
@@ -848,9 +838,9 @@ def _target_index(path: str, columns: list[str], target: str) -> int:
     """The target's column, with the rules and messages of ``io.split_target``."""
     # A Table with no rows: the message helpers of fastlinreg.sources.readers take one.
     table = Table(columns=columns, data=np.empty((0, len(columns))), path=path)
-    index = columns.index(target) if target in columns else _npy_index(table, target)
+    index = columns.index(target) if target in columns else npy_index(table, target)
     if index is None:
-        raise DataError(_unknown_column_message(table, target))
+        raise DataError(unknown_column_message(table, target))
     if len(columns) == 1:
         raise DataError(
             f"{path} has only the column {columns[index]!r}: no feature columns are "

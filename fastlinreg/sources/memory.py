@@ -1,44 +1,21 @@
-"""Data sources: "give me one pass over all rows". Solvers only talk to these.
+"""Arrays in memory as a data source: ndarray, read-only arrays, np.memmap.
 
-A source offers the same few passes whatever holds the data:
-
-- ``loss_grad(W, b)``: the loss and both gradients for every target, one fused pass;
-- ``hessian_vector(V, vb)``: the loss's Hessian applied to a direction;
-- ``row_blocks()``: the rows in fixed blocks, for the single-pass statistics of
-  :mod:`fastlinreg.sources.precomputed`.
-
-This module holds the in-memory source (ndarray, read-only arrays, np.memmap);
-:mod:`fastlinreg.sources.file` streams files and :mod:`fastlinreg.sources.dask` maps the
-same kernels over Dask chunks, with the same methods.
+:class:`InMemorySource` offers the whole protocol of
+:class:`fastlinreg.sources.base.DataSource` (``loss_grad``, ``hessian_vector``,
+``row_blocks``, ...) with the fused kernels over X as it lies, and
+:class:`fastlinreg.sources.base.SliceableSource`'s ``rows`` for ``sgd``'s mini-batches.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from contextlib import AbstractContextManager, nullcontext
 
 import numpy as np
 
 from .. import _config, kernels
-
-
-class ArrayShapes:
-    """n_samples, n_features and n_targets of a source holding X (n, d) and Y (n, k)."""
-
-    X: Any
-    Y: Any
-
-    @property
-    def n_samples(self) -> int:
-        return int(self.X.shape[0])
-
-    @property
-    def n_features(self) -> int:
-        return int(self.X.shape[1])
-
-    @property
-    def n_targets(self) -> int:
-        return int(self.Y.shape[1])
+from .base import ArrayShapes, squares_limit
+from .powers_of_two import column_norms, power_of_two_scale
 
 
 class InMemorySource(ArrayShapes):
@@ -70,6 +47,8 @@ class InMemorySource(ArrayShapes):
 
     #: A pass reads all of X: solvers should not spend passes on extras.
     cheap_passes = False
+    #: The passes do not look for NaN or infinity: call :meth:`check_values` first.
+    checks_while_reading = False
 
     def __init__(
         self,
@@ -83,7 +62,7 @@ class InMemorySource(ArrayShapes):
         self.X = X
         self.Y = np.asfortranarray(Y, dtype=X.dtype)
         if y_scale is None:
-            y_scale = _power_of_two_scale(self.Y)
+            y_scale = power_of_two_scale(self.Y)
             if y_scale != 1.0:
                 self.Y = np.asfortranarray(self.Y / y_scale)  # exact: a power of two
         self.y_scale = float(y_scale)
@@ -126,6 +105,10 @@ class InMemorySource(ArrayShapes):
     @property
     def total_weight(self) -> float:
         return float(self.n_samples if self.sample_weight is None else np.sum(self.sample_weight))
+
+    def repeated_passes(self) -> AbstractContextManager[InMemorySource]:
+        """The source itself: its passes cost nothing beyond their read of X."""
+        return nullcontext(self)
 
     def rows(self, start: int, stop: int) -> InMemorySource:
         """The source of rows [start, stop) (views: nothing is copied)."""
@@ -172,13 +155,6 @@ class InMemorySource(ArrayShapes):
             yield self.X[rows], self.Y[rows], weights
 
 
-def squares_limit(n_columns: int) -> float:
-    """The largest sum of squares of X, or of y, that a fit of ``n_columns`` columns of X
-    and y accepts: the diagonal of XᵀX and the loss at zero must be finite, with room
-    (16 * columns) for the sums built from them."""
-    return float(np.finfo(np.float64).max / (16.0 * n_columns))
-
-
 def _sum_of_squares(A: np.ndarray) -> float:
     """Sum of the squares of all values of A (2-D, float32/float64), in float64: NaN
     if A holds a NaN, inf if an infinity or if the sum overflows. One read of A."""
@@ -189,8 +165,7 @@ def _sum_of_squares(A: np.ndarray) -> float:
             return float(np.dot(flat, flat))
         # float32 (squared in float64, as the kernels do), strided or unaligned: block by
         # block. Unaligned blocks are copied: NumPy gives unaligned data to neither BLAS
-        # nor its SIMD loops (10,000,000 x 10 from a distributed gather: 506 ms for one
-        # np.dot, 117 ms in aligned blocks; 25 ms aligned).
+        # nor its SIMD loops, which makes them several times slower.
         rows = max(1, _config.BLOCK_BYTES // max(1, 8 * A.shape[1]))
         total = 0.0
         for start in range(0, A.shape[0], rows):
@@ -199,21 +174,10 @@ def _sum_of_squares(A: np.ndarray) -> float:
         return total
 
 
-def _power_of_two_scale(A: np.ndarray) -> float:
-    """1.0, or the power of two that brings A's largest magnitude into [1, 2) where it
-    is beyond 2**±SAFE_EXPONENT (see ``fastlinreg.sources.precomputed.power_of_two_exponents``)."""
-    from .precomputed import _max_abs, power_of_two_exponents
-
-    largest = np.max(_max_abs(A), initial=0.0)
-    return float(np.ldexp(1.0, power_of_two_exponents(np.array([[largest]]))[0]))
-
-
 def _refuse_overflowing_columns(name, A, scale, weights, limit, columns) -> None:
     """ValueError naming the largest value of the first column of A (values A * scale)
     whose weighted norm, computed by blocks from squares scaled by powers of two,
     exceeds ``limit`` (:func:`squares_limit` of ``columns``)."""
-    from .precomputed import column_norms
-
     largest = np.zeros(A.shape[1])
     rows = max(1, _config.BLOCK_BYTES // max(1, 8 * A.shape[1]))
     for start in range(0, A.shape[0], rows):

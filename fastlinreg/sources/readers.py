@@ -68,7 +68,7 @@ __all__ = [
     "split_target",
 ]
 
-_EXPECTED = "expected .csv, .parquet or .npy"
+EXPECTED_FORMATS = "expected .csv, .parquet or .npy"
 # Cell texts read as "no value", compared case-insensitively; float() parses "nan" itself.
 _MISSING_MARKERS = frozenset({"na", "n/a", "#n/a", "null", "none", "nil", "missing"})
 # A CSV cell that is a number: an optional sign, ASCII digits with an optional fraction,
@@ -179,8 +179,8 @@ def read_table(path: str | os.PathLike[str]) -> Table:
     reader = readers.get(extension.lower())
     if reader is None:
         if not extension:
-            raise DataError(f"{path}: no file extension ({_EXPECTED})")
-        raise DataError(f"{path}: unsupported file type '{extension}' ({_EXPECTED})")
+            raise DataError(f"{path}: no file extension ({EXPECTED_FORMATS})")
+        raise DataError(f"{path}: unsupported file type '{extension}' ({EXPECTED_FORMATS})")
     if not os.path.exists(path):
         raise FileNotFoundError(f"No such file: {path}")
     try:
@@ -219,9 +219,9 @@ def split_target(table: Table, target: str) -> tuple[np.ndarray, np.ndarray, lis
     """
     columns = table.columns
     n_columns = len(columns)
-    index = columns.index(target) if target in columns else _npy_index(table, target)
+    index = columns.index(target) if target in columns else npy_index(table, target)
     if index is None:
-        raise DataError(_unknown_column_message(table, target))
+        raise DataError(unknown_column_message(table, target))
     if n_columns == 1:
         raise DataError(
             f"{table.path} has only the column {columns[index]!r}: no feature columns are "
@@ -247,10 +247,10 @@ def _read_csv(path: str) -> Table:
     not asked to read) is read again by the Python reader, which reads quoted cells and
     names the line and column of a bad one.
     """
-    columns, header_lines = _csv_head(path)
+    columns, header_lines = csv_head(path)
     try:
-        blocks = list(_arrow_csv_blocks(path, len(columns), header_lines))
-    except _ArrowRefused:
+        blocks = list(arrow_csv_blocks(path, len(columns), header_lines))
+    except ArrowRefused:
         return _read_csv_python(path, columns)
     if not blocks:
         raise DataError(f"{path} has a header but no rows of numbers")
@@ -265,24 +265,24 @@ def _read_csv_python(path: str, columns: list[str]) -> Table:
     # The values, row after row, 8 bytes each: far leaner than lists of Python floats.
     values = array.array("d")
     lines = array.array("q")  # the line where each data row starts, for messages
-    records = _csv_records(path)
+    records = csv_records(path)
     next(records)  # the header
     for start, row in records:
-        _append_csv_row(path, start, row, columns, values)
+        append_csv_row(path, start, row, columns, values)
         lines.append(start)
     if not lines:
         raise DataError(f"{path} has a header but no rows of numbers")
     data = np.frombuffer(values, dtype=np.float64).reshape(len(lines), len(columns))
-    _check_finite(data, columns, f"{path} line", lines)
+    refuse_non_finite_cells(data, columns, f"{path} line", lines)
     return Table(columns=columns, data=data, path=path)
 
 
-class _ArrowRefused(Exception):
+class ArrowRefused(Exception):
     """pyarrow could not read a CSV file as numbers: the Python reader must (see
-    :func:`_arrow_csv_blocks`)."""
+    :func:`arrow_csv_blocks`)."""
 
 
-class _ReadPosition:
+class ReadPosition:
     """How many bytes of its file a reader has read (for progress bars): ``tell()``,
     which the reader sets when it opens the file."""
 
@@ -311,7 +311,7 @@ class _ByteCount(io.RawIOBase):
         super().close()
 
 
-def _csv_head(path: str) -> tuple[list[str], int]:
+def csv_head(path: str) -> tuple[list[str], int]:
     """(the header's column names, checked; the physical lines up to its end): the first
     non-blank record, read by the Python reader."""
     for start, end, row in _csv_spans(path):
@@ -319,8 +319,8 @@ def _csv_head(path: str) -> tuple[list[str], int]:
     raise DataError(f"{path} is empty: a header row and rows of numbers are needed")
 
 
-def _arrow_csv_blocks(
-    path: str, n_columns: int, header_lines: int, position: _ReadPosition | None = None
+def arrow_csv_blocks(
+    path: str, n_columns: int, header_lines: int, position: ReadPosition | None = None
 ) -> Iterator[np.ndarray]:
     """The data rows of a CSV file as new (m, n_columns) float64 C-contiguous arrays of
     finite values, in file order, parsed by pyarrow a chunk of the file at a time.
@@ -328,7 +328,7 @@ def _arrow_csv_blocks(
     ``header_lines``: the physical lines up to the end of the header (blank lines
     included), skipped. ``position``: set to tell how far the file has been read.
 
-    Raises _ArrowRefused, after the blocks before it, at anything it cannot read as
+    Raises ArrowRefused, after the blocks before it, at anything it cannot read as
     numbers of the cell grammar, which the Python reader then reads or locates. pyarrow
     reads cells as numbers by a grammar close to ``_NUMBER``: it refuses "1_000", non-ASCII
     digits, hex floats and empty cells, and what it accepts beyond ``_NUMBER`` is NaN and
@@ -341,7 +341,7 @@ def _arrow_csv_blocks(
         import pyarrow as pa
         import pyarrow.csv as pa_csv
     except ImportError:  # pragma: no cover - pyarrow is a dependency
-        raise _ArrowRefused from None
+        raise ArrowRefused from None
     names = [str(j) for j in range(n_columns)]
     size = os.path.getsize(path)
     large = size >= _LARGE_CSV_BYTES
@@ -400,7 +400,7 @@ def _arrow_csv_blocks(
 
 def _arrow_csv_block(text: memoryview, pa, pa_csv, n_columns: int, options) -> np.ndarray | None:
     """The rows of ``text`` (whole lines of a CSV file, no header) parsed by pyarrow: an
-    (m, n_columns) float64 array of finite values, None for no rows; _ArrowRefused for
+    (m, n_columns) float64 array of finite values, None for no rows; ArrowRefused for
     anything else."""
     if not text:
         return None
@@ -413,14 +413,14 @@ def _arrow_csv_block(text: memoryview, pa, pa_csv, n_columns: int, options) -> n
             convert_options=convert_options,
         )
     except pa.ArrowInvalid:  # what it cannot parse or convert
-        raise _ArrowRefused from None
+        raise ArrowRefused from None
     if not table.num_rows:
         return None
     block = np.empty((table.num_rows, n_columns))
     for j in range(n_columns):
         block[:, j] = table.column(j).to_numpy()
     if not np.isfinite(block).all():
-        raise _ArrowRefused
+        raise ArrowRefused
     return block
 
 
@@ -455,9 +455,7 @@ def _skip_blank_row(row) -> str:
     return "skip" if not row.text.strip(" \t") else "error"
 
 
-def _csv_records(
-    path: str, position: _ReadPosition | None = None
-) -> Iterator[tuple[int, list[str]]]:
+def csv_records(path: str, position: ReadPosition | None = None) -> Iterator[tuple[int, list[str]]]:
     """(the line where it starts, its cells) of every non-blank record of a CSV file,
     the header included; malformed CSV and non-UTF-8 text as a DataError. ``position``:
     set to tell how far the file has been read."""
@@ -466,10 +464,10 @@ def _csv_records(
 
 
 def _csv_spans(
-    path: str, position: _ReadPosition | None = None
+    path: str, position: ReadPosition | None = None
 ) -> Iterator[tuple[int, int, list[str]]]:
     """(the line where it starts, the line where it ends, its cells) of every record of
-    :func:`_csv_records`. A blank line, or one of whitespace only, is no record."""
+    :func:`csv_records`. A blank line, or one of whitespace only, is no record."""
     line = 1  # where the next record starts
     try:
         # newline="" as the csv module requires: it handles CRLF and quoted newlines.
@@ -493,7 +491,7 @@ def _csv_spans(
         raise DataError(f"{path} is not UTF-8 text; save it as UTF-8") from None
 
 
-def _append_csv_row(
+def append_csv_row(
     path: str, line: int, row: list[str], columns: list[str], values: array.array
 ) -> None:
     """Append a data row's numbers to ``values``; a DataError naming the line (and the
@@ -526,7 +524,7 @@ def _csv_cell_error(path: str, line: int, columns: list[str], row: list[str]) ->
             return DataError(f"{where}: empty cell")
         if text.lower() in _MISSING_MARKERS:
             return DataError(f"{where}: missing value {text!r}")
-        if text.lower().lstrip("+-") in _NON_FINITE:  # the messages of _check_finite
+        if text.lower().lstrip("+-") in _NON_FINITE:  # the messages of refuse_non_finite_cells
             return DataError(f"{where}: {_non_finite_value(float(text))}")
         return DataError(f"{where}: {text!r} is not a number")
     raise AssertionError("a row that failed to parse parsed")  # pragma: no cover
@@ -537,11 +535,11 @@ def _csv_cell_error(path: str, line: int, columns: list[str], row: list[str]) ->
 
 def _read_parquet(path: str) -> Table:
     """Read a Parquet file's integer and floating-point columns (see :func:`read_table`)."""
-    pa, pq = _pyarrow()
+    pa, pq = import_pyarrow()
     import pyarrow.compute as pc
 
-    with _parquet_errors(path, pa), pq.ParquetFile(path) as parquet:
-        names = _parquet_data_columns(path, parquet, pa)
+    with parquet_errors(path, pa), pq.ParquetFile(path) as parquet:
+        names = parquet_data_columns(path, parquet, pa)
         # Without pandas metadata the index columns are not added back.
         table = parquet.read(columns=names, use_pandas_metadata=False)
     names = table.column_names
@@ -554,22 +552,22 @@ def _read_parquet(path: str) -> Table:
         # Through NumPy, not pa.cast: a safe cast refuses integers beyond 2**53, which
         # float64 rounds, as it does for every other reader here.
         data[:, j] = column.to_numpy()
-    _check_finite(data, names, f"{path} row", None)
+    refuse_non_finite_cells(data, names, f"{path} row", None)
     return Table(columns=names, data=data, path=path)
 
 
 @contextmanager
-def _parquet_errors(path: str, pa) -> Iterator[None]:
+def parquet_errors(path: str, pa) -> Iterator[None]:
     """pyarrow's errors as one-line DataErrors naming the file (OS errors stay)."""
     try:
         yield
     except pa.ArrowException as error:
         if isinstance(error, OSError):
             raise
-        raise DataError(f"{path} is not a readable Parquet file: {_first_line(error)}") from None
+        raise DataError(f"{path} is not a readable Parquet file: {first_line(error)}") from None
 
 
-def _pyarrow():
+def import_pyarrow():
     """(pyarrow, pyarrow.parquet), or a MissingDependencyError saying how to install it."""
     try:
         import pyarrow as pa
@@ -581,7 +579,7 @@ def _pyarrow():
     return pa, pq
 
 
-def _parquet_data_columns(path: str, parquet, pa) -> list[str]:
+def parquet_data_columns(path: str, parquet, pa) -> list[str]:
     """The names of an open Parquet file's data columns (not a pandas index), checked:
     unique, integer or floating point, at least one, and at least one row."""
     schema = parquet.schema_arrow
@@ -612,7 +610,7 @@ def _pandas_index_columns(schema) -> set[str]:
 # --- NPY -------------------------------------------------------------------------------
 
 
-def _npy_shape(path: str) -> tuple[int, int]:
+def npy_shape(path: str) -> tuple[int, int]:
     """(rows, columns) of a 2-D numeric ``.npy`` file, from its header alone: the dtype
     and shape are checked before any data is touched (and nothing is unpickled)."""
     with open(path, "rb") as file:
@@ -623,7 +621,7 @@ def _npy_shape(path: str) -> tuple[int, int]:
             else:  # 2.0 and 3.0 share the layout; 3.0 only allows UTF-8 field names.
                 shape, _, dtype = np.lib.format.read_array_header_2_0(file)
         except ValueError as error:
-            raise DataError(f"{path} is not a readable .npy file: {_first_line(error)}") from None
+            raise DataError(f"{path} is not a readable .npy file: {first_line(error)}") from None
     if dtype.hasobject:
         raise DataError(
             f"{path} holds Python objects (dtype {dtype}); only integer and floating-point "
@@ -647,19 +645,19 @@ def _npy_shape(path: str) -> tuple[int, int]:
 
 def _read_npy(path: str) -> Table:
     """Map a 2-D numeric ``.npy`` array, never unpickling (see :func:`read_table`)."""
-    _, n_columns = _npy_shape(path)
+    _, n_columns = npy_shape(path)
     try:
         mapped = np.load(path, mmap_mode="r", allow_pickle=False)
     except ValueError as error:
-        raise DataError(f"{path} is not a readable .npy file: {_first_line(error)}") from None
+        raise DataError(f"{path} is not a readable .npy file: {first_line(error)}") from None
     # A float64 file stays mapped (a read-only view); other dtypes are converted.
     data = np.asarray(mapped, dtype=np.float64)
     columns = [str(j) for j in range(n_columns)]
-    _check_finite(data, columns, f"{path} row", None)
+    refuse_non_finite_cells(data, columns, f"{path} row", None)
     return Table(columns=columns, data=data, path=path)
 
 
-def _npy_index(table: Table, target: str) -> int | None:
+def npy_index(table: Table, target: str) -> int | None:
     """The column an integer target names in a ``.npy`` table, or None."""
     if not table.path.lower().endswith(".npy"):
         return None
@@ -685,7 +683,7 @@ def _check_unique(path: str, names: list[str]) -> None:
         seen.add(name)
 
 
-def _check_finite(data: np.ndarray, columns: list[str], where: str, lines) -> None:
+def refuse_non_finite_cells(data: np.ndarray, columns: list[str], where: str, lines) -> None:
     """Refuse NaN and infinities, naming the first: ``{where} {number}, column ...``.
 
     ``lines`` maps row indices to the numbers in messages (CSV lines); None counts rows
@@ -706,7 +704,7 @@ def _non_finite_value(value: float) -> str:
     return "missing value (NaN)" if np.isnan(value) else f"infinite value ({value})"
 
 
-def _unknown_column_message(table: Table, target: str) -> str:
+def unknown_column_message(table: Table, target: str) -> str:
     """``"PATH has no column 'x' (columns: a, b, c)"``, with hints where they help."""
     columns = table.columns
     listed = ", ".join(columns[:_MAX_LISTED_COLUMNS])
@@ -726,7 +724,7 @@ def _unknown_column_message(table: Table, target: str) -> str:
     return message
 
 
-def _first_line(error: BaseException) -> str:
+def first_line(error: BaseException) -> str:
     """An error's message cut to its first line, for one-line messages."""
     lines = str(error).strip().splitlines()
     return lines[0] if lines else type(error).__name__
