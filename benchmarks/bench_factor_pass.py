@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 from concurrent.futures import ThreadPoolExecutor
+from unittest import mock
 
 import numpy as np
 from _common import median_time
@@ -34,19 +35,6 @@ from threadpoolctl import ThreadpoolController
 
 from fastlinreg import _config
 from fastlinreg.sources import InMemorySource, factor, tsqr
-
-
-@contextlib.contextmanager
-def patched(module, name, value):
-    """``module.name = value`` for the duration; refuses a name the module lacks."""
-    if not hasattr(module, name):
-        raise AttributeError(f"{module.__name__}.{name} is gone: update this benchmark")
-    saved = getattr(module, name)
-    setattr(module, name, value)
-    try:
-        yield
-    finally:
-        setattr(module, name, saved)
 
 
 def no_gram(X, Y):
@@ -73,18 +61,18 @@ def main() -> None:
 
     rows: list[tuple[str, float]] = []
     for block_rows in (2048, 4096, 16384, 65536, default_rows):
-        with patched(_config, "FACTOR_BLOCK_BYTES", block_rows * 8 * columns):
+        with mock.patch.object(_config, "FACTOR_BLOCK_BYTES", block_rows * 8 * columns):
             label = "default, " if block_rows == default_rows else ""
             rows.append((f"1. blocks of {block_rows} rows ({label}one thread)", timed()))
     for merge in (1, tsqr.MERGE_BLOCKS):
         rows.append((f"2. MERGE_BLOCKS = {merge} (one thread)", _with_merge(merge, timed)))
     rows.append(("3. Gram of the block as it lies (default, one thread)", timed()))
-    with patched(tsqr, "_gram_without_copy", no_gram):
+    with mock.patch.object(tsqr, "_gram_without_copy", no_gram):
         rows.append(("3. Gram of a centred copy (one thread)", timed()))
-        with patched(tsqr, "CHOLESKY_MAX_CONDITION", 0.0):
+        with mock.patch.object(tsqr, "CHOLESKY_MAX_CONDITION", 0.0):
             rows.append(("3. Householder QR of a centred copy (one thread)", timed()))
     rows.append(("4. numba's threads, BLAS at one thread (default)", timed(threaded)))
-    with patched(tsqr, "single_threaded_blas", contextlib.nullcontext):
+    with mock.patch.object(tsqr, "single_threaded_blas", contextlib.nullcontext):
         rows.append(("4. numba's threads, BLAS at its own thread count", timed(threaded)))
     rows.append(("5. ThreadpoolController()", median_time(ThreadpoolController, 5)))
     rows.append(("5. a 2-thread pool for one block", median_time(_one_block_pool, 5)))
@@ -97,7 +85,7 @@ def main() -> None:
 
 
 def _with_merge(merge, timed):
-    with patched(tsqr, "MERGE_BLOCKS", merge):
+    with mock.patch.object(tsqr, "MERGE_BLOCKS", merge):
         return timed()
 
 

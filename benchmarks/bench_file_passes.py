@@ -22,10 +22,10 @@ MB/s is of the CSV file. About 40 s at the default size.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import tempfile
 import time
+from unittest import mock
 
 import numpy as np
 import pyarrow as pa
@@ -37,19 +37,6 @@ from fastlinreg import FileSource
 from fastlinreg.sources import readers
 
 NEVER = 1 << 62
-
-
-@contextlib.contextmanager
-def patched(module, name, value):
-    """``module.name = value`` for the duration; refuses a name the module lacks."""
-    if not hasattr(module, name):
-        raise AttributeError(f"{module.__name__}.{name} is gone: update this benchmark")
-    saved = getattr(module, name)
-    setattr(module, name, value)
-    try:
-        yield
-    finally:
-        setattr(module, name, saved)
 
 
 def write_files(folder: str, rows: int) -> tuple[str, str]:
@@ -79,11 +66,11 @@ def main() -> None:
             return median_time(lambda: source.loss_grad(W, b), args.repeat)
 
         rows = [("1. CSV, the reader's defaults", one_pass(csv_path))]
-        with patched(readers, "_CSV_THREADS_BYTES", NEVER):
+        with mock.patch.object(readers, "_CSV_THREADS_BYTES", NEVER):
             rows.append(("1. CSV, pyarrow's threads off", one_pass(csv_path)))
-        with patched(readers, "_CSV_THREADS_BYTES", 0):
+        with mock.patch.object(readers, "_CSV_THREADS_BYTES", 0):
             rows.append(("1. CSV, pyarrow's threads on", one_pass(csv_path)))
-        with patched(readers, "_LARGE_CSV_BYTES", 0):
+        with mock.patch.object(readers, "_LARGE_CSV_BYTES", 0):
             rows.append(("1. CSV, large chunks", one_pass(csv_path)))
         rows.append(("2. Parquet", one_pass(parquet_path)))
         source = FileSource(csv_path, "y", spill_dir=folder)

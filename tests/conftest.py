@@ -1,4 +1,4 @@
-"""Shared fixtures, and the `large` marker's default deselection.
+"""Shared fixtures (the `large` marker's default deselection is in ../conftest.py).
 
 Shared data generators live in problems.py (``from problems import ...``): names defined
 here cannot be imported by the test files in pytest's importlib import mode.
@@ -6,25 +6,9 @@ here cannot be imported by the test files in pytest's importlib import mode.
 
 from __future__ import annotations
 
-import re
-
 import numba
 import pytest
 from sklearn.datasets import make_regression
-
-
-def pytest_collection_modifyitems(config, items):
-    """Leave out the tests marked `large` unless the -m expression names them.
-
-    Not ``-m 'not large'`` in addopts: a second -m on the command line replaces the first,
-    so ``pytest -m "not slow"`` would have run the large tests too.
-    """
-    if re.search(r"\blarge\b", config.getoption("markexpr") or ""):
-        return
-    large = [item for item in items if item.get_closest_marker("large") is not None]
-    if large:
-        config.hook.pytest_deselected(items=large)
-        items[:] = [item for item in items if item.get_closest_marker("large") is None]
 
 
 @pytest.fixture

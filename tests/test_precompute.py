@@ -219,9 +219,7 @@ def test_the_feature_scaling_pass_scales_tiny_columns_exactly(monkeypatch):
     Y = rng.standard_normal((300, 1))
     for fit_intercept in (True, False):
         center, scale, constant = feature_scaling(InMemorySource(X, Y), fit_intercept)
-        got = feature_scaling(
-            InMemorySource(np.ldexp(X, [-565, 700]), Y), fit_intercept
-        )
+        got = feature_scaling(InMemorySource(np.ldexp(X, [-565, 700]), Y), fit_intercept)
         np.testing.assert_array_equal(got[0], np.ldexp(center, [-565, 700]))
         np.testing.assert_array_equal(got[1], np.ldexp(scale, [-565, 700]))
         assert not got[2].any() and not constant.any()
