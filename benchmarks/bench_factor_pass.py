@@ -34,7 +34,9 @@ from _common import median_time
 from threadpoolctl import ThreadpoolController
 
 from fastlinreg import _config
-from fastlinreg.sources import InMemorySource, factor, tsqr
+from fastlinreg.sources import InMemorySource
+from fastlinreg.sources import _factor as factor
+from fastlinreg.sources import _tsqr as tsqr
 
 
 def no_gram(X, Y):

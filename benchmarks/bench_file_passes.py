@@ -34,7 +34,7 @@ import pyarrow.parquet
 from _common import median_time
 
 from fastlinreg import FileSource
-from fastlinreg.sources import readers
+from fastlinreg.sources import _readers as readers
 
 NEVER = 1 << 62
 

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import numpy as np
 from _common import median_time
-from conftest import runtime_info
 
+from conftest import runtime_info
 from fastlinreg import kernels
 from fastlinreg.sources import InMemorySource
-from fastlinreg.sources.factor import triangular_factor
+from fastlinreg.sources._factor import triangular_factor
 
 
 def main():

@@ -14,7 +14,7 @@ before the measurements, so every one reads it from the page cache. Then, in one
 
 1. Parsing, in this process: MB/s of one pass of ``FileSource(path, None)`` (pyarrow's
    streaming parser, batches of 65,536 rows), of ``read_table`` (the whole table), of
-   the Python reader behind them (``fastlinreg.sources.readers._read_csv_python``, on the first
+   the Python reader behind them (``fastlinreg.sources._readers._read_csv_python``, on the first
    ``--python-rows`` rows: it is slow), and of ``pandas.read_csv`` (its C parser,
    default options), the best of ``--repeat`` rounds, the readers taking turns.
 2. Fitting, one subprocess each: ``fastlinreg fit DATA --target y --save m.npz
@@ -131,7 +131,7 @@ def parse_rates(path: str, repeat: int, python_rows: int) -> dict:
     import pandas as pd
 
     from fastlinreg import FileSource
-    from fastlinreg.sources.readers import _read_csv_python, read_table
+    from fastlinreg.sources._readers import _read_csv_python, read_table
 
     size = os.path.getsize(path)
     folder = os.path.dirname(path)

@@ -18,7 +18,7 @@ import pytest
 from fastlinreg import _solvers
 from fastlinreg._objective import Objective, feature_scaling
 from fastlinreg.sources import InMemorySource, PrecomputedSource
-from fastlinreg.sources.factor import triangular_factor
+from fastlinreg.sources._factor import triangular_factor
 
 from ._common import benchmark_median
 

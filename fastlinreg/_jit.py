@@ -12,7 +12,7 @@ function's docstring states, and everything else goes through those three:
 - ``fastlinreg._solvers``, the epochs on the precomputed factor (``factor_epochs`` and
   its ``EPOCHS_*`` status codes), on the float64 arrays that
   ``fastlinreg._objective.Objective.factor_arrays`` builds from the factor;
-- ``fastlinreg.sources.tsqr``, the factor of a block of rows for the precompute pass
+- ``fastlinreg.sources._tsqr``, the factor of a block of rows for the precompute pass
   (``centred_block``, ``block_moments``), on the blocks a source hands out: going
   through ``kernels`` there would validate every block of every pass again.
 

@@ -20,10 +20,10 @@ from typing import Any
 
 import numpy as np
 
-from .sources import factor as factor_pass
+from .sources import _factor as factor_pass
+from .sources._factor import CONSTANT_COLUMN_ROUNDINGS, Factor, centring_rounding
+from .sources._powers_of_two import column_norms, power_of_two_exponents
 from .sources.base import DataSource, PassSource, refuse_bad_values
-from .sources.factor import CONSTANT_COLUMN_ROUNDINGS, Factor, centring_rounding
-from .sources.powers_of_two import column_norms, power_of_two_exponents
 
 # L from passes over the data: an explicit Hessian up to this many parameters, Lanczos
 # with this many vectors beyond.
@@ -269,7 +269,7 @@ def feature_scaling(
     center is the weighted mean when an intercept is fitted (0 otherwise: b stays
     fixed, so x cannot be shifted); scale is the root mean square of x - center.
     Read from ``factor`` when there is one, otherwise from one pass over the data
-    (:func:`fastlinreg.sources.factor.column_factor`). constant (bool, (n_features,))
+    (:func:`fastlinreg.sources._factor.column_factor`). constant (bool, (n_features,))
     marks the columns without spread, which keep scale 1.
     """
     if factor is None:

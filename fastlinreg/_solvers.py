@@ -16,14 +16,14 @@ from sklearn.exceptions import ConvergenceWarning
 from . import _jit
 from ._objective import Objective
 from .errors import DivergenceError
-from .sources.factor import (
+from .sources._factor import (
     CONSTANT_COLUMN_ROUNDINGS,
     Factor,
     centring_rounding,
     scaled_targets,
     target_scale,
 )
-from .sources.powers_of_two import column_norms
+from .sources._powers_of_two import column_norms
 from .sources.precomputed import PrecomputedSource
 
 # A loss that rises by more than this fraction from one epoch to the next cannot be
@@ -633,7 +633,7 @@ def exact(
     has (d + 1 or 2d) rows: its columns are scaled to unit norm and it is solved by
     SVD. Singular values below the rounding of that system are dropped (rank
     deficiency): eps * max(shape) of the largest, or more where centring rounded a
-    column with a large offset (see :func:`fastlinreg.sources.factor.centring_rounding`);
+    column with a large offset (see :func:`fastlinreg.sources._factor.centring_rounding`);
     a constant column is dropped whole. The solution is then the one of minimum norm
     in w. A callback is called once, with epoch 0, and cannot stop anything.
     """

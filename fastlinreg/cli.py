@@ -99,7 +99,7 @@ def _fit(args: argparse.Namespace) -> int:
 def _r2(model, source) -> float:
     """The training R²: from the factor when the fit made one (no pass over the file),
     else from one more streamed pass."""
-    factor = model._factor  # the rows' triangular factor (see fastlinreg.sources.factor)
+    factor = model._factor  # the rows' triangular factor (see fastlinreg.sources._factor)
     if factor is not None:
         from .sources.precomputed import PrecomputedSource
 

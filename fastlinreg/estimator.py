@@ -16,7 +16,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 from . import _solvers, kernels, persistence
 from ._objective import Objective, feature_scaling
 from .errors import PredictionOverflowWarning
-from .sources import factor as factor_pass
+from .sources import _factor as factor_pass
 from .sources.dask import is_dask_collection
 from .sources.file import FileSource
 from .sources.memory import InMemorySource

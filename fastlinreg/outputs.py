@@ -25,7 +25,7 @@ end in a refusal to write its model.
 
 ``write_predictions`` writes a CSV of predictions that reads back bit for bit;
 :class:`PredictionWriter` writes the same file batch by batch. Both are also importable
-from :mod:`fastlinreg.sources.readers`, where they were first.
+from :mod:`fastlinreg.sources._readers`, where they were first.
 """
 
 from __future__ import annotations
@@ -221,7 +221,7 @@ def write_predictions(path: str | os.PathLike[str], predictions) -> None:
     --------
     >>> import os, tempfile
     >>> import numpy as np
-    >>> from fastlinreg.sources.readers import read_table
+    >>> from fastlinreg.sources._readers import read_table
     >>> from fastlinreg.outputs import write_predictions
     >>> with tempfile.TemporaryDirectory() as folder:
     ...     path = os.path.join(folder, "pred.csv")

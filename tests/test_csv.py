@@ -1,4 +1,4 @@
-"""Tests for the CSV reading of fastlinreg.sources.readers and fastlinreg.sources.file: pyarrow's
+"""Tests for the CSV reading of fastlinreg.sources._readers and fastlinreg.sources.file: pyarrow's
 streaming parser and the Python reader behind it agree on the cell grammar, the values
 (bit for bit), blank lines, line numbers and messages."""
 
@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from fastlinreg import FileSource
-from fastlinreg.sources import readers
-from fastlinreg.sources.readers import (
+from fastlinreg.sources import _readers as readers
+from fastlinreg.sources._readers import (
     _NUMBER,
     ArrowRefused,
     DataError,

@@ -16,7 +16,7 @@ import pytest
 from problems import linear_problem
 
 from fastlinreg.sources import InMemorySource
-from fastlinreg.sources import factor as factor_pass
+from fastlinreg.sources import _factor as factor_pass
 from fastlinreg.sources.dask import DASK_MISSING, DaskSource, is_dask_collection, require_dask
 
 dask = pytest.importorskip("dask")

@@ -1,5 +1,5 @@
 """Tests for fastlinreg.sources.file: files streamed in row batches, checked against the
-whole-file readers (fastlinreg.sources.readers) and the in-memory source."""
+whole-file readers (fastlinreg.sources._readers) and the in-memory source."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 
 from fastlinreg import FileSource
-from fastlinreg.sources import InMemorySource, SliceableSource, tsqr
-from fastlinreg.sources import factor as factor_pass
-from fastlinreg.sources.readers import DataError, read_table, split_target
+from fastlinreg.sources import InMemorySource, SliceableSource
+from fastlinreg.sources import _factor as factor_pass
+from fastlinreg.sources import _tsqr as tsqr
+from fastlinreg.sources._readers import DataError, read_table, split_target
 
 N_ROWS = 10_000
 COLUMNS = ["x0", "x1", "y", "x2", "x3"]  # the target in the middle: X is spliced

@@ -1,4 +1,4 @@
-"""Tests for fastlinreg.sources.readers: the readers behind the ``fastlinreg`` command."""
+"""Tests for fastlinreg.sources._readers: the readers behind the ``fastlinreg`` command."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 
 from fastlinreg import DataError, FileSource
 from fastlinreg.outputs import PredictionWriter, write_predictions
-from fastlinreg.sources.readers import MissingDependencyError, Table, read_table, split_target
+from fastlinreg.sources._readers import MissingDependencyError, Table, read_table, split_target
 
 
 def write_text(path, text: str, newline: str = "\n") -> str:

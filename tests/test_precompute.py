@@ -11,8 +11,10 @@ from problems import linear_problem
 
 from fastlinreg import _config
 from fastlinreg._objective import Objective, feature_scaling
-from fastlinreg.sources import InMemorySource, PrecomputedSource, powers_of_two, tsqr
-from fastlinreg.sources import factor as factor_pass
+from fastlinreg.sources import InMemorySource, PrecomputedSource
+from fastlinreg.sources import _factor as factor_pass
+from fastlinreg.sources import _powers_of_two as powers_of_two
+from fastlinreg.sources import _tsqr as tsqr
 
 
 def data(kind, n=5_000, d=6, seed=0):

@@ -16,7 +16,7 @@ import rss
 
 from fastlinreg import DataError, LinearRegression, load, outputs
 from fastlinreg.cli import main
-from fastlinreg.sources import readers
+from fastlinreg.sources import _readers as readers
 
 N_ROWS = 1941  # 20 batches of 97 rows, then one of 1 row
 BATCH_ROWS = 97

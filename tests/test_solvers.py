@@ -15,7 +15,7 @@ from sklearn.datasets import make_regression
 from sklearn.exceptions import ConvergenceWarning
 
 from fastlinreg import DivergenceError, LinearRegression, _solvers, kernels, reference
-from fastlinreg.sources import factor as factor_pass
+from fastlinreg.sources import _factor as factor_pass
 
 SOLVERS = ["gd", "agd", "exact"]
 # Iterative solvers stop at tol; exact is exact to rounding.

@@ -4,11 +4,11 @@
 :class:`SliceableSource` and :class:`FactoringSource`, and :class:`PassSource`, the part
 an objective reads); a new source is a module of its own here that offers it. The
 sources: :mod:`.memory` (arrays in RAM), :mod:`.file` (``.npy``, ``.csv``, ``.parquet``
-files read in row batches, with its readers in :mod:`.readers`), :mod:`.dask` (Dask
+files read in row batches, with its readers in :mod:`._readers`), :mod:`.dask` (Dask
 arrays and DataFrames, one task per chunk) and :mod:`.precomputed` (the triangular
 factor, which stands in for the rows once one pass has built it). The pass that builds
-the factor is in :mod:`.factor`, its block arithmetic in :mod:`.tsqr`, and the scaling
-that keeps squares of tiny and huge values finite in :mod:`.powers_of_two`.
+the factor is in :mod:`._factor`, its block arithmetic in :mod:`._tsqr`, and the scaling
+that keeps squares of tiny and huge values finite in :mod:`._powers_of_two`.
 """
 
 from .base import DataSource, FactoringSource, PassSource, SliceableSource

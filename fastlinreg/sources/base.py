@@ -27,7 +27,7 @@ from typing import Any, NoReturn, Protocol, runtime_checkable
 
 import numpy as np
 
-from .tsqr import Factor
+from ._tsqr import Factor
 
 
 class PassSource(Protocol):

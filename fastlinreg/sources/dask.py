@@ -27,9 +27,9 @@ from typing import Any
 import numpy as np
 
 from .. import _config, kernels
-from . import tsqr
+from . import _tsqr as tsqr
+from ._tsqr import Factor
 from .base import ArrayShapes
-from .tsqr import Factor
 
 DASK_MISSING = "Dask inputs need dask: pip install 'fastlinreg[dask]'"
 
@@ -239,12 +239,12 @@ class DaskSource(ArrayShapes):
         return (-2.0 / total) * xr, (-2.0 / total) * r
 
     def triangular_factor(self) -> Factor:
-        """The :class:`fastlinreg.sources.tsqr.Factor` of all rows, in one pass.
+        """The :class:`fastlinreg.sources._tsqr.Factor` of all rows, in one pass.
 
         Each chunk is factored where it lies, in blocks of the same size as the
         in-memory pass (so a large chunk never needs a float64 copy of itself), and the
         chunks' factors are merged in chunk order by a tree of tasks. BLAS runs
-        single-threaded throughout (:func:`fastlinreg.sources.tsqr.single_threaded_blas`).
+        single-threaded throughout (:func:`fastlinreg.sources._tsqr.single_threaded_blas`).
         """
         p = self.n_features + self.n_targets
         parts = self._map_chunks("factor", _chunk_factor, p * p + p + 1, with_targets=True)

@@ -6,10 +6,10 @@ front to back once per pass and holding at most one batch of rows at a time: dat
 than memory can be fitted (solvers ``gd``, ``agd`` and ``exact``; ``sgd`` slices rows and
 needs the data in memory or memory-mapped).
 
-The file is read as :func:`fastlinreg.sources.readers.read_table` reads it (the same formats, the
-same float64 values bit for bit) and split as :func:`fastlinreg.sources.readers.split_target` splits
-it; its errors carry the same one-line messages, naming the file and, for one cell, its
-line (CSV) or row (Parquet, ``.npy``) and column.
+The file is read as the readers' ``read_table`` reads it (the same formats, the same
+float64 values bit for bit) and split as their ``split_target`` splits it; its errors
+carry the same one-line messages, naming the file and, for one cell, its line (CSV) or
+row (Parquet, ``.npy``) and column.
 
 Without a target (``target=None``) every column is a feature and the source gives
 :meth:`FileSource.feature_batches` only: the rows to predict, a batch at a time, as
@@ -53,9 +53,8 @@ from tqdm import tqdm
 
 from .. import _config, kernels
 from ..errors import DataError
-from .base import squares_limit
-from .powers_of_two import column_norms
-from .readers import (
+from ._powers_of_two import column_norms
+from ._readers import (
     EXPECTED_FORMATS,
     ArrowRefused,
     ReadPosition,
@@ -73,6 +72,7 @@ from .readers import (
     refuse_non_finite_cells,
     unknown_column_message,
 )
+from .base import squares_limit
 
 __all__ = ["FileSource"]
 
@@ -94,14 +94,14 @@ class FileSource:
     Parameters
     ----------
     path : str or path-like
-        The file, read as :func:`fastlinreg.sources.readers.read_table` reads it (format by
+        The file, read as :func:`fastlinreg.sources._readers.read_table` reads it (format by
         extension, any case): a CSV file with a header row, a Parquet file of integer
         and floating-point columns (needs pyarrow), or a 2-D numeric ``.npy`` array
         (memory-mapped, never unpickled). It must not change while the source is used.
     target : str or None
         The target column's name; for a ``.npy`` file also an index such as ``"-1"``
-        (or the int ``-1``), as in :func:`fastlinreg.sources.readers.split_target`. None: no target,
-        every column is a feature (rows to predict; :meth:`feature_batches` only).
+        (or the int ``-1``), as in ``fastlinreg.sources._readers.split_target``. None: no
+        target, every column is a feature (rows to predict; :meth:`feature_batches` only).
     batch_rows : int, default=65536
         Rows read and converted at a time. Memory for a batch is about
         ``2 * batch_rows * n_columns * 8`` bytes (the rows as read and as X, y); a
@@ -160,7 +160,7 @@ class FileSource:
         ``"No such file: PATH"``, here or when a pass finds the file gone.
     DataError
         An unsupported extension, an unreadable header, schema or array header, an
-        unknown target column (the message of :func:`fastlinreg.sources.readers.split_target`), or
+        unknown target column (the message of :func:`fastlinreg.sources._readers.split_target`), or
         a target that is the only column. Bad cells are found by the passes.
     MissingDependencyError
         A Parquet file, and pyarrow is not installed.
@@ -196,7 +196,7 @@ class FileSource:
     **Memory**: ``loss_grad`` and ``hessian_vector`` reuse one batch buffer per pass.
     ``row_blocks`` gives new arrays per batch, cut into blocks of at most
     ``fastlinreg._config.rows_per_factor_block`` rows (the block of the in-memory
-    precompute pass); :func:`fastlinreg.sources.factor.triangular_factor` keeps up to
+    precompute pass); :func:`fastlinreg.sources._factor.triangular_factor` keeps up to
     ``2 * tsqr.MERGE_BLOCKS`` (32) blocks alive at once (the chunk it merges and
     the next it collects), so its pass holds at most about 32 blocks of 4 MB plus two
     batches, whatever the file's size. A Parquet file is decoded by pyarrow a row group
@@ -210,7 +210,7 @@ class FileSource:
     raises DataError: make a new source for a new file.
 
     **Without a target** the NaN/infinity and row-count checks are the same: every
-    column is checked, as :func:`fastlinreg.sources.readers.read_table` checks it, so a bad
+    column is checked, as :func:`fastlinreg.sources._readers.read_table` checks it, so a bad
     cell in a column the caller then ignores is still an error.
 
     There are no sample weights, and no ``rows`` to slice (a file is streamed front to
@@ -400,7 +400,7 @@ class FileSource:
         Raises
         ------
         DataError
-            A bad cell, with the message of :func:`fastlinreg.sources.readers.read_table` (raised
+            A bad cell, with the message of :func:`fastlinreg.sources._readers.read_table` (raised
             when the batch that holds it is read: earlier batches have been yielded).
         """
         if self._target_index is None:
@@ -653,7 +653,7 @@ class FileSource:
 
     def _csv_batches(self) -> Iterator[tuple[np.ndarray, Sequence[int] | None]]:
         """(rows (m, p), the line where each starts or None) per batch of ``batch_rows``
-        rows: the parsing of ``fastlinreg.sources.readers._read_csv`` (same rules, same values, same
+        rows: the parsing of the readers' ``_read_csv`` (same rules, same values, same
         messages), a batch at a time.
 
         pyarrow parses the file (its batches come checked, without line numbers); from
@@ -700,7 +700,7 @@ class FileSource:
     # --- Parquet -----------------------------------------------------------------------
 
     def _parquet_columns(self) -> tuple[list[str], int | None]:
-        """The data columns (checked as ``fastlinreg.sources.readers`` checks them) and the row
+        """The data columns (checked as ``fastlinreg.sources._readers`` checks them) and the row
         count, from the schema and metadata: no data is read."""
         pa, pq = import_pyarrow()
         path = self.path
@@ -739,7 +739,7 @@ class FileSource:
                         raise DataError(
                             f"{path} row {row + 1}, column {name!r}: missing value (null)"
                         )
-                    # Through NumPy, as fastlinreg.sources.readers does: integers beyond 2**53
+                    # Through NumPy, as fastlinreg.sources._readers does: integers beyond 2**53
                     # are rounded, not refused.
                     data[:, j] = column.to_numpy(zero_copy_only=False)
                 yield data, range(first + 1, first + m + 1)
@@ -749,7 +749,7 @@ class FileSource:
 
     def _npy_columns(self) -> tuple[list[str], int | None]:
         """Columns ``"0"``, ``"1"``, ... and the row count from the array header, checked
-        as ``fastlinreg.sources.readers`` checks it; no data is read."""
+        as ``fastlinreg.sources._readers`` checks it; no data is read."""
         n_rows, n_columns = npy_shape(self.path)
         return [str(j) for j in range(n_columns)], n_rows
 
@@ -836,7 +836,7 @@ def _stamp(path: str) -> tuple[int, int]:
 
 def _target_index(path: str, columns: list[str], target: str) -> int:
     """The target's column, with the rules and messages of ``io.split_target``."""
-    # A Table with no rows: the message helpers of fastlinreg.sources.readers take one.
+    # A Table with no rows: the message helpers of fastlinreg.sources._readers take one.
     table = Table(columns=columns, data=np.empty((0, len(columns))), path=path)
     index = columns.index(target) if target in columns else npy_index(table, target)
     if index is None:

@@ -14,8 +14,8 @@ from contextlib import AbstractContextManager, nullcontext
 import numpy as np
 
 from .. import _config, kernels
+from ._powers_of_two import column_norms, power_of_two_scale
 from .base import ArrayShapes, squares_limit
-from .powers_of_two import column_norms, power_of_two_scale
 
 
 class InMemorySource(ArrayShapes):

@@ -1,6 +1,6 @@
 """The triangular factor as a source: passes that cost O(d² k) instead of a read of X.
 
-Once :func:`fastlinreg.sources.factor.triangular_factor` has made its one pass, a
+Once :func:`fastlinreg.sources._factor.triangular_factor` has made its one pass, a
 :class:`PrecomputedSource` stands in for the rows: it answers ``loss_grad`` and
 ``hessian_vector`` like the data source the factor was computed from (the same numbers,
 to rounding), so a solver cannot tell them apart.
@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from .factor import scaled_targets, target_scale
-from .tsqr import Factor
+from ._factor import scaled_targets, target_scale
+from ._tsqr import Factor
 
 
 class PrecomputedSource:
-    """The passes of a fit, read from a :class:`fastlinreg.sources.factor.Factor`.
+    """The passes of a fit, read from a :class:`fastlinreg.sources._factor.Factor`.
 
     It offers the :class:`fastlinreg.sources.base.PassSource` part of the source
     protocol: the factor has no rows to count, give in blocks or check (they were

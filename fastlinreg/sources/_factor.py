@@ -14,7 +14,7 @@ least-squares solve (the normal equations lose half the digits: 0 on NIST Filip)
 This module runs the pass over any :class:`fastlinreg.sources.base.DataSource`
 (:func:`triangular_factor`, :func:`column_factor`) and works on its result, a
 :class:`Factor`; the arithmetic of one block and of a merge is in
-:mod:`fastlinreg.sources.tsqr`, and :class:`fastlinreg.sources.PrecomputedSource`
+:mod:`fastlinreg.sources._tsqr`, and :class:`fastlinreg.sources.PrecomputedSource`
 answers the passes of a fit from the factor.
 """
 
@@ -27,10 +27,10 @@ from itertools import islice
 import numba
 import numpy as np
 
-from . import tsqr
+from . import _tsqr as tsqr
+from ._powers_of_two import column_norms, power_of_two_exponents, power_of_two_scale
+from ._tsqr import Factor
 from .base import DataSource, FactoringSource, refuse_bad_values, squares_limit
-from .powers_of_two import column_norms, power_of_two_exponents, power_of_two_scale
-from .tsqr import Factor
 
 __all__ = [
     "CONSTANT_COLUMN_ROUNDINGS",
@@ -101,7 +101,7 @@ def combine(first: Factor, second: Factor) -> Factor:
 def target_scale(factor: Factor) -> float:
     """A power of two by which the targets of ``factor`` are divided for the solvers to
     iterate on them (1.0 unless y is beyond the safe range: see
-    :func:`fastlinreg.sources.powers_of_two.power_of_two_exponents`), one for all
+    :func:`fastlinreg.sources._powers_of_two.power_of_two_exponents`), one for all
     targets."""
     d = factor.n_features
     return power_of_two_scale(np.concatenate([factor.R[:, d:].ravel(), factor.mean[d:]])[:, None])
@@ -175,7 +175,7 @@ def _one_pass(source: DataSource, block_statistic, merge):
 def _chunks_of_blocks(source: DataSource, block_statistic) -> Iterator[list]:
     """block_statistic of every block, MERGE_BLOCKS at a time in block order, computed on
     numba's threads (one unless the source is parallel), each with a single BLAS thread
-    (see :func:`fastlinreg.sources.tsqr.single_threaded_blas`). A block's result does not
+    (see :func:`fastlinreg.sources._tsqr.single_threaded_blas`). A block's result does not
     depend on the thread computing it."""
     workers = numba.get_num_threads() if source.parallel is not False else 1
 

@@ -26,7 +26,7 @@ file of :func:`write_predictions` batch by batch.
 Examples
 --------
 >>> import os, tempfile
->>> from fastlinreg.sources.readers import read_table, split_target
+>>> from fastlinreg.sources._readers import read_table, split_target
 >>> with tempfile.TemporaryDirectory() as folder:
 ...     path = os.path.join(folder, "houses.csv")
 ...     with open(path, "w") as file:

@@ -4,7 +4,7 @@ A block of rows gives (R, mean, weight): R (p, p) the upper triangular factor of
 centred, weighted [X Y] (p = d + k columns), mean (p,) its weighted column means, weight
 its total row weight (:func:`block_factor`). Blocks merge into the factor of their union
 (:func:`merged` with :func:`stack_factors`), MERGE_BLOCKS at a time and always in block
-order. Both the in-memory pass (:mod:`fastlinreg.sources.factor`) and the Dask tasks
+order. Both the in-memory pass (:mod:`fastlinreg.sources._factor`) and the Dask tasks
 (:mod:`fastlinreg.sources.dask`) build the factor from these, under
 :func:`single_threaded_blas`: a block's result depends only on its rows, never on the
 thread or the number of threads computing it, so a pass gives the same bits on every
@@ -22,7 +22,7 @@ import numpy as np
 from threadpoolctl import ThreadpoolController
 
 from .. import _jit
-from .powers_of_two import max_abs, out_of_range, power_of_two_exponents
+from ._powers_of_two import max_abs, out_of_range, power_of_two_exponents
 
 
 @dataclass(eq=False)  # arrays: compared by identity, not element by element
@@ -54,7 +54,7 @@ MERGE_BLOCKS = 16
 def block_factor(X, Y, weights) -> tuple[np.ndarray, np.ndarray, float]:
     """(R, mean, weight) of one block: R through the Gram matrix where that is accurate,
     else by QR of the centred copy; columns beyond the safe range (see
-    :func:`fastlinreg.sources.powers_of_two.power_of_two_exponents`) are scaled by powers
+    :func:`fastlinreg.sources._powers_of_two.power_of_two_exponents`) are scaled by powers
     of two first, and R and the mean scaled back: their squares would underflow to zero
     (1e-170) or overflow (1e+160)."""
     gram_route = X.dtype == np.float64
