@@ -320,14 +320,7 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         # factor's or the first epoch's (asking now would cost a pass of its own).
         solver = self._chosen_solver(source.n_features + source.n_targets)
         coef0, intercept0 = self._starting_point(source, continuing, coef_init, intercept_init)
-        factor = None
-        if accumulate or (not partial and self._uses_factor(solver, source)):
-            # The factor vouches for the values (and names a bad one): one read of X.
-            factor = factor_pass.triangular_factor(source)
-            if previous is not None:
-                factor = factor_pass.combine(previous, factor)
-        elif not source.checks_while_reading:
-            source.check_values()  # a read of its own: the kernels do not check
+        factor = self._factor_of_rows(source, solver, partial, accumulate, previous)
         # Epochs read the source as often as they like: a text file is parsed once, into
         # a temporary binary copy, rather than at every pass.
         passes = source.repeated_passes() if factor is None else nullcontext(source)
@@ -389,6 +382,17 @@ class LinearRegression(RegressorMixin, BaseEstimator):
             np.atleast_2d(self.coef_).astype(np.float64),
             np.atleast_1d(self.intercept_).astype(np.float64),
         )
+
+    def _factor_of_rows(self, source, solver, partial, accumulate, previous):
+        """The rows' triangular factor (with ``previous``'s rows when accumulating) if this
+        fit goes through it, else None, the values then checked unless the passes do."""
+        if accumulate or (not partial and self._uses_factor(solver, source)):
+            # The factor vouches for the values (and names a bad one): one read of X.
+            factor = factor_pass.triangular_factor(source)
+            return factor if previous is None else factor_pass.combine(previous, factor)
+        if not source.checks_while_reading:
+            source.check_values()  # a read of its own: the kernels do not check
+        return None
 
     def _set_fitted(self, result, dtype, y_ndim, solver, factor) -> None:
         """The fitted attributes, set only now and all at once. Float32 data gives

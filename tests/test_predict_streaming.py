@@ -340,7 +340,7 @@ def write(path, n):
                 writer.write_table(pa.table({c: block[:, j] for j, c in enumerate(names)}))
 
 warnings.simplefilter("ignore")
-for extension, n in [(".npy", 400_000), (".csv", 150_000), (".parquet", 400_000)]:
+for extension, n in [(".npy", 400_000), (".csv", 300_000), (".parquet", 400_000)]:
     if extension == ".parquet":
         try:
             import pyarrow
@@ -370,9 +370,11 @@ for extension, n in [(".npy", 400_000), (".csv", 150_000), (".parquet", 400_000)
 @pytest.mark.slow
 @pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="RssAnon is Linux's")
 def test_predict_memory_is_bounded_by_the_batch_not_the_file(tmp_path):
-    """Files of 16 to 35 MB, batches of 10,000 rows (0.9 MB): anonymous memory grows
+    """Files of 31 to 43 MB, batches of 10,000 rows (0.9 MB): anonymous memory grows
     by under 10% of the file (the whole-file command grew by more than the file: the
-    table, its selected columns, the predictions and their Python floats)."""
+    table, its selected columns, the predictions and their Python floats). The CSV file
+    is 31 MB, not 15: the pass's allocators sometimes keep one more chunk (0.9 MB), 6%
+    of a 15 MB file, which crossed the bound now and then."""
     result = subprocess.run(
         [sys.executable, "-c", MEMORY_SCRIPT, str(tmp_path), "10000"],
         capture_output=True,
