@@ -11,7 +11,7 @@ import json
 import sys
 from collections import defaultdict
 
-EPOCH_IMPLS = ("serial", "parallel", "numpy", "stream")
+EPOCH_IMPLS = ("serial", "parallel", "numpy", "stream", "predict")
 
 
 def _load(paths: list[str]) -> tuple[list[dict], list[dict]]:
@@ -45,9 +45,10 @@ def epoch_table(benches: list[dict]) -> list[str]:
         n, d = (int(v) for v in shape.split("x"))
         rows[(d, n, dtype)] = {k: v["stats"]["median"] for k, v in impls.items()}, impls
     out = [
-        "| d | n | dtype | serial ms | parallel ms | numpy ms | stream ms "
-        "| parallel vs numpy | parallel / stream | parallel GB/s | f32 / f64 (parallel) |",
-        "|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| d | n | dtype | serial ms | parallel ms | numpy ms | stream ms | predict ms "
+        "| parallel vs numpy | parallel / stream | predict / stream | parallel GB/s "
+        "| f32 / f64 (parallel) | serial / parallel |",
+        "|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     order = sorted(rows, key=lambda k: (k[0], k[1], k[2] != "float64"))
     for d, n, dtype in order:
@@ -56,6 +57,9 @@ def epoch_table(benches: list[dict]) -> list[str]:
         par = med.get("parallel")
         speedup = med["numpy"] / par if par and "numpy" in med else None
         to_stream = par / med["stream"] if par and "stream" in med else None
+        stream_s = med.get("stream")
+        predict_to_stream = med["predict"] / stream_s if "predict" in med and stream_s else None
+        threads = med["serial"] / par if par and "serial" in med else None
         gbps = impls["parallel"]["extra_info"].get("gbps_X") if par else None
         f32 = None
         if dtype == "float32" and par:
@@ -64,13 +68,16 @@ def epoch_table(benches: list[dict]) -> list[str]:
         out.append(
             f"| {d} | {n} | {dtype} | "
             + " | ".join(ms)
-            + f" | {_fmt(speedup, '.2f')}x | {_fmt(to_stream, '.2f')} | {_fmt(gbps, '.1f')} "
-            f"| {_fmt(f32, '.2f')} |"
+            + f" | {_fmt(speedup, '.2f')}x | {_fmt(to_stream, '.2f')} "
+            f"| {_fmt(predict_to_stream, '.2f')} | {_fmt(gbps, '.1f')} | {_fmt(f32, '.2f')} "
+            f"| {_fmt(threads, '.2f')}x |"
         )
     out.append("")
     out.append(
         "ms: median per epoch. parallel / stream: the parallel median over the median of a "
-        "streaming read of the same X in the same run. GB/s: X.nbytes / median."
+        "streaming read of the same X in the same run (predict / stream likewise). GB/s: "
+        "X.nbytes / median. serial / parallel: the speed-up from one thread to all of "
+        "numba's threads."
     )
     return out
 

@@ -1,8 +1,10 @@
 """One epoch (one loss/gradient pass over X): fused kernels vs NumPy vs a streaming read.
 
 Each group ``epoch|{n}x{d}|{dtype}`` holds four implementations of the same pass:
-"serial" and "parallel" (``kernels.loss_grad``), "numpy" (``reference.loss_grad``) and
-"stream" (``kernels.streaming_read``, the memory-bandwidth bound). extra_info records
+"serial" (one thread) and "parallel" (all of numba's threads; ``kernels.loss_grad``),
+"numpy" (``reference.loss_grad``) and "stream" (``kernels.streaming_read``, the
+memory-bandwidth bound); and "predict" (``kernels.predict``, parallel), the forward pass
+alone, which has the same bound. extra_info records
 ``gbps_X`` (X.nbytes / median), ``gbps_X_y`` ((X.nbytes + y.nbytes) / median),
 ``ratio_to_stream`` (median / the streaming-read bound of the same array, timed in the
 fixture of the same run) and, for float32, ``ratio_f32_f64`` (median / the float64
@@ -58,6 +60,9 @@ class Problem:
             return lambda: reference.loss_grad(X, y, self.w_x, b)
         if impl == "stream":
             return lambda: kernels.streaming_read(X)
+        if impl == "predict":
+            out = np.empty(self.n, dtype=X.dtype)
+            return lambda: kernels.predict(X, self.w64, b, parallel=True, out=out)
         raise ValueError(impl)
 
 
@@ -82,7 +87,7 @@ def _check(result, expected, dtype: str) -> None:
     np.testing.assert_allclose(float(np.ravel(grad_b)[0]), grad_b_e, rtol=rtol, atol=rtol * scale)
 
 
-@pytest.mark.parametrize("impl", ["serial", "parallel", "numpy", "stream"])
+@pytest.mark.parametrize("impl", ["serial", "parallel", "numpy", "stream", "predict"])
 def test_epoch(benchmark, problem, impl, float64_medians):
     f = problem.run(impl)
     f()  # compile (for the kernels) and warm the caches outside the timing
@@ -90,7 +95,11 @@ def test_epoch(benchmark, problem, impl, float64_medians):
     benchmark.name = f"{impl}|{problem.n}x{problem.d}|{problem.dtype}"
     result = benchmark.pedantic(f, rounds=ROUNDS, iterations=1, warmup_rounds=1)
 
-    if impl == "stream":
+    if impl == "predict":
+        expected = reference.predict(problem.X.astype(np.float64), problem.w64, problem.b)
+        rtol = 1e-6 if problem.dtype == "float32" else 1e-12
+        np.testing.assert_allclose(result, expected, rtol=rtol, atol=rtol * np.abs(expected).max())
+    elif impl == "stream":
         # streaming_read may accumulate in X's dtype: tolerance relative to sum(|X|).
         abs_sum = float(np.abs(problem.X).sum(dtype=np.float64))
         atol = (1e-6 if problem.dtype == "float32" else 1e-12) * abs_sum

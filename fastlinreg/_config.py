@@ -16,7 +16,9 @@ import numba
 from . import _jit_cache
 
 # No "nnan"/"ninf" (they would drop the solvers' divergence checks) and no "reassoc"/
-# "contract" (serial and parallel then differed in the last bit): docs/design.md.
+# "contract": with them LLVM chooses the order of a sum anew in each compiled context,
+# and a serial and a parallel driver, or a fresh compile and the on-disk cache,
+# disagreed in the last bit (docs/design.md, bit-reproducibility).
 FASTMATH_FLAGS = frozenset({"nsz", "arcp"})
 
 # cache: a second process loads the compiled kernels instead of compiling them again;
@@ -34,17 +36,17 @@ JIT_OPTIONS: dict[str, Any] = {
 if not numba.config.DISABLE_JIT:  # type: ignore[attr-defined]
     JIT_OPTIONS["cache"] = _jit_cache.usable()
 
-# Blocks of about BLOCK_BYTES of X: the column sweep's second read finds the block in L2,
-# and prange has enough blocks to balance. The layout depends on the shape only, never
+# Blocks of about BLOCK_BYTES of X: the second read of a column-major block finds it in
+# L2, and prange has enough blocks to balance. The layout depends on the shape only, never
 # on the thread count: that makes serial and parallel bit-identical (docs/design.md).
 BLOCK_BYTES = 256 * 1024
 MIN_ROWS_PER_BLOCK = 16
 MAX_ROWS_PER_BLOCK = 16384
 
-# Row-major X up to this width: the block's residuals, then one reduction per column (each
-# with its own accumulators, not a read-modify-write of the gradient per row); wider X
-# row by row. Measured by benchmarks/bench_column_sweep.py (docs/design.md).
-COLUMN_SWEEP_MAX_FEATURES = 16
+# Row-major X from this width: each row's prediction in four interleaved lanes over its
+# columns (as predict sums it); narrower X: one chain per row, four rows at a time,
+# which spares the lanes' set-up on rows of a few numbers (docs/design.md, Measurements).
+ROW_LANES_MIN_FEATURES = 16
 
 # parallel=None runs the parallel kernel from this many elements of X, where it starts
 # to win (benchmarks/bench_threshold.py; docs/design.md, Measurements).

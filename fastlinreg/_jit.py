@@ -4,7 +4,7 @@ They trust their arguments: a wrong shape, dtype or layout is a wrong answer or 
 never a clear error. So three modules call them, each preparing the arrays as the
 function's docstring states, and everything else goes through those three:
 
-- ``fastlinreg.kernels``, the passes over X (``loss_grad_partials_*``,
+- ``fastlinreg.kernels``, the passes over X (``loss_grad_partials``,
   ``combine_partials``, ``predict_*``, ``streaming_sum``): it checks the user's arrays and
   guarantees X 2-D (n, d) float32/float64 in any memory order, targets Y (n, k) of X's
   dtype with each column contiguous, weights W (k, d) C-ordered float64, n >= 1 (k = 1 is
@@ -18,8 +18,9 @@ function's docstring states, and everything else goes through those three:
 
 Every pass cuts the rows into ``n_blocks`` blocks of ``row_block`` rows (the last one
 shorter). Block ``blk`` writes only ``partial_*[blk]``; the caller combines the partials in
-block order. The serial and parallel drivers run the very same block function, so
-their results are bit-for-bit identical for every thread count.
+block order. No sum is reordered by the compiler (``_config.FASTMATH_FLAGS``), and the
+fused pass has a single driver, run on one thread for a serial pass: results are
+bit-for-bit identical for every thread count (docs/design.md, bit-reproducibility).
 """
 
 from __future__ import annotations
@@ -56,37 +57,19 @@ def _row_dot(X, i, w, d):
 
 
 @njit(**JIT_OPTIONS)
-def _column_dot(X, j, start, v, m):
-    """sum_i X[start + i, j] * v[i] for i < m, as four interleaved partial sums."""
-    a0 = 0.0
-    a1 = 0.0
-    a2 = 0.0
-    a3 = 0.0
-    i = 0
-    while i + 4 <= m:
-        a0 += X[start + i, j] * v[i]
-        a1 += X[start + i + 1, j] * v[i + 1]
-        a2 += X[start + i + 2, j] * v[i + 2]
-        a3 += X[start + i + 3, j] * v[i + 3]
-        i += 4
-    while i < m:
-        a0 += X[start + i, j] * v[i]
-        i += 1
-    return (a0 + a1) + (a2 + a3)
-
-
-@njit(**JIT_OPTIONS)
-def _block_forward(X, w, b, start, m, pred):
-    """pred[i] = X[start + i] @ w + b for i < m, in float64, in X's memory order.
+def _block_forward(X, w, b, pred):
+    """pred[i] = X[i] @ w + b for the rows of a block X (m, d), summed in float64 (pred
+    may be float32), in X's memory order.
 
     Column-major X is read column by column into the same four lanes, added in the same
     order, as :func:`_row_dot` uses: a row's prediction has the same bits whatever the
     layout (so predict(X[rows]) is predict(X)[rows] when X[rows] changes the order).
+    X is a view of the block, indexed from 0 (see :func:`_rows_loss_grad`).
     """
-    d = X.shape[1]
+    m, d = X.shape
     if X.strides[0] >= X.strides[1]:
         for i in range(m):
-            pred[i] = b + _row_dot(X, start + i, w, d)
+            pred[i] = b + _row_dot(X, i, w, d)
         return
     lanes = np.zeros((4, m))
     full = d - d % 4  # columns from here on all go to lane 0, as in _row_dot
@@ -94,124 +77,153 @@ def _block_forward(X, w, b, start, m, pred):
         lane = j % 4 if j < full else 0
         wj = w[j]
         for i in range(m):
-            lanes[lane, i] += X[start + i, j] * wj
+            lanes[lane, i] += X[i, j] * wj
     for i in range(m):
         pred[i] = b + ((lanes[0, i] + lanes[1, i]) + (lanes[2, i] + lanes[3, i]))
 
 
 @njit(**JIT_OPTIONS)
-def _residuals(y, start, sample_weight, weighted, scratch, m):
-    """scratch[i] = s_i * (y[start + i] - scratch[i]), s_i the row's weight (1 if not
-    ``weighted``); returns (sum s r², sum s r), in two interleaved lanes each."""
-    sq0 = 0.0
-    sq1 = 0.0
-    rs0 = 0.0
-    rs1 = 0.0
+def _rows_loss_grad(X, y, w, b, s, weighted, lanes, g):
+    """One target over the rows of a row-major block X (m, d): writes sum x s r to g (d,),
+    returns (sum s r², sum s r), with r = y - (X w + b) and s the row weights (read
+    only when ``weighted``; else 1).
+
+    Four rows at a time: four independent predictions (each in :func:`_row_dot`'s four
+    lanes, so a row's residual has predict's bits) and one update of g per four rows,
+    which LLVM vectorizes over the columns without reordering any sum. Every index
+    counts up from 0 in a view of the block: numba then drops its negative-index
+    wraparound, which would otherwise keep LLVM from vectorizing.
+    """
+    m, d = X.shape
+    g[:] = 0.0
+    sq = 0.0
+    rs = 0.0
     i = 0
-    while i + 2 <= m:
-        r0 = y[start + i] - scratch[i]
-        r1 = y[start + i + 1] - scratch[i + 1]
-        s0 = sample_weight[start + i] if weighted else 1.0
-        s1 = sample_weight[start + i + 1] if weighted else 1.0
-        scratch[i] = s0 * r0
-        scratch[i + 1] = s1 * r1
-        sq0 += scratch[i] * r0
-        sq1 += scratch[i + 1] * r1
-        rs0 += scratch[i]
-        rs1 += scratch[i + 1]
-        i += 2
-    if i < m:
-        r0 = y[start + i] - scratch[i]
-        s0 = sample_weight[start + i] if weighted else 1.0
-        scratch[i] = s0 * r0
-        sq0 += scratch[i] * r0
-        rs0 += scratch[i]
-    return sq0 + sq1, rs0 + rs1
-
-
-@njit(**JIT_OPTIONS)
-def _block_loss_grad(X, Y, W, b, sample_weight, weighted, start, stop, g_out, r_out, sweep_columns):
-    """Fused pass over rows [start, stop) for all k targets at once.
-
-    With r = y - (X w + b) the residual of each target and s the row weight (1 when not
-    ``weighted``): returns sum s r² over rows and targets, writes sum s r (k,) to
-    ``r_out`` and sum x s r (k, d) to ``g_out``, both float64 and overwritten.
-    X is read once per row (row path) or once per target from L2 (column path).
-    """
-    d = X.shape[1]
-    k = W.shape[0]
-    m = stop - start
-    sq_sum = 0.0
-    if not sweep_columns:
-        # Wide row-major X: each row is read from memory once; the gradient's second
-        # loop over it hits L1.
-        g_out[:, :] = 0.0
-        r_out[:] = 0.0
-        weighted_r = np.empty(k)
-        for i in range(start, stop):
-            s = sample_weight[i] if weighted else 1.0
-            for t in range(k):
-                r = Y[i, t] - (b[t] + _row_dot(X, i, W[t], d))
-                weighted_r[t] = s * r
-                sq_sum += weighted_r[t] * r
-                r_out[t] += weighted_r[t]
-            for t in range(k):
-                for j in range(d):
-                    g_out[t, j] += X[i, j] * weighted_r[t]
-        return sq_sum
-    # Narrow or column-major X: residuals of the block first, then the gradient as one
-    # reduction per column. The block (_config.BLOCK_BYTES) is still in L2 for the
-    # second sweep, and each column's reduction has its own accumulators instead of the
-    # row loop's read-modify-write of g_out for every row (see _config.py).
-    scratch = np.empty(m)
-    for t in range(k):
-        _block_forward(X, W[t], b[t], start, m, scratch)
-        sq_t, r_out[t] = _residuals(Y[:, t], start, sample_weight, weighted, scratch, m)
-        sq_sum += sq_t
+    while i + 4 <= m:
+        if lanes:
+            p0 = _row_dot(X, i, w, d)
+            p1 = _row_dot(X, i + 1, w, d)
+            p2 = _row_dot(X, i + 2, w, d)
+            p3 = _row_dot(X, i + 3, w, d)
+        else:
+            p0 = 0.0
+            p1 = 0.0
+            p2 = 0.0
+            p3 = 0.0
+            for j in range(d):
+                wj = w[j]
+                p0 += X[i, j] * wj
+                p1 += X[i + 1, j] * wj
+                p2 += X[i + 2, j] * wj
+                p3 += X[i + 3, j] * wj
+        r0 = y[i] - (b + p0)
+        r1 = y[i + 1] - (b + p1)
+        r2 = y[i + 2] - (b + p2)
+        r3 = y[i + 3] - (b + p3)
+        if weighted:
+            q0 = s[i] * r0
+            q1 = s[i + 1] * r1
+            q2 = s[i + 2] * r2
+            q3 = s[i + 3] * r3
+        else:
+            q0, q1, q2, q3 = r0, r1, r2, r3
+        sq += (q0 * r0 + q1 * r1) + (q2 * r2 + q3 * r3)
+        rs += (q0 + q1) + (q2 + q3)
         for j in range(d):
-            g_out[t, j] = _column_dot(X, j, start, scratch, m)
-    return sq_sum
+            g[j] += (X[i, j] * q0 + X[i + 1, j] * q1) + (X[i + 2, j] * q2 + X[i + 3, j] * q3)
+        i += 4
+    while i < m:
+        if lanes:
+            p0 = _row_dot(X, i, w, d)
+        else:
+            p0 = 0.0
+            for j in range(d):
+                p0 += X[i, j] * w[j]
+        r = y[i] - (b + p0)
+        q = s[i] * r if weighted else r
+        sq += q * r
+        rs += q
+        for j in range(d):
+            g[j] += X[i, j] * q
+        i += 1
+    return sq, rs
 
 
 @njit(**JIT_OPTIONS)
-def loss_grad_partials_serial(
-    X, Y, W, b, sample_weight, weighted, row_block, sweep_columns, partial_sq, partial_r, partial_g
-):
-    """Per-block partial sums, one block after the other.
-
-    X (n, d); Y (n, k) of X's dtype; W (k, d) and b (k,) float64; sample_weight (n,)
-    float64, read only when ``weighted``. Writes in place: partial_sq (n_blocks,),
-    partial_r (n_blocks, k), partial_g (n_blocks, k, d), all float64.
-    """
-    n = X.shape[0]
-    n_blocks = partial_sq.shape[0]
-    for blk in range(n_blocks):
-        start = blk * row_block
-        stop = min(start + row_block, n)
-        partial_sq[blk] = _block_loss_grad(
-            X, Y, W, b, sample_weight, weighted, start, stop,
-            partial_g[blk], partial_r[blk], sweep_columns,
-        )  # fmt: skip
+def _columns_loss_grad(X, y, w, b, s, weighted, scratch, g):
+    """The same as :func:`_rows_loss_grad` for a column-major block, column by column:
+    the block's predictions into ``scratch`` (m,), the same bits as the rows' (see
+    :func:`_block_forward`), then its weighted residuals, then one sum per column in
+    four interleaved lanes (the block is still in cache for that second read)."""
+    m, d = X.shape
+    _block_forward(X, w, b, scratch)
+    sq = 0.0
+    rs = 0.0
+    for i in range(m):
+        r = y[i] - scratch[i]
+        q = s[i] * r if weighted else r
+        scratch[i] = q
+        sq += q * r
+        rs += q
+    for j in range(d):
+        a0 = 0.0
+        a1 = 0.0
+        a2 = 0.0
+        a3 = 0.0
+        i = 0
+        while i + 4 <= m:
+            a0 += X[i, j] * scratch[i]
+            a1 += X[i + 1, j] * scratch[i + 1]
+            a2 += X[i + 2, j] * scratch[i + 2]
+            a3 += X[i + 3, j] * scratch[i + 3]
+            i += 4
+        while i < m:
+            a0 += X[i, j] * scratch[i]
+            i += 1
+        g[j] = (a0 + a1) + (a2 + a3)
+    return sq, rs
 
 
 @njit(parallel=True, **JIT_OPTIONS)
-def loss_grad_partials_parallel(
-    X, Y, W, b, sample_weight, weighted, row_block, sweep_columns, partial_sq, partial_r, partial_g
-):
-    """The same as :func:`loss_grad_partials_serial`, blocks spread over threads.
+def loss_grad_partials(
+    X, Y, W, b, sample_weight, weighted, row_block, column_major, lanes,
+    partial_sq, partial_r, partial_g,
+):  # fmt: skip
+    """Per-block partial sums of the fused pass, blocks spread over numba's threads.
 
-    Each block writes only its own row of the partial arrays (no shared accumulator:
-    numba issues #3681, #7133).
+    X (n, d); Y (n, k) of X's dtype; W (k, d) and b (k,) float64; sample_weight (n,)
+    float64, read only when ``weighted``; ``column_major``: X's columns are contiguous.
+    Block ``blk`` (rows [blk * row_block, ...)) writes sum s r² over its rows and targets
+    to partial_sq[blk] (n_blocks,), sum s r to partial_r[blk] (n_blocks, k) and sum x s r
+    to partial_g[blk] (n_blocks, k, d), all float64; nothing else is shared (numba issues
+    #3681, #7133).
+
+    The only driver of the pass: a serial pass is this function on one thread
+    (``kernels.loss_grad``), so every thread count runs the same machine code for a
+    block, and the bits of a block do not depend on who ran it.
     """
     n = X.shape[0]
-    n_blocks = partial_sq.shape[0]
-    for blk in prange(n_blocks):
+    k = W.shape[0]
+    for blk in prange(partial_sq.shape[0]):
         start = blk * row_block
         stop = min(start + row_block, n)
-        partial_sq[blk] = _block_loss_grad(
-            X, Y, W, b, sample_weight, weighted, start, stop,
-            partial_g[blk], partial_r[blk], sweep_columns,
-        )  # fmt: skip
+        Xb = X[start:stop]
+        s = sample_weight[start:stop] if weighted else sample_weight
+        scratch = np.empty(stop - start if column_major else 0)
+        sq = 0.0
+        for t in range(k):
+            y = Y[start:stop, t]
+            if column_major:
+                sq_t, r_t = _columns_loss_grad(
+                    Xb, y, W[t], b[t], s, weighted, scratch, partial_g[blk, t]
+                )
+            else:
+                sq_t, r_t = _rows_loss_grad(
+                    Xb, y, W[t], b[t], s, weighted, lanes, partial_g[blk, t]
+                )
+            sq += sq_t
+            partial_r[blk, t] = r_t
+        partial_sq[blk] = sq
 
 
 @njit(**JIT_OPTIONS)
@@ -233,12 +245,8 @@ def combine_partials(partial_sq, partial_r, partial_g, r_out, g_out):
 
 @njit(**JIT_OPTIONS)
 def _block_predict(X, w, b, start, stop, out):
-    # Accumulate in float64 even when out is float32.
-    m = stop - start
-    pred = np.empty(m)
-    _block_forward(X, w, b, start, m, pred)
-    for i in range(m):
-        out[start + i] = pred[i]
+    # Sums in float64; a float32 out rounds each finished prediction once, on storing it.
+    _block_forward(X[start:stop], w, b, out[start:stop])
 
 
 @njit(**JIT_OPTIONS)
@@ -324,12 +332,8 @@ def streaming_sum(flat, block):
     n_blocks = (n + block - 1) // block
     partial = np.zeros(n_blocks)
     for k in prange(n_blocks):
-        # Accumulate in flat's own dtype so that float32 is read at float32 speed.
-        start = k * block
-        acc = flat[start]
-        for i in range(start + 1, min(start + block, n)):
-            acc += flat[i]
-        partial[k] = acc
+        # In flat's own dtype, so that float32 is read at float32 speed.
+        partial[k] = flat[k * block : min((k + 1) * block, n)].sum()
     return partial.sum()
 
 

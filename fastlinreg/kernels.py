@@ -6,6 +6,10 @@ of X computing the forward pass, the MSE and both gradients. X is never copied.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
+import numba
 import numpy as np
 
 from . import _config, _jit
@@ -38,10 +42,23 @@ def block_layout(X: np.ndarray) -> tuple[int, int]:
     return row_block, -(-X.shape[0] // row_block)
 
 
-def _sweep_columns(X: np.ndarray) -> bool:
-    """Which loop nest of the block kernel suits X's layout (see _jit._block_loss_grad)."""
-    row_major = X.strides[0] >= X.strides[1]
-    return not row_major or X.shape[1] <= _config.COLUMN_SWEEP_MAX_FEATURES
+@contextlib.contextmanager
+def _threads(parallel: bool) -> Iterator[None]:
+    """Run the pass's one compiled driver on numba's threads, or on this thread alone.
+
+    A serial pass is the parallel driver on one thread, not a second compiled function:
+    the same machine code for every block, so the same bits (docs/design.md).
+    ``numba.set_num_threads`` is per calling thread, and restored.
+    """
+    if parallel:
+        yield
+        return
+    before = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(before)
 
 
 def loss_grad(
@@ -122,13 +139,11 @@ def loss_grad(
     partial_sq = np.empty(n_blocks)
     partial_r = np.empty((n_blocks, k))
     partial_g = np.empty((n_blocks, k, d))
-    run = (
-        _jit.loss_grad_partials_parallel
-        if use_parallel(X, parallel)
-        else _jit.loss_grad_partials_serial
-    )
-    run(X, Y, W, bias, sample_weight, weighted, row_block, _sweep_columns(X),
-        partial_sq, partial_r, partial_g)  # fmt: skip
+    column_major = X.strides[0] < X.strides[1]
+    with _threads(use_parallel(X, parallel)):
+        _jit.loss_grad_partials(X, Y, W, bias, sample_weight, weighted, row_block,
+                                column_major, d >= _config.ROW_LANES_MIN_FEATURES,
+                                partial_sq, partial_r, partial_g)  # fmt: skip
     r_sum = np.empty(k)
     grad_w = np.empty((k, d))
     sq_sum = _jit.combine_partials(partial_sq, partial_r, partial_g, r_sum, grad_w)

@@ -14,7 +14,7 @@ import pytest
 from numpy.testing import assert_allclose
 from problems import kernel_problem
 
-from fastlinreg import _config, kernels, reference
+from fastlinreg import _config, _jit, kernels, reference
 
 # (n, d): single row, single column, d > n, several blocks, both loop nests.
 SHAPES = [(1, 1), (1, 6), (9, 1), (5, 40), (40_000, 2), (3_000, 7), (2_500, 33), (300, 200)]
@@ -212,7 +212,7 @@ CACHE_SCRIPT = """
 import numpy as np
 from fastlinreg import _jit, kernels
 X = np.ones((50, 3)); kernels.loss_grad(X, np.ones(50), np.ones(3), 0.0, parallel=False)
-d = _jit.loss_grad_partials_serial
+d = _jit.loss_grad_partials
 print(sum(d.stats.cache_hits.values()), len(d.signatures))
 """
 
@@ -307,8 +307,35 @@ def test_streaming_read_refuses_a_view_it_cannot_read_flat():
 
 
 def test_no_fastmath_flag_reorders_sums_or_drops_nan_checks():
-    # "reassoc" and "contract" would let LLVM regroup or fuse sums differently in the
-    # serial and parallel builds (their bits would differ); "nnan"/"ninf" would let it
-    # drop the NaN and infinity checks the kernels rely on. See docs/design.md.
+    # "reassoc" and "contract" let LLVM choose the order of a sum anew in each compiled
+    # context: a serial and a parallel driver, and a fresh compile and the on-disk
+    # cache, then disagreed in the last bit. "nnan"/"ninf" would let it drop the NaN
+    # and infinity checks the kernels rely on. See docs/design.md.
     assert not _config.FASTMATH_FLAGS & {"reassoc", "contract", "nnan", "ninf", "fast", "afn"}
     assert _config.JIT_OPTIONS["fastmath"] == set(_config.FASTMATH_FLAGS)
+
+
+def test_a_serial_pass_is_the_parallel_driver_on_one_thread(all_threads):
+    # One compiled driver for every thread count (nothing a second compiled "serial"
+    # function could do differently): a serial pass compiles nothing new and leaves
+    # the caller's thread count alone.
+    X, y, w, b = kernel_problem(3000, 6, dtype=np.float32)
+    kernels.loss_grad(X, y, w, b, parallel=True)
+    compiled = len(_jit.loss_grad_partials.signatures)
+    numba.set_num_threads(all_threads)
+    serial = kernels.loss_grad(X, y, w, b, parallel=False)
+    assert numba.get_num_threads() == all_threads
+    assert len(_jit.loss_grad_partials.signatures) == compiled
+    drivers = [name for name in dir(_jit) if name.startswith("loss_grad")]
+    assert drivers == ["loss_grad_partials"]
+    assert_bit_identical(serial, kernels.loss_grad(X, y, w, b, parallel=True))
+
+
+@pytest.mark.parametrize("d", [2, 10, 100, 1000])
+def test_blocks_feed_every_thread_of_a_large_host(d):
+    # The benchmark's shapes (X of 256 MB) cut into at least 32 blocks per thread of a
+    # 16-core host with two threads per core: prange balances them, and no thread
+    # waits for lack of work. The count depends on the shape only (never on threads).
+    n = (256 << 20) // (8 * d)
+    _, n_blocks = kernels.block_layout(np.empty((n, d)))
+    assert n_blocks >= 32 * 32

@@ -88,15 +88,16 @@ def column_scales(draw, d: int) -> np.ndarray:
     return 10.0 ** exponents.astype(np.float64)
 
 
-def kernel_config(row_block: int | None, column_sweep_max: int, factor_block_bytes=None):
-    """Patch the block decomposition (read by the kernels at each call).
+def kernel_config(row_block: int | None, row_lanes_min: int, factor_block_bytes=None):
+    """Patch the block decomposition and the rows' summation (read at each call).
 
-    At n <= 300 the default blocks (>= 2730 rows at d <= 12) are one block, and d <= 12
-    always takes the column-sweep loop nest: small blocks and a sweep threshold of 0
-    reach many blocks and the row loop nest with small, fast examples.
+    At n <= 300 the default blocks (>= 2730 rows at d <= 12) are one block, and d < 16
+    always sums a row in one chain: small blocks and a lanes threshold of 0 reach many
+    blocks (and blocks whose rows are not a multiple of the kernel's four) and the lanes
+    with small, fast examples. (Both loop nests are reached through the layouts.)
     """
     stack = ExitStack()
-    stack.enter_context(mock.patch.object(_config, "COLUMN_SWEEP_MAX_FEATURES", column_sweep_max))
+    stack.enter_context(mock.patch.object(_config, "ROW_LANES_MIN_FEATURES", row_lanes_min))
     if row_block is not None:
         stack.enter_context(mock.patch.object(_config, "rows_per_block", lambda d: row_block))
     if factor_block_bytes is not None:
@@ -105,7 +106,7 @@ def kernel_config(row_block: int | None, column_sweep_max: int, factor_block_byt
 
 
 ROW_BLOCKS = st.one_of(st.none(), st.integers(1, 40))  # None: the default decomposition
-COLUMN_SWEEP_MAX = st.sampled_from([_config.COLUMN_SWEEP_MAX_FEATURES, 0])
+ROW_LANES_MIN = st.sampled_from([_config.ROW_LANES_MIN_FEATURES, 0])
 
 
 def assert_within_rounding(got, expected, magnitude, n_ops, eps, rtol=0.0):
@@ -169,13 +170,13 @@ def kernel_problems(draw, regime):
 @given(data=st.data())
 def test_kernels_match_reference_and_parallel_is_bitwise_serial(regime, data):
     X, y, w, b, weights = data.draw(kernel_problems(regime))
-    row_block, sweep_max = data.draw(ROW_BLOCKS), data.draw(COLUMN_SWEEP_MAX)
+    row_block, lanes_min = data.draw(ROW_BLOCKS), data.draw(ROW_LANES_MIN)
     n_threads = data.draw(st.integers(1, numba.config.NUMBA_NUM_THREADS))
     W2, b2 = np.reshape(w, (-1, X.shape[1])), np.reshape(b, -1)
     threads_before = numba.get_num_threads()
     try:
         numba.set_num_threads(n_threads)  # per calling thread: restored below
-        with kernel_config(row_block, sweep_max):
+        with kernel_config(row_block, lanes_min):
             serial = kernels.loss_grad(X, y, w, b, sample_weight=weights, parallel=False)
             parallel = kernels.loss_grad(X, y, w, b, sample_weight=weights, parallel=True)
             predictions = [
@@ -498,7 +499,7 @@ def test_parallel_fit_is_bitwise_serial_fit(data):
     Y = rng.standard_normal((n, n_targets or 1)).astype(dtype)
     Y = Y[:, 0] if n_targets is None else Y
     weights = rng.uniform(0, 3, n) if weighted else None
-    row_block, sweep_max = data.draw(ROW_BLOCKS), data.draw(COLUMN_SWEEP_MAX)
+    row_block, lanes_min = data.draw(ROW_BLOCKS), data.draw(ROW_LANES_MIN)
     factor_block_bytes = data.draw(st.sampled_from([None, 1, 4096]))
     scaled = settings_["scale_features"] is True or (
         settings_["scale_features"] == "auto" and solver in ("agd", "sgd")
@@ -512,7 +513,7 @@ def test_parallel_fit_is_bitwise_serial_fit(data):
 
     def fit(parallel):
         model = LinearRegression(parallel=parallel, **settings_)
-        with kernel_config(row_block, sweep_max, factor_block_bytes):
+        with kernel_config(row_block, lanes_min, factor_block_bytes):
             try:
                 model.fit(X, Y, sample_weight=weights)
             except DivergenceError as error:
