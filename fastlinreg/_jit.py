@@ -57,6 +57,27 @@ def _row_dot(X, i, w, d):
 
 
 @njit(**JIT_OPTIONS)
+def _column_dot(X, j, v, m):
+    """sum_i X[i, j] * v[i] for i < m, as four interleaved partial sums (the column
+    counterpart of :func:`_row_dot`, with the same order of additions)."""
+    a0 = 0.0
+    a1 = 0.0
+    a2 = 0.0
+    a3 = 0.0
+    i = 0
+    while i + 4 <= m:
+        a0 += X[i, j] * v[i]
+        a1 += X[i + 1, j] * v[i + 1]
+        a2 += X[i + 2, j] * v[i + 2]
+        a3 += X[i + 3, j] * v[i + 3]
+        i += 4
+    while i < m:
+        a0 += X[i, j] * v[i]
+        i += 1
+    return (a0 + a1) + (a2 + a3)
+
+
+@njit(**JIT_OPTIONS)
 def _block_forward(X, w, b, pred):
     """pred[i] = X[i] @ w + b for the rows of a block X (m, d), summed in float64 (pred
     may be float32), in X's memory order.
@@ -183,21 +204,7 @@ def _columns_loss_grad(X, y, w, b, s, weighted, scratch, g):
         sq += q * r
         rs += q
     for j in range(d):
-        a0 = 0.0
-        a1 = 0.0
-        a2 = 0.0
-        a3 = 0.0
-        i = 0
-        while i + 4 <= m:
-            a0 += X[i, j] * scratch[i]
-            a1 += X[i + 1, j] * scratch[i + 1]
-            a2 += X[i + 2, j] * scratch[i + 2]
-            a3 += X[i + 3, j] * scratch[i + 3]
-            i += 4
-        while i < m:
-            a0 += X[i, j] * scratch[i]
-            i += 1
-        g[j] = (a0 + a1) + (a2 + a3)
+        g[j] = _column_dot(X, j, scratch, m)
     return sq, rs
 
 
