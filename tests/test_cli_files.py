@@ -186,9 +186,12 @@ def test_an_existing_output_keeps_its_permissions(folder, which):
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
 def test_a_signal_during_predict_leaves_no_temporary_file(folder, signum):
-    # One row per batch: a predict of seconds, so the signal lands while it writes.
+    # One row per batch over 4,000 rows: about a second of writing even on a fast host
+    # (200 rows took under 0.1 s, and the signal once arrived after predict had ended).
+    header, *rows = (folder / "train.csv").read_text().splitlines()
+    (folder / "long.csv").write_text("\n".join([header, *rows * 20]) + "\n")
     process = subprocess.Popen(
-        command("predict", "model.npz", "train.csv", "--out", "pred.csv", "--batch-rows", "1"),
+        command("predict", "model.npz", "long.csv", "--out", "pred.csv", "--batch-rows", "1"),
         cwd=folder,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -203,7 +206,7 @@ def test_a_signal_during_predict_leaves_no_temporary_file(folder, signum):
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 128 + signum, stderr
     assert f"stopped by {signal.Signals(signum).name}" in stderr
-    assert sorted(os.listdir(folder)) == ["model.npz", "train.csv"]
+    assert sorted(os.listdir(folder)) == ["long.csv", "model.npz", "train.csv"]
 
 
 def test_a_closed_standard_output_does_not_lose_the_model(folder):
