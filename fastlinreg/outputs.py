@@ -53,8 +53,8 @@ __all__ = [
     "write_predictions",
 ]
 
-# Rows of predictions formatted per write call: bounds the Python lists and the string.
-_WRITE_ROWS = 4096
+# Rows of predictions formatted per write call: bounds the text of one call.
+_WRITE_ROWS = 65536
 # Links followed before giving up with ELOOP (Linux's own limit).
 _MAX_LINKS = 40
 # The folder of this process's descriptors, as os.path.realpath writes it
@@ -203,8 +203,9 @@ def write_predictions(path: str | os.PathLike[str], predictions) -> None:
     predictions : array-like of shape (n_samples,) or (n_samples, n_targets)
         Numbers; not modified. One column headed ``prediction`` for 1-D predictions,
         columns ``prediction_0``, ``prediction_1``, ... for 2-D ones. Each value is
-        written as the shortest decimal that reads back to the same float64
-        (``repr``), so :func:`read_table` returns them bit for bit.
+        written as the shortest decimal that reads back to the same float64 (the
+        digits of Python's ``repr``, though ``1.0`` is written ``1`` and ``1e-05``
+        ``0.00001``), so :func:`read_table` returns them bit for bit.
 
     Raises
     ------
@@ -289,9 +290,9 @@ class PredictionWriter:
     ...     with open(path) as file:
     ...         print(file.read(), end="")
     prediction_0,prediction_1
-    0.5,1.0
-    2.0,3.0
-    -1.0,0.25
+    0.5,1
+    2,3
+    -1,0.25
     >>> writer.n_rows
     3
     """
@@ -320,7 +321,8 @@ class PredictionWriter:
 
         The first batch decides the header (``prediction``, or ``prediction_0``, ...);
         every later batch must have as many columns. The values are formatted as
-        :func:`write_predictions` formats them (``repr`` of the float64 value).
+        :func:`write_predictions` formats them (the shortest decimal of the float64
+        value).
         """
         header, rows = _prediction_rows(self.path, predictions)
         if self._header is not None and header != self._header:
@@ -363,16 +365,27 @@ class PredictionWriter:
             if self._header is None:
                 file.write(header.encode() + b"\n")
                 self._header = header
-            # A few thousand rows per write call: the Python lists and the string of a
-            # chunk stay small however many rows a batch (or write_predictions) has.
+            # A bounded number of rows per write call: the text of a chunk stays small
+            # however many rows a batch (or write_predictions) has.
             for start in range(0, rows.shape[0], _WRITE_ROWS):
-                chunk = rows[start : start + _WRITE_ROWS].tolist()
-                text = "".join(",".join(map(repr, row)) + "\n" for row in chunk)
-                file.write(text.encode())
+                file.write(_csv_lines(rows[start : start + _WRITE_ROWS]))
         except BaseException:
             self.abort()
             raise
         self.n_rows += rows.shape[0]
+
+
+def _csv_lines(rows: np.ndarray) -> bytes:
+    """CSV lines of float64 rows, each value the shortest decimal that reads back to the
+    same float64 (pyarrow's cast, double-conversion's shortest form: ``1`` for 1.0,
+    ``0.00001``, ``1e+22``), about 4 times as fast as Python's ``repr`` of each value."""
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
+
+    table = pa.table([rows[:, j] for j in range(rows.shape[1])], names=[""] * rows.shape[1])
+    sink = pa.BufferOutputStream()
+    pa_csv.write_csv(table, sink, write_options=pa_csv.WriteOptions(include_header=False))
+    return sink.getvalue().to_pybytes()
 
 
 def _prediction_rows(path: str, predictions) -> tuple[str, np.ndarray]:

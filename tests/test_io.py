@@ -506,13 +506,13 @@ def test_write_predictions_2d(tmp_path):
 def test_write_predictions_2d_one_column(tmp_path):
     path = tmp_path / "pred.csv"
     write_predictions(path, np.array([[1.5], [2.0]]))
-    assert path.read_text() == "prediction_0\n1.5\n2.0\n"
+    assert path.read_text() == "prediction_0\n1.5\n2\n"
 
 
 def test_write_predictions_text(tmp_path):
     path = tmp_path / "pred.csv"
     write_predictions(path, [1, 2.5, -0.0])
-    assert path.read_bytes() == b"prediction\n1.0\n2.5\n-0.0\n"
+    assert path.read_bytes() == b"prediction\n1\n2.5\n-0\n"
 
 
 def test_write_predictions_float32_reads_back_the_same_value(tmp_path):
@@ -526,7 +526,7 @@ def test_write_predictions_replaces_a_file_and_leaves_no_temporary(tmp_path):
     path = tmp_path / "pred.csv"
     path.write_text("old content\n")
     write_predictions(path, np.array([1.0]))
-    assert path.read_text() == "prediction\n1.0\n"
+    assert path.read_text() == "prediction\n1\n"
     assert os.listdir(tmp_path) == ["pred.csv"]
 
 
@@ -619,7 +619,7 @@ def test_prediction_writer_shows_nothing_until_closed(tmp_path):
     (temporary,) = set(os.listdir(tmp_path)) - {"pred.csv"}
     assert temporary.startswith(".pred.csv.") and temporary.endswith(".tmp")
     writer.close()
-    assert path.read_text() == "prediction\n1.0\n2.0\n"
+    assert path.read_text() == "prediction\n1\n2\n"
     assert os.listdir(tmp_path) == ["pred.csv"]
     with pytest.raises(ValueError, match="already closed"):
         writer.close()
@@ -709,7 +709,7 @@ def test_repr_tells_open_from_closed(tmp_path):
     assert repr(writer).endswith("n_rows=3, open)")
     writer.close()
     assert repr(writer).endswith("n_rows=3, closed)")
-    assert (tmp_path / "p.csv").read_text() == "prediction\n0.0\n1.0\n2.0\n"
+    assert (tmp_path / "p.csv").read_text() == "prediction\n0\n1\n2\n"
 
 
 def test_closing_without_a_batch_is_an_error_and_leaves_nothing(tmp_path):

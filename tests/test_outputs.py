@@ -32,7 +32,7 @@ LINUX_DEVICES = pytest.mark.skipif(
     not (os.path.exists("/dev/full") and os.path.exists("/proc/self/fd")),
     reason="needs Linux's /dev/full and /proc/self/fd",
 )
-CSV = b"prediction\n1.0\n2.5\n"
+CSV = b"prediction\n1\n2.5\n"
 
 
 def temporaries(*folders):
@@ -159,13 +159,15 @@ def test_a_keyboard_interrupt_mid_write_of_predictions_leaves_nothing(tmp_path, 
     monkeypatch.setattr(outputs, "_WRITE_ROWS", 2)
     calls = []
 
-    def interrupted(values):
+    csv_lines = outputs._csv_lines
+
+    def interrupted(rows):
         calls.append(1)
         if len(calls) == 3:
             raise KeyboardInterrupt
-        return float.__repr__(values)
+        return csv_lines(rows)
 
-    monkeypatch.setattr(outputs, "repr", interrupted, raising=False)
+    monkeypatch.setattr(outputs, "_csv_lines", interrupted)
     with pytest.raises(KeyboardInterrupt):
         writer.write(np.arange(10.0))
     assert path.read_bytes() == b"old"
