@@ -53,7 +53,15 @@ def _fit(args: argparse.Namespace) -> int:
     # Before any work: a fit of an hour must not end in a refusal to write its model,
     # nor write it over its own data.
     _check_outputs({"--save": args.save, "--plot": args.plot}, inputs=[("data file", args.data)])
-    source = FileSource(args.data, args.target, batch_rows=args.batch_rows, progress=not args.quiet)
+    if args.spill_dir is not None:
+        _check_folder(args.spill_dir, "--spill-dir")
+    source = FileSource(
+        args.data,
+        args.target,
+        batch_rows=args.batch_rows,
+        spill_dir=args.spill_dir,
+        progress=not args.quiet,
+    )
     model = LinearRegression(
         solver=args.solver,
         learning_rate=args.learning_rate,
@@ -212,6 +220,14 @@ def _feature_columns(model, source, *, by_position: bool) -> list[int] | None:
     return [columns.index(name) for name in names]
 
 
+def _check_folder(path: str, option: str) -> None:
+    """Refuse, before any work, a folder that does not exist or cannot be written."""
+    if not os.path.isdir(path):
+        raise ValueError(f"{option} {path}: no such folder")
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise ValueError(f"{option} {path}: the folder is not writable")
+
+
 def _check_outputs(outputs_by_option: dict, inputs: list[tuple[str, str]]) -> None:
     """Refuse, before any work, an output that is one of the inputs or another output,
     or that cannot be written (see ``fastlinreg.outputs.check_output``)."""
@@ -352,6 +368,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="multi-threaded kernels: auto (default), true, false",
     )
     _add_batch_rows(fit)
+    fit.add_argument(
+        "--spill-dir",
+        metavar="DIR",
+        help="folder for the temporary binary copy of a CSV or Parquet DATA that solvers "
+        "making many passes read (agd beyond 4096 columns, or --precompute false), "
+        "removed at the end; it takes 8 * rows * columns bytes (default: TMPDIR, else "
+        "the system's temporary folder)",
+    )
     fit.add_argument("--plot", help="PNG file for the 'Epochs vs Loss' plot")
     fit.add_argument("--quiet", action="store_true", help="no progress bars")
     fit.set_defaults(run=_fit)

@@ -28,6 +28,12 @@ _FLOAT_DTYPES = [np.float64, np.float32]
 # benchmarks/bench_precompute.py, docs/design.md).
 _PRECOMPUTE_MAX_COLUMNS = 512
 _PRECOMPUTE_MIN_EPOCHS = 100
+# solver="auto" gives the exact answer (one pass, the factor) up to this many columns:
+# a factor of 128 MiB. Wider, or with fewer rows than columns, gradient methods need
+# thousands of epochs or never converge (agd on a 3000 x 3000 file stopped at max_iter
+# after 50 s; exact takes 25 s, most of it the SVD), while the pass costs about
+# d / 4 epochs (benchmarks/bench_precompute.py), each at BLAS speed.
+_EXACT_MAX_COLUMNS = 4096
 
 
 class LinearRegression(RegressorMixin, BaseEstimator):
@@ -47,11 +53,12 @@ class LinearRegression(RegressorMixin, BaseEstimator):
     Parameters
     ----------
     solver : {"auto", "gd", "agd", "sgd", "exact"}, default="auto"
-        "auto": the least-squares (or penalized) answer by the fastest road to it:
-        "exact" when the factor of ``precompute`` is small (n_features + n_targets <=
-        512) and the penalty has no L1 part; otherwise "agd" (on the factor where it
-        applies, on passes over X beyond 512 columns or with ``precompute=False``); and
-        "gd", the tutorial's steps, when ``learning_rate`` is a number. ``solver_``
+        "auto": the least-squares (or penalized) answer by the surest road to it:
+        "exact" when the factor of ``precompute`` fits in 128 MiB (n_features +
+        n_targets <= 4096) and the penalty has no L1 part; otherwise "agd" (on the
+        factor up to 512 columns, on passes over X beyond them or with
+        ``precompute=False``); and "gd", the tutorial's steps, when ``learning_rate``
+        is a number. ``solver_``
         says which ran.
         "gd": full-batch gradient descent, the tutorial's algorithm.
         "agd": Nesterov-accelerated gradient descent with step 1/L and adaptive
@@ -498,7 +505,7 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         if (
             (self.alpha > 0.0 and self.l1_ratio > 0.0)
             or self.precompute is False
-            or n_columns > _PRECOMPUTE_MAX_COLUMNS
+            or n_columns > _EXACT_MAX_COLUMNS
         ):
             return "agd"
         return "exact"

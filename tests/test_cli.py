@@ -230,6 +230,43 @@ def test_a_fit_that_stops_early_says_so_in_its_summary(train_csv, tmp_path, caps
     assert model.exists()
 
 
+def test_spill_dir_holds_the_binary_copy_and_is_checked_before_any_work(
+    train_csv, tmp_path, monkeypatch, capsys
+):
+    import tempfile
+
+    spill = tmp_path / "spill"
+    spill.mkdir()
+    folders = []
+    mkstemp = tempfile.mkstemp
+
+    def recorded(*args, **kwargs):
+        folders.append(kwargs.get("dir"))
+        return mkstemp(*args, **kwargs)
+
+    monkeypatch.setattr(tempfile, "mkstemp", recorded)
+    argv = ["fit", str(train_csv), "--target", "y", "--save", str(tmp_path / "m.npz")]
+    argv += ["--quiet", "--precompute", "false", "--spill-dir", str(spill)]
+    assert cli.main(argv) == 0
+    assert folders == [str(spill)] and list(spill.iterdir()) == []  # used, then removed
+    capsys.readouterr()
+    (tmp_path / "m.npz").unlink()
+    argv[argv.index("--spill-dir") + 1] = str(tmp_path / "nowhere")
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err == f"fastlinreg: error: --spill-dir {tmp_path / 'nowhere'}: no such folder\n"
+    assert folders == [str(spill)] and not (tmp_path / "m.npz").exists()
+    # What a user without write permission meets (CI runs as root, who may write anywhere).
+    access = os.access
+    monkeypatch.setattr(
+        os, "access", lambda path, mode, **kw: path != str(spill) and access(path, mode, **kw)
+    )
+    argv[argv.index("--spill-dir") + 1] = str(spill)
+    assert cli.main(argv) == 2
+    assert capsys.readouterr().err.endswith(": the folder is not writable\n")
+    assert folders == [str(spill)] and not (tmp_path / "m.npz").exists()
+
+
 @pytest.mark.parametrize("solver", ["exact", "gd"])
 def test_r2_from_the_factor_is_the_r2_of_a_pass_over_the_file(train_csv, solver):
     from sklearn.metrics import r2_score
