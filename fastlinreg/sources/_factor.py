@@ -21,8 +21,9 @@ answers the passes of a fit from the factor.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
-from itertools import islice
+from itertools import chain, islice
 
 import numba
 import numpy as np
@@ -176,7 +177,11 @@ def _chunks_of_blocks(source: DataSource, block_statistic) -> Iterator[list]:
     """block_statistic of every block, MERGE_BLOCKS at a time in block order, computed on
     numba's threads (one unless the source is parallel), each with a single BLAS thread
     (see :func:`fastlinreg.sources._tsqr.single_threaded_blas`). A block's result does not
-    depend on the thread computing it."""
+    depend on the thread computing it.
+
+    A block is handed to a thread as it is read and let go once its statistic is known:
+    at most ``workers + 1`` blocks are alive at once, not a chunk of MERGE_BLOCKS (for a
+    file, each block is a new array: 16 of 4 MB were 64 MB of a fit's peak memory)."""
     workers = numba.get_num_threads() if source.parallel is not False else 1
 
     def statistic(block):
@@ -186,13 +191,30 @@ def _chunks_of_blocks(source: DataSource, block_statistic) -> Iterator[list]:
             return block_statistic(*block)
 
     blocks = source.row_blocks()
+    first_two = list(islice(blocks, 2))
+    one_at_a_time = len(first_two) < 2 or workers == 1  # no thread to start
+    blocks = chain(first_two, blocks)
+    del first_two
     with tsqr.single_threaded_blas(), ThreadPoolExecutor(workers) as pool:
-        while chunk := list(islice(blocks, tsqr.MERGE_BLOCKS)):
-            # One block (small data): no thread to start.
-            mapped = pool.map(statistic, chunk) if len(chunk) > 1 else map(statistic, chunk)
-            statistics = list(mapped)
-            del chunk  # the blocks can go before the next ones are read
-            yield statistics
+        if one_at_a_time:
+            results = map(statistic, blocks)
+        else:
+            results = _in_order(pool, statistic, blocks, ahead=workers)
+        while group := list(islice(results, tsqr.MERGE_BLOCKS)):
+            yield group
+
+
+def _in_order(pool: ThreadPoolExecutor, function, items, ahead: int) -> Iterator:
+    """``function`` of each item, in order, computed by ``pool`` with at most ``ahead``
+    items submitted and not yet returned (so at most ``ahead + 1`` items alive)."""
+    pending: deque = deque()
+    for item in items:
+        pending.append(pool.submit(function, item))
+        del item
+        while len(pending) > ahead:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
 
 
 def _diagonal_factor(source: DataSource) -> Factor:
