@@ -239,7 +239,8 @@ class Objective:
         if n_params <= _EXPLICIT_MAX:
             H = np.column_stack([matvec(column) for column in np.eye(n_params)])
             L = float(np.linalg.eigvalsh((H + H.T) / 2.0)[-1])
-            return L, 0.0 if self.unscaled() and _too_flat_to_resolve(H, L) else None
+            flat = _too_flat_to_resolve(H, L) or _underflowed_curvature(H)
+            return L, 0.0 if self.unscaled() and flat else None
         from scipy.sparse.linalg import LinearOperator, eigsh
 
         operator = LinearOperator((n_params, n_params), matvec=matvec, dtype=np.float64)
@@ -249,6 +250,16 @@ class Objective:
             operator, k=1, which="LA", v0=start, ncv=ncv, tol=1e-4, return_eigenvectors=False
         )
         return float(L), None
+
+
+def _underflowed_curvature(H: np.ndarray) -> bool:
+    """Whether a parameter's own curvature H[j, j] is 0 while it is coupled to another
+    (H[i, j] != 0): its column has data whose squares underflowed (columns of 1e-170,
+    unscaled; their product with the intercept's column of ones does not underflow), and
+    no step of 1/L moves it. A column of zeros has a whole column of zeros in H. What
+    :meth:`Objective._squares_underflow` finds from a factor's column norms, found here
+    without a pass of its own."""
+    return bool(np.any((np.diag(H) == 0.0) & np.any(H != 0.0, axis=0)))
 
 
 def _too_flat_to_resolve(H: np.ndarray, L: float) -> bool:

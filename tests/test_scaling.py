@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 import realdata
 from sklearn.datasets import load_diabetes
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import r2_score
 
 from fastlinreg import LinearRegression
@@ -130,6 +131,28 @@ def test_issue_example_tiny_columns_fit_like_scikit_learn():
         model = LinearRegression(solver=solver, random_state=0).fit(X, y)
         assert model.score(X, y) > 0.999999, solver
     assert LinearRegression(solver="exact").fit(X, y).rank_ == 4
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        dict(solver="gd", learning_rate=0.01),  # the tutorial's steps
+        dict(solver="gd", scale_features=False),
+        dict(solver="agd", scale_features=False),
+    ],
+    ids=["tutorial-gd", "unscaled-gd", "unscaled-agd"],
+)
+def test_unscaled_steps_on_passes_report_columns_whose_squares_underflow(params):
+    """Unscaled steps cannot move a coefficient of a column of 1e-170 (its squares
+    underflow): on passes over X this once stopped as "converged" with coef 0 and no
+    warning. It runs out of epochs, says why and what to do, as on the factor."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((200, 4)) * 1e-170
+    y = X @ np.array([1.0, 2.0, 3.0, 4.0]) * 1e170 + 5.0
+    model = LinearRegression(precompute=False, max_iter=50, **params)
+    with pytest.warns(ConvergenceWarning, match="scales are too far apart.*scale_features=True"):
+        model.fit(X, y)
+    assert not model.converged_
 
 
 @pytest.mark.parametrize("params", SOLVERS, ids=lambda p: "-".join(map(str, p.values())))
