@@ -185,3 +185,37 @@ def test_diabetes_scaled_by_powers_of_ten(params, scale):
     assert error <= POWER_OF_TEN_TOLERANCE
     assert got.score(X * scale, y) == pytest.approx(expected.score(X, y), rel=1e-12)
     assert got.rank_ == expected.rank_
+
+
+@pytest.mark.parametrize("extension", [".csv", ".npy"])
+@pytest.mark.parametrize("y_exponent", [-600, 600])
+def test_a_file_whose_target_is_beyond_the_safe_range_fits_on_passes(
+    tmp_path, extension, y_exponent
+):
+    """Passes over a file (precompute=False: its parsed copy, or the .npy itself) read
+    y divided by a power of two when it is beyond 2**±256, as the in-memory source
+    does: the fit of y * 2**k is the fit of y scaled back, bit for bit. Before, a y of
+    1e-180 squared to 0 in every loss."""
+    from fastlinreg import FileSource
+
+    X, y = _diabetes()
+
+    def file_of(target):
+        data = np.column_stack([X, target])
+        path = tmp_path / f"data{target[0] != y[0]:d}{extension}"
+        if extension == ".npy":
+            np.save(path, data)
+        else:
+            header = ",".join([*(f"x{j}" for j in range(X.shape[1])), "y"])
+            lines = [header] + [",".join(map(repr, row)) for row in data.tolist()]
+            path.write_text("\n".join(lines) + "\n")
+        return FileSource(path, "y" if extension == ".csv" else str(X.shape[1]))
+
+    params = dict(solver="agd", precompute=False, max_iter=30, tol=None)
+    expected = LinearRegression(**params).fit(file_of(y))
+    got = LinearRegression(**params).fit(file_of(np.ldexp(y, y_exponent)))
+    np.testing.assert_array_equal(got.coef_, np.ldexp(expected.coef_, y_exponent))
+    np.testing.assert_array_equal(got.intercept_, np.ldexp(expected.intercept_, y_exponent))
+    with np.errstate(over="ignore"):  # the loss of y * 2**600 is beyond float64: inf
+        scaled_losses = np.ldexp(expected.loss_history_, 2 * y_exponent)
+    np.testing.assert_array_equal(got.loss_history_, scaled_losses)

@@ -41,6 +41,7 @@ True
 from __future__ import annotations
 
 import array
+import copy
 import os
 import struct
 import sys
@@ -53,7 +54,7 @@ from tqdm import tqdm
 
 from .. import _config, kernels
 from ..errors import DataError
-from ._powers_of_two import column_norms
+from ._powers_of_two import column_norms, power_of_two_scale
 from ._readers import (
     EXPECTED_FORMATS,
     ArrowRefused,
@@ -152,7 +153,8 @@ class FileSource:
     checks_while_reading : bool
         True: every pass refuses a bad cell as it reads it.
     y_scale : float
-        1.0: the target is read as it is.
+        1.0: the target is read as it is; the source of :meth:`repeated_passes` may
+        read y / y_scale instead (a power of two, for y beyond 2**±256).
 
     Raises
     ------
@@ -223,7 +225,7 @@ class FileSource:
     cheap_passes = False
     #: Every pass refuses a bad cell as it reads it (see the Notes).
     checks_while_reading = True
-    #: y is read as it is: a file's target is not rescaled.
+    #: y is read as it is, except by the source of repeated_passes (see there).
     y_scale = 1.0
 
     def __init__(
@@ -419,10 +421,17 @@ class FileSource:
         ``n_samples`` and float64 values, bit for bit, with no parsing or decoding. The
         file takes ``8 * n_samples * (n_features + 1)`` bytes, and is removed on leaving
         the block, whatever ends it (an error, KeyboardInterrupt). A bad cell stops that
-        pass with its DataError. A ``.npy`` file gives the source itself.
+        pass with its DataError. A ``.npy`` file is not copied: it gives the source
+        itself (or, for a target beyond the safe range, see below, a copy of it).
 
         A pass over the copy skips parsing and decoding: many times faster than over a
         CSV file, several times faster than over a Parquet file.
+
+        A target whose largest magnitude is beyond 2**±256 (1e-170, 1e+160: the
+        squares in a loss would underflow or overflow) is read divided by a power of
+        two, ``y_scale``, as the in-memory source reads it; the copying pass finds its
+        largest value (for a ``.npy`` file, a pass of its own; the source given is then
+        this one, or a copy of it reading y / y_scale).
 
         Yields
         ------
@@ -433,8 +442,20 @@ class FileSource:
         >>> with source.repeated_passes() as passes:  # doctest: +SKIP
         ...     model.fit(passes)
         """
+        t = self._target_index
         if self._format == ".npy":
-            yield self
+            if t is None:
+                yield self
+                return
+            batches = self._checked_batches()
+            largest = max((_largest_magnitude(data[:, t]) for data in batches), default=0.0)
+            y_scale = power_of_two_scale(np.array([[largest]]))
+            if y_scale == 1.0:
+                yield self
+                return
+            source = copy.copy(self)
+            source.y_scale = y_scale
+            yield source
             return
         folder = tempfile.gettempdir() if self.spill_dir is None else self.spill_dir
         descriptor, spill = tempfile.mkstemp(prefix="fastlinreg-", suffix=".npy", dir=folder)
@@ -446,9 +467,12 @@ class FileSource:
                 header_size = len(_npy_header((10**19, n_columns)))
                 file.seek(header_size)
                 n_rows = 0
+                largest = 0.0  # of the target's magnitudes
                 for data in self._checked_batches():
                     file.write(np.ascontiguousarray(data).data)
                     n_rows += data.shape[0]
+                    if t is not None:
+                        largest = max(largest, _largest_magnitude(data[:, t]))
                 file.seek(0)
                 file.write(_npy_header((n_rows, n_columns), header_size))
             target = None if self._target_index is None else str(self._target_index)
@@ -462,6 +486,7 @@ class FileSource:
             source._columns = self._columns
             source.target, source.feature_names = self.target, self.feature_names
             source._rows_read = self._rows_read
+            source.y_scale = power_of_two_scale(np.array([[largest]]))
             yield source
         finally:
             os.remove(spill)
@@ -571,6 +596,8 @@ class FileSource:
             X[:, :t] = data[:, :t]
             X[:, t:] = data[:, t + 1 :]
             Y[:, 0] = data[:, t]
+            if self.y_scale != 1.0:
+                Y /= self.y_scale  # exact: a power of two
             yield X, Y
 
     def _checked_batches(self) -> Iterator[np.ndarray]:
@@ -802,6 +829,10 @@ def _rebatched(blocks: Iterator[np.ndarray], batch_rows: int) -> Iterator[np.nda
                 batch, held = None, 0
     if batch is not None:
         yield batch[:held]
+
+
+def _largest_magnitude(values: np.ndarray) -> float:
+    return float(np.max(np.abs(values), initial=0.0))
 
 
 def _npy_header(shape: tuple[int, int], size: int = 0) -> bytes:
