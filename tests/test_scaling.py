@@ -219,3 +219,22 @@ def test_a_file_whose_target_is_beyond_the_safe_range_fits_on_passes(
     with np.errstate(over="ignore"):  # the loss of y * 2**600 is beyond float64: inf
         scaled_losses = np.ldexp(expected.loss_history_, 2 * y_exponent)
     np.testing.assert_array_equal(got.loss_history_, scaled_losses)
+
+
+@pytest.mark.parametrize("y_exponent", [-600, 600])
+def test_a_dask_target_beyond_the_safe_range_fits_on_passes(y_exponent):
+    """As for files: passes over Dask chunks read y divided by a power of two."""
+    da = pytest.importorskip("dask.array")
+    import dask
+
+    X, y = _diabetes()
+    params = dict(solver="agd", precompute=False, max_iter=30, tol=None)
+    with dask.config.set(scheduler="synchronous"):
+        expected = LinearRegression(**params).fit(
+            da.from_array(X, chunks=(150, -1)), da.from_array(y, chunks=150)
+        )
+        got = LinearRegression(**params).fit(
+            da.from_array(X, chunks=(150, -1)), da.from_array(np.ldexp(y, y_exponent), chunks=150)
+        )
+    np.testing.assert_array_equal(got.coef_, np.ldexp(expected.coef_, y_exponent))
+    np.testing.assert_array_equal(got.intercept_, np.ldexp(expected.intercept_, y_exponent))

@@ -18,6 +18,7 @@ when a Dask input is actually used.
 
 from __future__ import annotations
 
+import copy
 import sys
 import uuid
 from collections.abc import Iterator
@@ -28,6 +29,7 @@ import numpy as np
 
 from .. import _config, kernels
 from . import _tsqr as tsqr
+from ._powers_of_two import power_of_two_scale
 from ._tsqr import Factor
 from .base import ArrayShapes
 
@@ -117,7 +119,8 @@ class DaskSource(ArrayShapes):
     checks_while_reading : bool
         True: the first pass refuses bad values as it reads them.
     y_scale : float
-        1.0: y is read as it is.
+        1.0: y is read as it is; the source of :meth:`repeated_passes` may read
+        y / y_scale instead (a power of two, for y beyond 2**±256).
 
     Notes
     -----
@@ -136,7 +139,7 @@ class DaskSource(ArrayShapes):
     cheap_passes = False
     #: The first pass refuses NaN, infinity and negative weights as it reads them.
     checks_while_reading = True
-    #: y is read as it is.
+    #: y is read as it is, except by the source of repeated_passes (see there).
     y_scale = 1.0
 
     def __init__(self, X, Y, sample_weight=None, *, parallel: bool | None = None):
@@ -266,7 +269,7 @@ class DaskSource(ArrayShapes):
             weights = None if self.sample_weight is None else self.sample_weight.blocks[i]
             # One compute for the three: a task they share runs once.
             X, Y, weights = dask.compute(self.X.blocks[i], self.Y.blocks[i], weights)
-            Y, weights = _targets(Y, X.dtype), _weights(weights)
+            Y, weights = _targets(Y, X.dtype, self.y_scale), _weights(weights)
             if check:
                 self._raise_problems(_find_problems(X, Y, weights), final=False)
             yield X, Y, weights
@@ -274,8 +277,19 @@ class DaskSource(ArrayShapes):
             self._checked = True
 
     def repeated_passes(self) -> AbstractContextManager[DaskSource]:
-        """The source itself (``persist()`` the inputs to spare the cluster the reads)."""
-        return nullcontext(self)
+        """The source itself (``persist()`` the inputs to spare the cluster the reads),
+        or, when y's largest magnitude is beyond 2**±256 (1e-170, 1e+160: the squares
+        in a loss would underflow or overflow), a copy of it that reads y divided by a
+        power of two, ``y_scale``, as the in-memory source does. Finding that magnitude
+        costs a pass over y."""
+        largest = float(_compute(abs(self.Y).max(split_every=SPLIT_EVERY)))
+        # NaN or infinity: left as it is, for the passes' check to name.
+        y_scale = power_of_two_scale(np.array([[largest]])) if np.isfinite(largest) else 1.0
+        if y_scale == 1.0:
+            return nullcontext(self)
+        source = copy.copy(self)
+        source.y_scale = y_scale
+        return nullcontext(source)
 
     def check_values(self) -> None:
         """Check every value, in one pass (unless a pass already did).
@@ -327,6 +341,7 @@ class DaskSource(ArrayShapes):
             with_targets=with_targets,
             weighted=self.sample_weight is not None,
             check=not self._checked if check is None else check,
+            y_scale=self.y_scale,
             **kwargs,
         )
         return parts.to_delayed().ravel().tolist()
@@ -383,7 +398,7 @@ class DaskSource(ArrayShapes):
         array = {"X": self.X, "y": self.Y, "sample_weight": self.sample_weight}[name]
         values = np.asarray(array.blocks[chunk].compute())
         if name == "y":  # as the tasks read it: a float64 y may overflow a float32 X
-            values = _targets(values, self.dtype)
+            values = _targets(values, self.dtype, self.y_scale)
         values = values.reshape(values.shape[0], -1)
         bad = {"nan": np.isnan(values), "inf": np.isinf(values), "negative": values < 0.0}[kind]
         bad = bad.any(axis=1)
@@ -406,22 +421,25 @@ def _only_block(blocks):
     return blocks
 
 
-def _chunk_call(X, *blocks, function, with_targets, weighted, check, **kwargs):
-    """Unpack blockwise's blocks into (X, Y or None, weights or None) for ``function``,
-    and append the chunk's problem counts (zeros when not ``check``)."""
+def _chunk_call(X, *blocks, function, with_targets, weighted, check, y_scale, **kwargs):
+    """Unpack blockwise's blocks into (X, Y / y_scale or None, weights or None) for
+    ``function``, and append the chunk's problem counts (zeros when not ``check``)."""
     # The contracted (column) index arrives as a list of blocks: one, since the
     # columns are a single chunk.
     X = _only_block(X)
-    Y = _targets(_only_block(blocks[0]), X.dtype) if with_targets else None
+    Y = _targets(_only_block(blocks[0]), X.dtype, y_scale) if with_targets else None
     weights = _weights(blocks[-1]) if weighted else None
     problems = _find_problems(X, Y, weights) if check else np.zeros(len(_PROBLEMS), bool)
     numbers = function(X, Y, weights, skip=bool(problems.any()), **kwargs)
     return np.concatenate([numbers, problems.astype(np.float64)])[None, :]
 
 
-def _targets(Y, dtype) -> np.ndarray:
-    """A chunk of y as the kernels read it: (rows, targets), column-major, in X's dtype
-    (a value beyond float32 becomes inf, which the input check then names)."""
+def _targets(Y, dtype, y_scale: float) -> np.ndarray:
+    """A chunk of y / y_scale as the kernels read it: (rows, targets), column-major, in
+    X's dtype (a value beyond float32 becomes inf, which the input check then names).
+    Divided in float64 before the cast: exact, y_scale being a power of two."""
+    if y_scale != 1.0:
+        Y = np.asarray(Y, dtype=np.float64) / y_scale
     with np.errstate(over="ignore"):
         return np.asfortranarray(Y if Y.ndim == 2 else Y[:, None], dtype=dtype)
 
