@@ -17,6 +17,7 @@ from . import _solvers, kernels, persistence
 from ._objective import Objective, feature_scaling
 from .errors import PredictionOverflowWarning
 from .sources import _factor as factor_pass
+from .sources._powers_of_two import power_of_two_scale
 from .sources.dask import is_dask_collection
 from .sources.file import FileSource
 from .sources.memory import InMemorySource
@@ -600,6 +601,24 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         See :func:`fastlinreg.load`; ``predict`` of the loaded model is bit-identical.
         """
         persistence.save(self, path)
+
+    def score(self, X, y, sample_weight=None):
+        """R² of ``predict(X)`` against y: scikit-learn's ``r2_score``, as
+        ``RegressorMixin.score`` computes it, but for y of any scale: a y beyond
+        2**±256 (1e-170, 1e+160), whose squares would underflow to 0 (R² 1.0 whatever
+        the fit) or overflow, is divided with its predictions by one power of two
+        first (exact: R² does not change).
+        """
+        from sklearn.metrics import r2_score
+
+        y_pred = self.predict(X)
+        values = np.asarray(y)
+        if values.dtype.kind in "iuf" and values.size and np.all(np.isfinite(values)):
+            scale = power_of_two_scale(values.reshape(values.shape[0], -1).astype(np.float64))
+            if scale != 1.0:
+                return r2_score(values / scale, y_pred / scale, sample_weight=sample_weight)
+        # Anything else as scikit-learn has it, errors included.
+        return r2_score(y, y_pred, sample_weight=sample_weight)
 
     def predict(self, X):
         """Predict with the fitted linear model.

@@ -71,6 +71,8 @@ def _assert_scaled_fit(params, X, y, column_exponents, y_exponent, fit_intercept
     predictions = got.predict(Xs)
     np.testing.assert_array_equal(predictions, np.ldexp(expected.predict(X), y_exponent))
     assert r2_score(y, np.ldexp(predictions, -y_exponent)) == expected.score(X, y)
+    # And score itself, which once gave 1.0 for any fit of y of 1e-170 (squares of 0).
+    assert got.score(Xs, ys) == expected.score(X, y)
     # The losses scale by 4**m: to 0 or inf where that is beyond float64 (y * 2**560).
     with np.errstate(over="ignore", under="ignore"):
         expected_losses = np.ldexp(expected.loss_history_, 2 * y_exponent)
