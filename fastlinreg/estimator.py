@@ -30,10 +30,10 @@ _FLOAT_DTYPES = [np.float64, np.float32]
 _PRECOMPUTE_MAX_COLUMNS = 512
 _PRECOMPUTE_MIN_EPOCHS = 100
 # solver="auto" gives the exact answer (one pass, the factor) up to this many columns:
-# a factor of 128 MiB. Wider, or with fewer rows than columns, gradient methods need
-# thousands of epochs or never converge (agd on a 3000 x 3000 file stopped at max_iter
-# after 50 s; exact takes 25 s, most of it the SVD), while the pass costs about
-# d / 4 epochs (benchmarks/bench_precompute.py), each at BLAS speed.
+# a factor of 128 MiB. Near that width, gradient methods may need thousands of epochs
+# (agd on a 3000 x 3000 file stopped unconverged at max_iter after 52 s; exact took 28 s,
+# most of it the SVD: python -m benchmarks.csv_files), while the pass costs about d / 4
+# epochs (235 at 1000 columns: benchmarks/bench_precompute.py), at BLAS speed.
 _EXACT_MAX_COLUMNS = 4096
 
 
@@ -59,8 +59,7 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         n_targets <= 4096) and the penalty has no L1 part; otherwise "agd" (on the
         factor up to 512 columns, on passes over X beyond them or with
         ``precompute=False``); and "gd", the tutorial's steps, when ``learning_rate``
-        is a number. ``solver_``
-        says which ran.
+        is a number. ``solver_`` says which ran.
         "gd": full-batch gradient descent, the tutorial's algorithm.
         "agd": Nesterov-accelerated gradient descent with step 1/L and adaptive
         restart; far fewer epochs than "gd" on ill-conditioned data.

@@ -13,7 +13,6 @@ import pytest
 from fastlinreg import FileSource
 from fastlinreg.sources import InMemorySource, SliceableSource
 from fastlinreg.sources import _factor as factor_pass
-from fastlinreg.sources import _tsqr as tsqr
 from fastlinreg.sources._readers import DataError, read_table, split_target
 
 N_ROWS = 10_000
@@ -240,11 +239,11 @@ def test_a_pass_over_a_large_npy_file_holds_a_few_batches(tmp_path):
             pass
 
     assert traced_peak(every_block) < 4 * batch_bytes
-    # The precompute pass keeps up to 2 * MERGE_BLOCKS blocks alive at once (the chunk it
-    # merges and the next one it collects): still a bounded part of the file.
+    # The precompute pass keeps a block per thread and one more alive at once (it once
+    # kept up to 2 * MERGE_BLOCKS: the group it merged and the next it collected).
     source = FileSource(path, "9", batch_rows=5_000)
     peak = traced_peak(lambda: factor_pass.triangular_factor(source))
-    assert peak < (2 * tsqr.MERGE_BLOCKS + 4) * batch_bytes / 2 < os.path.getsize(path) / 2
+    assert peak < 10 * batch_bytes < os.path.getsize(path) / 2  # measured: 5.2
 
 
 def write_large_csv(path, copies):

@@ -278,3 +278,14 @@ def test_the_objective_of_a_factor_of_tiny_y_is_the_ordinary_ones_scaled():
     np.testing.assert_array_equal(got[2], np.ldexp(expected[2], -ratio))
     W, b = tiny.to_original(theta, beta)
     np.testing.assert_array_equal(tiny.to_solver(W, b)[0], theta)
+
+
+def test_merges_of_wide_factors_hold_a_bounded_number_of_them():
+    # 16 at a time as always up to 1448 columns; beyond, as many as fit in MERGE_BYTES
+    # (16 factors of 4096 columns are 2 GiB), never fewer than two.
+    from fastlinreg.sources import _tsqr as tsqr
+
+    assert [tsqr.blocks_per_merge(p) for p in (2, 21, 513, 1448)] == [16] * 4
+    assert [tsqr.blocks_per_merge(p) for p in (3000, 4097, 20000)] == [3, 2, 2]
+    for p in range(1449, 4097, 97):  # beyond 4096 columns, two already exceed it
+        assert 8 * p * p * tsqr.blocks_per_merge(p) <= tsqr.MERGE_BYTES

@@ -20,8 +20,8 @@ answers the passes of a fit from the factor.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from collections import deque
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from itertools import chain, islice
 
@@ -161,7 +161,7 @@ def _checked_pass(source: DataSource, factor_pass: Callable[[], Factor]) -> Fact
 
 
 def _one_pass(source: DataSource, block_statistic, merge):
-    """Per-block (statistic, mean, weight), merged MERGE_BLOCKS blocks at a time, in order."""
+    """Per-block (statistic, mean, weight), merged in groups of blocks, in order."""
     merged = None
     for chunk in _chunks_of_blocks(source, block_statistic):
         # A block of zero weight is left out of the merge: a NaN in it must still count.
@@ -174,14 +174,15 @@ def _one_pass(source: DataSource, block_statistic, merge):
 
 
 def _chunks_of_blocks(source: DataSource, block_statistic) -> Iterator[list]:
-    """block_statistic of every block, MERGE_BLOCKS at a time in block order, computed on
+    """block_statistic of every block, in groups of ``tsqr.blocks_per_merge`` in block
+    order, computed on
     numba's threads (one unless the source is parallel), each with a single BLAS thread
     (see :func:`fastlinreg.sources._tsqr.single_threaded_blas`). A block's result does not
     depend on the thread computing it.
 
     A block is handed to a thread as it is read and let go once its statistic is known:
-    at most ``workers + 1`` blocks are alive at once, not a chunk of MERGE_BLOCKS (for a
-    file, each block is a new array: 16 of 4 MB were 64 MB of a fit's peak memory)."""
+    at most ``workers + 1`` blocks are alive at once, not a whole group (for a file, each
+    block is a new array: 16 of 4 MB were 64 MB of a fit's peak memory)."""
     workers = numba.get_num_threads() if source.parallel is not False else 1
 
     def statistic(block):
@@ -196,11 +197,13 @@ def _chunks_of_blocks(source: DataSource, block_statistic) -> Iterator[list]:
     blocks = chain(first_two, blocks)
     del first_two
     with tsqr.single_threaded_blas(), ThreadPoolExecutor(workers) as pool:
-        if one_at_a_time:
-            results = map(statistic, blocks)
-        else:
-            results = _in_order(pool, statistic, blocks, ahead=workers)
-        while group := list(islice(results, tsqr.MERGE_BLOCKS)):
+        results: Iterator = (
+            map(statistic, blocks)
+            if one_at_a_time
+            else _in_order(pool, statistic, blocks, ahead=workers)
+        )
+        per_merge = tsqr.blocks_per_merge(source.n_features + source.n_targets)
+        while group := list(islice(results, per_merge)):
             yield group
 
 

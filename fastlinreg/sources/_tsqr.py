@@ -3,9 +3,9 @@
 A block of rows gives (R, mean, weight): R (p, p) the upper triangular factor of its
 centred, weighted [X Y] (p = d + k columns), mean (p,) its weighted column means, weight
 its total row weight (:func:`block_factor`). Blocks merge into the factor of their union
-(:func:`merged` with :func:`stack_factors`), MERGE_BLOCKS at a time and always in block
-order. Both the in-memory pass (:mod:`fastlinreg.sources._factor`) and the Dask tasks
-(:mod:`fastlinreg.sources.dask`) build the factor from these, under
+(:func:`merged` with :func:`stack_factors`), :func:`blocks_per_merge` at a time and
+always in block order. Both the in-memory pass (:mod:`fastlinreg.sources._factor`) and
+the Dask tasks (:mod:`fastlinreg.sources.dask`) build the factor from these, under
 :func:`single_threaded_blas`: a block's result depends only on its rows, never on the
 thread or the number of threads computing it, so a pass gives the same bits on every
 run.
@@ -49,6 +49,15 @@ CHOLESKY_MAX_CONDITION = 100.0
 # Blocks merged at once, by one QR of their stacked factors (fewer, larger QRs than
 # merging two at a time). Fixed, so that the result does not depend on the thread count.
 MERGE_BLOCKS = 16
+# ... but fewer for wide blocks: the stacked factors hold MERGE_BLOCKS p² numbers, 2 GiB
+# at p = 4096 (solver="auto" factors up to that width), twice over with their stack.
+# This caps them at 256 MiB; widths up to 1448 columns merge 16 as before.
+MERGE_BYTES = 256 << 20
+
+
+def blocks_per_merge(p: int) -> int:
+    """How many blocks of p columns one merge takes (same for every thread count)."""
+    return max(2, min(MERGE_BLOCKS, MERGE_BYTES // (8 * p * p)))
 
 
 def block_factor(X, Y, weights) -> tuple[np.ndarray, np.ndarray, float]:

@@ -491,9 +491,10 @@ def _chunk_factor(X, Y, weights, *, skip):
     merged = None
     with tsqr.single_threaded_blas():
         starts = range(0, X.shape[0], block)
-        for first in range(0, len(starts), tsqr.MERGE_BLOCKS):
+        per_merge = tsqr.blocks_per_merge(p)
+        for first in range(0, len(starts), per_merge):
             group = []
-            for start in starts[first : first + tsqr.MERGE_BLOCKS]:
+            for start in starts[first : first + per_merge]:
                 rows = slice(start, start + block)
                 w = None if weights is None else weights[rows]
                 if w is None or np.sum(w) > 0.0:

@@ -198,14 +198,14 @@ class FileSource:
     **Memory**: ``loss_grad`` and ``hessian_vector`` reuse one batch buffer per pass.
     ``row_blocks`` gives new arrays per batch, cut into blocks of at most
     ``fastlinreg._config.rows_per_factor_block`` rows (the block of the in-memory
-    precompute pass); :func:`fastlinreg.sources._factor.triangular_factor` keeps up to
-    ``2 * tsqr.MERGE_BLOCKS`` (32) blocks alive at once (the chunk it merges and
-    the next it collects), so its pass holds at most about 32 blocks of 4 MB plus two
-    batches, whatever the file's size. A Parquet file is decoded by pyarrow a row group
-    at a time, so its passes also hold a few of the file's row groups, whatever
-    ``batch_rows`` is (``pyarrow.parquet.write_table`` puts up to 1,048,576 rows in a
-    group unless told otherwise by ``row_group_size``). A CSV pass also holds a chunk
-    of 1 MB of text (longer if one line is) and its numbers.
+    precompute pass); :func:`fastlinreg.sources._factor.triangular_factor` keeps a
+    block per thread and one more alive at once, so its pass holds a few blocks of
+    4 MB and the two batches they come from, whatever the file's size. A Parquet file
+    is decoded by pyarrow a row group at a time, so its passes also hold a few of the
+    file's row groups, whatever ``batch_rows`` is (``pyarrow.parquet.write_table`` puts
+    up to 1,048,576 rows in a group unless told otherwise by ``row_group_size``). A
+    CSV pass also holds a chunk of text (1 MB; more for long lines, to 64 MB or one
+    line) and its numbers.
 
     **Changes**: the file's size and modification time are recorded when the source is
     made; a pass that finds them changed, or a row count that differs from the first,
