@@ -618,6 +618,12 @@ def _largest_relative(move: np.ndarray, value: np.ndarray) -> float:
     return float(np.max(ratios, initial=0.0))
 
 
+# From this many features, exact solves a well-conditioned least-squares problem by
+# back substitution on the factor rather than by its SVD (same answer to rounding; below
+# it the SVD costs under 0.1 s and the bits stay as they were).
+_BACK_SUBSTITUTION_MIN_FEATURES = 512
+
+
 def exact(
     factor: Factor,
     intercept: np.ndarray,
@@ -635,7 +641,10 @@ def exact(
     deficiency): eps * max(shape) of the largest, or more where centring rounded a
     column with a large offset (see :func:`fastlinreg.sources._factor.centring_rounding`);
     a constant column is dropped whole. The solution is then the one of minimum norm
-    in w. A callback is called once, with epoch 0, and cannot stop anything.
+    in w. From _BACK_SUBSTITUTION_MIN_FEATURES features, plain least squares (an
+    intercept, no penalty, no constant column) whose R_xx is far from that floor is
+    solved by back substitution instead (:func:`_back_substitution`). A callback is
+    called once, with epoch 0, and cannot stop anything.
     """
     d = factor.n_features
     S = factor.total_weight
@@ -657,8 +666,13 @@ def exact(
         rhs = np.vstack([rhs, np.zeros((d, rhs.shape[1]))])
     norms = column_norms(A)
     norms[norms == 0.0] = 1.0
-    U, s, Vt = np.linalg.svd(A / norms, full_matrices=False)
     eps = np.finfo(np.float64).eps
+    triangular = fit_intercept and alpha == 0.0 and not constant.any()
+    if triangular and d >= _BACK_SUBSTITUTION_MIN_FEATURES:
+        theta = _back_substitution(A / norms, rhs, max(eps, float(np.max(rounding / norms))))
+        if theta is not None:
+            return _exact_result(factor, theta / norms[:, None], d, alpha, callback, started)
+    U, s, Vt = np.linalg.svd(A / norms, full_matrices=False)
     floor = max(A.shape) * max(eps * s[0], float(np.max(rounding / norms))) if s.size else 0.0
     rank = int(np.sum(s > floor))
     theta = Vt[:rank].T @ ((U[:, :rank].T @ rhs) / s[:rank, None])
@@ -668,8 +682,17 @@ def exact(
         # the original coordinates so that |w| is smallest.
         null = Vt[rank:].T / norms[:, None]
         W = W - null @ np.linalg.lstsq(null, W, rcond=None)[0]
+    b = None if fit_intercept else np.array(intercept, np.float64)
+    return _exact_result(factor, W, rank, alpha, callback, started, b)
+
+
+def _exact_result(factor, W, rank, alpha, callback, started, b=None) -> SolverResult:
+    """:func:`exact`'s result for the coefficients W (d, k); b from the means unless
+    given (the fixed intercept)."""
+    d = factor.n_features
     W = W.T
-    b = y_mean - W @ x_mean if fit_intercept else np.array(intercept, np.float64)
+    if b is None:
+        b = factor.mean[d:] - W @ factor.mean[:d]
     objective_value = _factor_objective(factor, W, b, alpha)
     if callback is not None:
         callback(0, objective_value, W, b)
@@ -683,6 +706,27 @@ def exact(
         rank=rank,
         time_history=np.array([elapsed]),
     )
+
+
+def _back_substitution(A: np.ndarray, rhs: np.ndarray, floor_scale: float) -> np.ndarray | None:
+    """A⁻¹ rhs for A upper triangular with unit-norm columns, by back substitution
+    (O(d²)), when A is far from the rank floor of the SVD route; else None.
+
+    LAPACK's trcon estimates the 1-norm condition number κ₁ in O(d²) (within a factor
+    of 10 in practice); κ₂ <= d κ₁, and the SVD keeps every singular value when
+    κ₂ < 1 / (d floor_scale) (its largest is at least 1 for unit-norm columns). So an
+    estimate below 1 / (10 d² floor_scale) leaves the SVD nothing to drop: the answer is
+    the same, to rounding, at a fraction of the cost (the SVD of a 3000 x 3000 factor
+    took 17.5 s here).
+    """
+    from scipy.linalg import solve_triangular
+    from scipy.linalg.lapack import dtrcon
+
+    d = A.shape[0]
+    rcond, info = dtrcon(A, norm="1", uplo="U", diag="N")
+    if info != 0 or not rcond > 10.0 * d * d * floor_scale:
+        return None
+    return solve_triangular(A, rhs, lower=False)
 
 
 def _factor_objective(factor: Factor, W: np.ndarray, b: np.ndarray, alpha: float) -> float:

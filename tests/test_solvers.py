@@ -541,3 +541,31 @@ def test_unscaled_gd_on_columns_whose_squares_underflow_says_so(fit_intercept):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         model.set_params(max_iter=5000).fit(X, y)  # ordinary columns: no such warning
+
+
+def test_exact_on_many_features_solves_by_back_substitution_where_it_is_safe(monkeypatch):
+    # From 512 features a well-conditioned R is solved in O(d²), not by its SVD (17.5 s
+    # at 3000 features): the least-squares answer all the same. A duplicated column
+    # (rank deficient) is left to the SVD, which finds the rank and the minimum norm.
+    taken = []
+    back_substitution = _solvers._back_substitution
+
+    def recorded(*args):
+        theta = back_substitution(*args)
+        taken.append(theta is not None)
+        return theta
+
+    monkeypatch.setattr(_solvers, "_back_substitution", recorded)
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((1500, 600)) + 5.0
+    y = X @ rng.standard_normal(600) + 3.0 + rng.standard_normal(1500)
+    model = LinearRegression().fit(X, y)
+    expected = np.linalg.lstsq(np.column_stack([X, np.ones(1500)]), y, rcond=None)[0]
+    assert taken == [True] and model.solver_ == "exact" and model.rank_ == 600
+    assert_allclose(model.coef_, expected[:-1], rtol=0, atol=1e-12 * np.abs(expected).max())
+    assert_allclose(model.intercept_, expected[-1], rtol=1e-12)
+    X[:, 7] = X[:, 3]
+    model = LinearRegression().fit(X, y)
+    expected = np.linalg.lstsq(np.column_stack([X, np.ones(1500)]), y, rcond=None)[0]
+    assert taken == [True, False] and model.rank_ == 599
+    assert_allclose(model.coef_, expected[:-1], rtol=0, atol=1e-10 * np.abs(expected).max())
