@@ -31,9 +31,9 @@ _PRECOMPUTE_MAX_COLUMNS = 512
 _PRECOMPUTE_MIN_EPOCHS = 100
 # solver="auto" gives the exact answer (one pass, the factor) up to this many columns:
 # a factor of 128 MiB. Near that width, gradient methods may need thousands of epochs
-# (agd on a 3000 x 3000 file stopped unconverged at max_iter after 52 s; exact took 28 s,
-# most of it the SVD: python -m benchmarks.csv_files), while the pass costs about d / 4
-# epochs (235 at 1000 columns: benchmarks/bench_precompute.py), at BLAS speed.
+# (agd on a 3000 x 3000 file stopped unconverged at max_iter after 52 s; exact takes
+# 11.4 s: python -m benchmarks.csv_files), while the pass costs about d / 4 epochs (235
+# at 1000 columns: benchmarks/bench_precompute.py), at BLAS speed.
 _EXACT_MAX_COLUMNS = 4096
 
 
