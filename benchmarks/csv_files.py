@@ -24,7 +24,8 @@ before the measurements, so every one reads it from the page cache. Then, in one
 3. ``fastlinreg predict m.npz DATA --out pred.csv --quiet``: wall time, MB/s of DATA;
    and ``fastlinreg --version``, the command's start-up alone.
 4. ``fastlinreg fit`` with its defaults on a ``--wide`` x ``--wide`` file (3000 x 3000,
-   about 180 MB): agd on passes over a temporary binary copy, parsed once.
+   about 180 MB): ``exact`` (solver="auto" factors up to 4096 columns; before, agd made
+   1,000 passes over a temporary binary copy and stopped unconverged).
 
 Goals (issue 17): fit no slower than pandas + scikit-learn with at most a quarter of its
 memory; predict at 200 MB/s or more. The fit's own passes (and the R² pass the command
@@ -98,8 +99,8 @@ def write_csv(path: str, rows: int, seed: int = 0) -> None:
 
 def write_wide_csv(path: str, size: int, seed: int = 1) -> None:
     """``size`` rows of ``size - 1`` standard normal features and y = X w + noise: the
-    square file of issue 17, where the default solver (agd: no factor beyond 512
-    columns) makes many passes."""
+    square file of issue 17, where agd (the default beyond 512 columns until
+    solver="auto" went exact up to 4096) made 1,000 passes and stopped unconverged."""
     rng = np.random.default_rng(seed)
     d = size - 1
     w = rng.standard_normal(d)

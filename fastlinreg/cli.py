@@ -324,7 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--solver",
         choices=["auto", "gd", "agd", "exact"],
         default="auto",
-        help="auto (default): exact up to 512 columns (agd beyond, or with an L1 "
+        help="auto (default): exact up to 4096 columns (agd beyond, or with an L1 "
         "penalty, and gd with a --learning-rate number); gd: the tutorial's gradient "
         "descent; agd: accelerated; exact: least squares in one pass (the file is "
         "streamed, so no sgd here)",
