@@ -630,6 +630,9 @@ def test_repeated_passes_of_other_files_and_without_a_target(tmp_path):
     source = FileSource(write_file(tmp_path, ".npy", make_data()), target_of(".npy"))
     with source.repeated_passes() as passes:
         assert passes is source
+    source = FileSource(source.path, None)  # no target: no scale to find either
+    with source.repeated_passes() as passes:
+        assert passes is source
     source = FileSource(write_file(tmp_path, ".parquet", make_data()), TARGET, batch_rows=999)
     with source.repeated_passes() as passes:
         assert passes.path.endswith(".npy")
