@@ -666,14 +666,16 @@ def exact(
         rhs = np.vstack([rhs, np.zeros((d, rhs.shape[1]))])
     norms = column_norms(A)
     norms[norms == 0.0] = 1.0
+    scaled = A / norms
     eps = np.finfo(np.float64).eps
+    centring_floor = float(np.max(rounding / norms, initial=0.0))
     triangular = fit_intercept and alpha == 0.0 and not constant.any()
     if triangular and d >= _BACK_SUBSTITUTION_MIN_FEATURES:
-        theta = _back_substitution(A / norms, rhs, max(eps, float(np.max(rounding / norms))))
+        theta = _back_substitution(scaled, rhs, max(eps, centring_floor))
         if theta is not None:
             return _exact_result(factor, theta / norms[:, None], d, alpha, callback, started)
-    U, s, Vt = np.linalg.svd(A / norms, full_matrices=False)
-    floor = max(A.shape) * max(eps * s[0], float(np.max(rounding / norms))) if s.size else 0.0
+    U, s, Vt = np.linalg.svd(scaled, full_matrices=False)
+    floor = max(A.shape) * max(eps * s[0], centring_floor) if s.size else 0.0
     rank = int(np.sum(s > floor))
     theta = Vt[:rank].T @ ((U[:, :rank].T @ rhs) / s[:rank, None])
     W = theta / norms[:, None]  # (d, k)

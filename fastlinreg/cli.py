@@ -47,6 +47,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _fit(args: argparse.Namespace) -> int:
     """Train on a file streamed in row batches, save the model, print a summary."""
+    from . import outputs
     from .estimator import LinearRegression
     from .sources.file import FileSource
 
@@ -54,7 +55,7 @@ def _fit(args: argparse.Namespace) -> int:
     # nor write it over its own data.
     _check_outputs({"--save": args.save, "--plot": args.plot}, inputs=[("data file", args.data)])
     if args.spill_dir is not None:
-        _check_folder(args.spill_dir, "--spill-dir")
+        outputs.check_folder(args.spill_dir, "--spill-dir")
     source = FileSource(
         args.data,
         args.target,
@@ -218,14 +219,6 @@ def _feature_columns(model, source, *, by_position: bool) -> list[int] | None:
             + (" ..." if len(missing) > 5 else "")
         )
     return [columns.index(name) for name in names]
-
-
-def _check_folder(path: str, option: str) -> None:
-    """Refuse, before any work, a folder that does not exist or cannot be written."""
-    if not os.path.isdir(path):
-        raise ValueError(f"{option} {path}: no such folder")
-    if not os.access(path, os.W_OK | os.X_OK):
-        raise ValueError(f"{option} {path}: the folder is not writable")
 
 
 def _check_outputs(outputs_by_option: dict, inputs: list[tuple[str, str]]) -> None:

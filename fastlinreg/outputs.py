@@ -47,6 +47,7 @@ from .errors import DataError
 
 __all__ = [
     "PredictionWriter",
+    "check_folder",
     "check_output",
     "is_standard_output",
     "output_file",
@@ -585,6 +586,16 @@ def _follow_links(path: str) -> tuple[str, int | None]:
         # Joined, not normalised: the system resolves ".." in the link as it would.
         current = os.path.join(folder, os.readlink(current))
     raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), path)
+
+
+def check_folder(path: str, option: str) -> None:
+    """Refuse (ValueError naming ``option`` and ``path``), before any work, a folder that
+    does not exist or that this process cannot create files in, as :func:`check_output`
+    checks an output's folder."""
+    if not os.path.isdir(path):
+        raise ValueError(f"{option} {path}: no such folder")
+    if not _may(path, os.W_OK | os.X_OK):
+        raise ValueError(f"{option} {path}: the folder is not writable")
 
 
 def _may(path: str, mode: int) -> bool:

@@ -54,7 +54,7 @@ from tqdm import tqdm
 
 from .. import _config, kernels
 from ..errors import DataError
-from ._powers_of_two import column_norms, power_of_two_scale
+from ._powers_of_two import column_norms, max_abs, power_of_two_scale
 from ._readers import (
     EXPECTED_FORMATS,
     ArrowRefused,
@@ -448,7 +448,7 @@ class FileSource:
                 yield self
                 return
             batches = self._checked_batches()
-            largest = max((_largest_magnitude(data[:, t]) for data in batches), default=0.0)
+            largest = max((float(max_abs(data[:, t : t + 1])[0]) for data in batches), default=0.0)
             y_scale = power_of_two_scale(np.array([[largest]]))
             if y_scale == 1.0:
                 yield self
@@ -472,7 +472,7 @@ class FileSource:
                     file.write(np.ascontiguousarray(data).data)
                     n_rows += data.shape[0]
                     if t is not None:
-                        largest = max(largest, _largest_magnitude(data[:, t]))
+                        largest = max(largest, float(max_abs(data[:, t : t + 1])[0]))
                 file.seek(0)
                 file.write(_npy_header((n_rows, n_columns), header_size))
             target = None if self._target_index is None else str(self._target_index)
@@ -829,10 +829,6 @@ def _rebatched(blocks: Iterator[np.ndarray], batch_rows: int) -> Iterator[np.nda
                 batch, held = None, 0
     if batch is not None:
         yield batch[:held]
-
-
-def _largest_magnitude(values: np.ndarray) -> float:
-    return float(np.max(np.abs(values), initial=0.0))
 
 
 def _npy_header(shape: tuple[int, int], size: int = 0) -> bytes:
