@@ -32,7 +32,7 @@ _PRECOMPUTE_MIN_EPOCHS = 100
 # solver="auto" gives the exact answer (one pass, the factor) up to this many columns:
 # a factor of 128 MiB. Near that width, gradient methods may need thousands of epochs
 # (agd on a 3000 x 3000 file stopped unconverged at max_iter after 52 s; exact takes
-# 11.4 s: python -m benchmarks.csv_files), while the pass costs about d / 4 epochs (235
+# 11.4 s: python -m benchmarks.csv_files), while the pass costs about d / 2 epochs (460
 # at 1000 columns: benchmarks/bench_precompute.py), at BLAS speed.
 _EXACT_MAX_COLUMNS = 4096
 
@@ -111,8 +111,8 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         pass over X, with the same trajectory and losses (to rounding), and the stopping
         rule knows the smallest curvature (see ``tol``). "auto" does so when
         n_features + n_targets <= 512 and ``max_iter`` is None or at least 100 (the
-        pass costs about as much as 2 epochs over X at 10 columns, 40 at 300 and a
-        few hundred near 512: see docs/design.md).
+        pass costs about as much as 8 epochs over X at 10 columns, 90 at 300 and 320
+        at 511: see docs/design.md).
         "exact" always makes this pass.
     scale_features : "auto" or bool, default="auto"
         Iterate on standardized columns ((x - mean) / std, or x / rms without an
