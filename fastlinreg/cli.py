@@ -122,14 +122,21 @@ def _r2(model, source) -> float:
         _, _, gb = moments.loss_grad(zero, np.zeros(1))
         spread, _, _ = moments.loss_grad(zero, -gb / 2.0)
         return 1.0 - residual / spread if spread > 0 else float("nan")
+    from .sources._powers_of_two import power_of_two_scale
+
     # The spread of y is merged block by block (Chan et al.), so a large mean of y does
-    # not cancel it away.
+    # not cancel it away. y and the predictions are divided by one power of two, taken
+    # from the first block (R² does not change): squares of a y of 1e-170 underflow.
     residual_squares = count = mean = spread = 0.0
+    y_scale = None
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="X does not have valid feature names")
         for X, Y, _ in source.row_blocks():
-            y = Y[:, 0]
-            residual_squares += float(np.sum((y - model.predict(X)) ** 2))
+            predictions = model.predict(X)
+            if y_scale is None:
+                y_scale = power_of_two_scale(np.column_stack([Y[:, 0], predictions]))
+            y, predictions = Y[:, 0] / y_scale, predictions / y_scale
+            residual_squares += float(np.sum((y - predictions) ** 2))
             m, block_mean = len(y), float(np.mean(y))
             both = count + m
             delta = block_mean - mean

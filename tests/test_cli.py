@@ -288,6 +288,23 @@ def test_r2_from_the_factor_is_the_r2_of_a_pass_over_the_file(train_csv, solver)
     assert from_pass == pytest.approx(expected, rel=1e-9)
 
 
+def test_r2_of_a_pass_over_a_file_whose_target_is_tiny(train_csv):
+    # y of 2**-600 (1e-181): its squares underflow, and the pass's R² was NaN (0 / 0).
+    from fastlinreg import FileSource, LinearRegression
+
+    data = np.loadtxt(train_csv, delimiter=",", skiprows=1)
+    tiny = train_csv.parent / "tiny.csv"
+    data[:, 2] = np.ldexp(data[:, 2], -600)
+    np.savetxt(tiny, data, delimiter=",", header="a,b,y", comments="", fmt="%.17g")
+    r2 = []
+    for path in (train_csv, tiny):
+        source = FileSource(path, "y")
+        model = LinearRegression(solver="agd", precompute=False).fit(source)
+        assert model._factor is None  # R² from a pass over the file
+        r2.append(cli._r2(model, source))
+    assert 0.99 < r2[0] < 1.0 and r2[1] == r2[0]
+
+
 def test_ctrl_c_is_one_line_and_status_130(monkeypatch, capsys):
     def interrupted(args):
         raise KeyboardInterrupt
