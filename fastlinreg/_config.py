@@ -76,3 +76,13 @@ FACTOR_BLOCK_BYTES = 4 * 1024 * 1024
 def rows_per_factor_block(n_columns: int) -> int:
     """Rows in one block of the precompute pass over [X Y] with ``n_columns`` columns."""
     return max(FACTOR_BLOCK_BYTES // (8 * n_columns), 2 * n_columns)
+
+
+# Sparse (CSR) passes cut the rows into blocks of about SPARSE_BLOCK_WORK units of work,
+# a unit being a stored entry or a row (a row costs its targets even when empty): blocks
+# balanced by non-zeros, not rows, so that a few dense rows do not leave a thread
+# working alone. Each block keeps a partial gradient of k * d numbers, so at most
+# SPARSE_PARTIALS_BYTES of them are made (fewer, longer blocks for very wide X). Both
+# depend on the matrix only, never on the thread count. A design choice, not tuned.
+SPARSE_BLOCK_WORK = 1 << 15
+SPARSE_PARTIALS_BYTES = 64 * 1024 * 1024

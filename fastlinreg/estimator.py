@@ -9,6 +9,7 @@ from contextlib import contextmanager, nullcontext
 from numbers import Integral, Real
 
 import numpy as np
+import scipy.sparse
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
@@ -22,6 +23,7 @@ from .sources.dask import is_dask_collection
 from .sources.file import FileSource
 from .sources.memory import InMemorySource
 from .sources.precomputed import PrecomputedSource
+from .sources.sparse import SparseSource
 
 _FLOAT_DTYPES = [np.float64, np.float32]
 # precompute="auto" factors X when the factor, (n_features + n_targets)² numbers, is
@@ -35,6 +37,10 @@ _PRECOMPUTE_MIN_EPOCHS = 100
 # 11.4 s: python -m benchmarks.csv_files), while the pass costs about d / 2 epochs (460
 # at 1000 columns: benchmarks/bench_precompute.py), at BLAS speed.
 _EXACT_MAX_COLUMNS = 4096
+# ... but for a sparse X only up to the factor's own limit: the pass densifies its
+# blocks (O(n d²) work, however sparse X is), where an epoch reads the stored entries
+# only.
+_SPARSE_EXACT_MAX_COLUMNS = _PRECOMPUTE_MAX_COLUMNS
 
 
 class LinearRegression(RegressorMixin, BaseEstimator):
@@ -243,6 +249,7 @@ class LinearRegression(RegressorMixin, BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
+        tags.input_tags.sparse = True
         return tags
 
     def fit(self, X, y=None, sample_weight=None, coef_init=None, intercept_init=None):
@@ -256,7 +263,10 @@ class LinearRegression(RegressorMixin, BaseEstimator):
             (``np.memmap`` included: the file is streamed). A Dask array or dataframe
             stays distributed. A :class:`fastlinreg.FileSource` streams a
             .csv/.parquet/.npy file in row batches (then y comes from its target
-            column and must be None).
+            column and must be None). A SciPy sparse matrix or array (any format;
+            CSR is used as it is, others are converted to CSR once) is never densified:
+            each epoch reads its stored entries, and the intercept and feature scaling
+            are fitted without centring it.
         y : array-like of shape (n_samples,) or (n_samples, n_targets)
             Target values; all targets are fitted in the same passes over X.
         sample_weight : array-like of shape (n_samples,), default=None
@@ -325,7 +335,7 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         source, y_ndim = self._source(X, y, sample_weight, reset=not continuing)
         # Not n_samples: a CSV file learns its row count from its first pass, which is the
         # factor's or the first epoch's (asking now would cost a pass of its own).
-        solver = self._chosen_solver(source.n_features + source.n_targets)
+        solver = self._chosen_solver(source)
         coef0, intercept0 = self._starting_point(source, continuing, coef_init, intercept_init)
         factor = self._factor_of_rows(source, solver, partial, accumulate, previous)
         # Epochs read the source as often as they like: a text file is parsed once, into
@@ -426,11 +436,13 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         _refuse_complex(X=X, y=y, sample_weight=sample_weight)
         _refuse_text(X=X, y=y)
         # NaN, infinity and values too large to square are refused by the source, naming
-        # the row and column (scikit-learn names neither): see _fit_or_raise.
+        # the row and column (scikit-learn names neither): see _fit_or_raise. Sparse X
+        # of any format becomes CSR (a copy unless it is CSR already).
         X, y = validate_data(
             self,
             X,
             y,
+            accept_sparse="csr",
             dtype=_FLOAT_DTYPES,
             multi_output=True,
             y_numeric=True,
@@ -443,6 +455,8 @@ class LinearRegression(RegressorMixin, BaseEstimator):
             )
             sample_weight = _normalized_weights(sample_weight)
         Y = y.reshape(X.shape[0], -1)
+        if scipy.sparse.issparse(X):
+            return SparseSource(X, Y, sample_weight, parallel=self.parallel), y.ndim
         return InMemorySource(X, Y, sample_weight, parallel=self.parallel), y.ndim
 
     def _file_source(self, source, y, sample_weight, *, reset):
@@ -490,25 +504,45 @@ class LinearRegression(RegressorMixin, BaseEstimator):
                 "solver='sgd' steps after every mini-batch, which on a Dask array would be "
                 "one computation each: use 'gd', 'agd' or 'exact' with Dask inputs"
             )
+        if scipy.sparse.issparse(getattr(X, "_meta", None)):
+            raise TypeError(
+                "X is a Dask array of sparse chunks, which fastlinreg does not fit: its "
+                "passes over Dask run the dense kernel on each chunk. Fit the SciPy "
+                "matrix in memory (X.compute()), or a dense Dask array."
+            )
         y_ndim = len(y.shape)
         source = DaskSource(X, y, sample_weight, parallel=self.parallel)
         self._set_features(source.n_features, source.feature_names, reset=reset)
         return source, y_ndim
 
-    def _chosen_solver(self, n_columns: int) -> str:
-        """The solver a fit runs: ``solver``, or what "auto" picks for n_features +
-        n_targets columns (see the class docstring)."""
+    def _chosen_solver(self, source) -> str:
+        """The solver a fit runs: ``solver``, or what "auto" picks for the source's
+        n_features + n_targets columns (see the class docstring)."""
+        n_columns = source.n_features + source.n_targets
+        sparse = isinstance(source, SparseSource)
+        if sparse and n_columns > _EXACT_MAX_COLUMNS and self._factor_requested():
+            raise ValueError(
+                f"solver='exact' and precompute=True build a dense factor of "
+                f"(n_features + n_targets)² numbers: {n_columns} columns of sparse X is "
+                f"beyond the {_EXACT_MAX_COLUMNS} they take. Use solver='agd', 'gd' or "
+                "'sgd' (epochs over the stored entries), or 'auto', which picks 'agd'."
+            )
         if self.solver != "auto":
             return self.solver
         if not isinstance(self.learning_rate, str):
             return "gd"  # a step size asks for the tutorial's steps
+        exact_max = _SPARSE_EXACT_MAX_COLUMNS if sparse else _EXACT_MAX_COLUMNS
         if (
             (self.alpha > 0.0 and self.l1_ratio > 0.0)
             or self.precompute is False
-            or n_columns > _EXACT_MAX_COLUMNS
+            or n_columns > exact_max
         ):
             return "agd"
         return "exact"
+
+    def _factor_requested(self) -> bool:
+        """Whether the parameters ask for the factor whatever the data's width."""
+        return self.solver == "exact" or (self.precompute is True and self.solver != "sgd")
 
     def _uses_factor(self, solver, source) -> bool:
         """Whether this fit goes through the precomputed factor (see ``precompute``)."""
@@ -624,7 +658,7 @@ class LinearRegression(RegressorMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like or SciPy sparse matrix of shape (n_samples, n_features)
             Samples.
 
         Returns
@@ -640,15 +674,16 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         """
         check_is_fitted(self)
         _refuse_text(X=X)
-        X = validate_data(self, X, dtype=_FLOAT_DTYPES, reset=False)
+        X = validate_data(self, X, accept_sparse="csr", dtype=_FLOAT_DTYPES, reset=False)
         coef = np.atleast_2d(self.coef_)
         intercept = np.atleast_1d(self.intercept_)
         out = np.empty((X.shape[0], coef.shape[0]), dtype=X.dtype, order="F")
+        predict = kernels.csr_predict if scipy.sparse.issparse(X) else kernels.predict
         # An overflow is reported once, below (NumPy's own warnings come only with the
         # JIT off, where the kernel runs as Python).
         with np.errstate(over="ignore", invalid="ignore"):
             for t in range(coef.shape[0]):
-                kernels.predict(X, coef[t], intercept[t], parallel=self.parallel, out=out[:, t])
+                predict(X, coef[t], intercept[t], parallel=self.parallel, out=out[:, t])
         _warn_not_finite(out)
         return out.ravel() if np.ndim(self.coef_) == 1 else out
 

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from typing import NamedTuple
 
 import numba
 import numpy as np
 
-from . import _config, _jit
+from . import _config, _jit, _jit_sparse
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 # Passed in place of sample_weight when there is none (the kernel does not read it).
@@ -200,6 +201,165 @@ def predict(
     run = _jit.predict_parallel if use_parallel(X, parallel) else _jit.predict_serial
     run(X, w, float(b), row_block, out)
     return out
+
+
+def csr_block_starts(indptr: np.ndarray, n_features: int, n_targets: int) -> np.ndarray:
+    """(n_blocks + 1,) int64: the first row of each block of a CSR pass, and n.
+
+    Blocks hold about ``_config.SPARSE_BLOCK_WORK`` stored entries and rows each (cut by
+    non-zeros, so rows of very different lengths still balance over threads), and at
+    most as many as ``_config.SPARSE_PARTIALS_BYTES`` of partial gradients allow. Fixed
+    by the matrix (indptr, d, k) alone: the same layout on any number of threads.
+    """
+    n = indptr.shape[0] - 1
+    if n <= 0:
+        return np.zeros(1, dtype=np.int64)
+    # Work before row i: its stored entries plus one per row.
+    work_total = int(indptr[n] - indptr[0]) + n
+    most = max(1, _config.SPARSE_PARTIALS_BYTES // (8 * max(1, n_features * n_targets)))
+    n_blocks = max(1, min(-(-work_total // _config.SPARSE_BLOCK_WORK), most, n))
+    targets = np.arange(1, n_blocks, dtype=np.int64) * work_total // n_blocks
+    work = np.asarray(indptr, dtype=np.int64) - int(indptr[0]) + np.arange(n + 1)
+    cuts = np.searchsorted(work, targets, side="left")
+    return np.unique(np.concatenate([[0], cuts, [n]])).astype(np.int64)
+
+
+class CSRRows(NamedTuple):
+    """Rows of a CSR matrix as its arrays, without SciPy's rule that indptr starts at 0:
+    rows [a, b) of a matrix are ``CSRRows(data, indices, indptr[a:b + 1], n_features)``,
+    views that copy nothing (sgd's mini-batches)."""
+
+    data: np.ndarray
+    indices: np.ndarray
+    indptr: np.ndarray
+    n_features: int
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.indptr.shape[0] - 1, self.n_features
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+
+def _check_csr(X) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(data, indices, indptr) of a SciPy CSR matrix or array or a :class:`CSRRows`,
+    never copied."""
+    if not isinstance(X, CSRRows):
+        import scipy.sparse
+
+        if not (scipy.sparse.issparse(X) and X.format == "csr"):
+            raise TypeError(f"X must be a SciPy CSR matrix or array, got {type(X).__name__}")
+    if X.dtype not in _FLOATS:
+        raise TypeError(f"X must be float32 or float64, got {X.dtype}")
+    return X.data, X.indices, X.indptr
+
+
+def csr_loss_grad(
+    X,
+    y: np.ndarray,
+    w: np.ndarray,
+    b: float | np.ndarray,
+    *,
+    sample_weight: np.ndarray | None = None,
+    parallel: bool | None = None,
+    block_starts: np.ndarray | None = None,
+) -> tuple[float, np.ndarray, float | np.ndarray]:
+    """:func:`loss_grad` for a sparse X: one pass over the stored entries of its rows.
+
+    Parameters
+    ----------
+    X : scipy.sparse CSR matrix or array, or :class:`CSRRows`, (n_samples, n_features)
+        float32 or float64, int32 or int64 indices; never copied. Duplicate entries of
+        a row are added (as SciPy's products do), unsorted ones are fine.
+    y, w, b, sample_weight, parallel
+        As in :func:`loss_grad` (parallel=None: parallel from
+        ``_config.PARALLEL_MIN_ELEMENTS`` stored entries).
+    block_starts : ndarray, optional
+        The layout from :func:`csr_block_starts` (computed when None); a source that
+        runs many passes computes it once.
+
+    Returns
+    -------
+    As :func:`loss_grad`; the same bits serial or parallel, on any thread count.
+    """
+    data, indices, indptr = _check_csr(X)
+    n, d = X.shape
+    if n == 0:
+        raise ValueError("X has 0 rows: the loss of an empty dataset is undefined")
+    y = np.asarray(y, dtype=X.dtype)
+    one_target = y.ndim == 1
+    if y.ndim not in (1, 2) or y.shape[0] != n:
+        raise ValueError(f"y must have shape ({n},) or ({n}, n_targets) to match X, got {y.shape}")
+    Y = y.reshape(n, -1)
+    k = Y.shape[1]
+    w = np.asarray(w, dtype=np.float64)
+    w_shape = (d,) if one_target else (k, d)
+    if w.shape != w_shape:
+        raise ValueError(f"w must have shape {w_shape} to match X and y, got {w.shape}")
+    W = np.ascontiguousarray(w.reshape(k, d))
+    bias = np.ascontiguousarray(np.broadcast_to(np.asarray(b, dtype=np.float64), (k,)))
+    weighted = sample_weight is not None
+    if weighted:
+        sample_weight = np.ascontiguousarray(sample_weight, dtype=np.float64)
+        if sample_weight.shape != (n,):
+            raise ValueError(f"sample_weight must have shape ({n},), got {sample_weight.shape}")
+        total_weight = float(np.sum(sample_weight))
+    else:
+        sample_weight = _NO_WEIGHTS
+        total_weight = float(n)
+    if block_starts is None:
+        block_starts = csr_block_starts(indptr, d, k)
+    n_blocks = block_starts.shape[0] - 1
+    partial_sq = np.empty(n_blocks)
+    partial_r = np.empty((n_blocks, k))
+    partial_g = np.empty((n_blocks, k, d))
+    with _threads(_use_parallel_csr(data, parallel)):
+        _jit_sparse.csr_loss_grad_partials(data, indices, indptr, Y, W, bias, sample_weight,
+                                           weighted, block_starts, partial_sq, partial_r,
+                                           partial_g)  # fmt: skip
+    r_sum = np.empty(k)
+    grad_w = np.empty((k, d))
+    sq_sum = _jit.combine_partials(partial_sq, partial_r, partial_g, r_sum, grad_w)
+    grad_w *= -2.0 / total_weight
+    grad_b = -2.0 / total_weight * r_sum
+    loss = sq_sum / (total_weight * k)
+    if one_target:
+        return loss, grad_w[0], float(grad_b[0])
+    return loss, grad_w, grad_b
+
+
+def csr_predict(
+    X,
+    w: np.ndarray,
+    b: float,
+    *,
+    parallel: bool | None = None,
+    out: np.ndarray | None = None,
+) -> np.ndarray:
+    """:func:`predict` for a SciPy CSR X (or :class:`CSRRows`): ``X @ w + b``
+    accumulated in float64, row by row over the stored entries, returned in X's dtype.
+    Never copies X."""
+    data, indices, indptr = _check_csr(X)
+    n, d = X.shape
+    w = np.asarray(w, dtype=np.float64)
+    if w.shape != (d,):
+        raise ValueError(f"w must have shape ({d},) to match X, got {w.shape}")
+    if out is None:
+        out = np.empty(n, dtype=X.dtype)
+    elif out.shape != (n,):
+        raise ValueError(f"out must have shape ({n},), got {out.shape}")
+    with _threads(_use_parallel_csr(data, parallel)):
+        _jit_sparse.csr_predict(data, indices, indptr, w, float(b),
+                                csr_block_starts(indptr, 1, 1), out)  # fmt: skip
+    return out
+
+
+def _use_parallel_csr(data: np.ndarray, parallel: bool | None) -> bool:
+    if parallel is None:
+        return data.shape[0] >= _config.PARALLEL_MIN_ELEMENTS
+    return bool(parallel)
 
 
 def streaming_read(X: np.ndarray) -> float:

@@ -4,7 +4,8 @@ This is the "linear regression from scratch" tutorial, with its typos fixed. It 
 the tutorial's shapes (y of shape (n, 1), w of shape (d, 1)) as well as flat ones
 (y (n,), w (d,)), and several targets (y (n, k), w (d, k)). ``fit`` is solver="gd",
 ``fit_accelerated`` solver="agd", ``fit_sgd`` solver="sgd". Keep it plain: it is
-also the documentation of what the kernels and solvers compute.
+also the documentation of what the kernels and solvers compute. X may be a SciPy sparse
+matrix as well (its products are SciPy's): the twin of the sparse kernels.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import numpy as np
 
 def forward(X, w, b):
     """y_pred = X @ w + b"""
-    return np.dot(X, w) + b
+    return X @ w + b
 
 
 def mse(y, y_pred):
@@ -26,7 +27,7 @@ def gradient(X, y, y_pred):
     """Gradients of the MSE: dw = -2/n X.T (y - y_pred), db = -2/n sum(y - y_pred)."""
     n = X.shape[0]
     residual = y - y_pred
-    dw = -2 / n * np.dot(X.T, residual)
+    dw = -2 / n * (X.T @ residual)
     db = -2 / n * np.sum(residual, axis=0)
     return dw, db
 
@@ -106,7 +107,7 @@ def fit_sgd(X, y, w, b, lr, num_epochs, batch_size):
         for start in range(0, n, batch_size):
             Xb, yb = X[start : start + batch_size], y[start : start + batch_size]
             y_pred = forward(Xb, w, b)
-            epoch_loss += mse(yb, y_pred) * len(Xb) / n
+            epoch_loss += mse(yb, y_pred) * Xb.shape[0] / n
             dw, db = gradient(Xb, yb, y_pred)
             w, b = step(w, b, dw, db, lr)
         loss_history.append(epoch_loss)

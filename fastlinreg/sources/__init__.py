@@ -1,23 +1,32 @@
 """Where the rows come from: every data source a solver can read, behind one protocol.
 
 :mod:`.base` states the protocol (:class:`DataSource`, its optional capabilities
-:class:`SliceableSource` and :class:`FactoringSource`, and :class:`PassSource`, the part
-an objective reads); a new source is a module of its own here that offers it. The
-sources: :mod:`.memory` (arrays in RAM), :mod:`.file` (``.npy``, ``.csv``, ``.parquet``
-files read in row batches, with its readers in :mod:`._readers`), :mod:`.dask` (Dask
+:class:`SliceableSource`, :class:`FactoringSource` and :class:`ColumnFactoringSource`,
+and :class:`PassSource`, the part an objective reads); a new source is a module of its
+own here that offers it. The sources: :mod:`.memory` (arrays in RAM), :mod:`.sparse`
+(SciPy sparse X, in CSR form), :mod:`.file` (``.npy``, ``.csv``, ``.parquet`` files read
+in row batches, with its readers in :mod:`._readers`), :mod:`.dask` (Dask
 arrays and DataFrames, one task per chunk) and :mod:`.precomputed` (the triangular
 factor, which stands in for the rows once one pass has built it). The pass that builds
 the factor is in :mod:`._factor`, its block arithmetic in :mod:`._tsqr`, and the scaling
 that keeps squares of tiny and huge values finite in :mod:`._powers_of_two`.
 """
 
-from .base import DataSource, FactoringSource, PassSource, SliceableSource
+from .base import (
+    ColumnFactoringSource,
+    DataSource,
+    FactoringSource,
+    PassSource,
+    SliceableSource,
+)
 from .dask import DaskSource
 from .file import FileSource
 from .memory import InMemorySource
 from .precomputed import PrecomputedSource
+from .sparse import SparseSource
 
 __all__ = [
+    "ColumnFactoringSource",
     "DaskSource",
     "DataSource",
     "FactoringSource",
@@ -26,8 +35,14 @@ __all__ = [
     "PassSource",
     "PrecomputedSource",
     "SliceableSource",
+    "SparseSource",
 ]
 
 # Checked by mypy: each source offers its part of the protocol.
-_DATA_SOURCES: tuple[type[DataSource], ...] = (InMemorySource, FileSource, DaskSource)
+_DATA_SOURCES: tuple[type[DataSource], ...] = (
+    InMemorySource,
+    FileSource,
+    DaskSource,
+    SparseSource,
+)
 _PASS_SOURCES: tuple[type[PassSource], ...] = (PrecomputedSource, *_DATA_SOURCES)

@@ -31,7 +31,13 @@ import numpy as np
 from . import _tsqr as tsqr
 from ._powers_of_two import column_norms, power_of_two_exponents, power_of_two_scale
 from ._tsqr import Factor
-from .base import DataSource, FactoringSource, refuse_bad_values, squares_limit
+from .base import (
+    ColumnFactoringSource,
+    DataSource,
+    FactoringSource,
+    refuse_bad_values,
+    squares_limit,
+)
 
 __all__ = [
     "CONSTANT_COLUMN_ROUNDINGS",
@@ -80,9 +86,12 @@ def triangular_factor(source: DataSource) -> Factor:
 def column_factor(source: DataSource) -> Factor:
     """A :class:`Factor` good enough for feature scaling, in one checked pass: the whole
     factor where the source computes it in place (a Dask cluster), else only its
-    diagonal (each column's centred norm) and the means, from ``row_blocks()``."""
+    diagonal (each column's centred norm) and the means: the source's own
+    ``column_factor()`` where it has one (sparse X), else from ``row_blocks()``."""
     if isinstance(source, FactoringSource):
         return triangular_factor(source)
+    if isinstance(source, ColumnFactoringSource):
+        return _checked_pass(source, source.column_factor)
     return _checked_pass(source, lambda: _diagonal_factor(source))
 
 

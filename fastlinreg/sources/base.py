@@ -2,13 +2,15 @@
 
 A new source (sparse X, a database cursor, ...) goes in a module of its own in this
 package and offers every member of :class:`DataSource`; solvers then run on it unchanged.
-Two capabilities are optional, and asked through ``isinstance`` against their runtime
+Three capabilities are optional, and asked through ``isinstance`` against their runtime
 protocols (never ``hasattr``):
 
 - :class:`SliceableSource` (``rows(start, stop)``, for ``sgd``'s mini-batches):
   :class:`fastlinreg.sources.InMemorySource`;
 - :class:`FactoringSource` (``triangular_factor()``, the factor computed where the data
-  lives rather than from ``row_blocks()`` here): :class:`fastlinreg.sources.DaskSource`.
+  lives rather than from ``row_blocks()`` here): :class:`fastlinreg.sources.DaskSource`;
+- :class:`ColumnFactoringSource` (``column_factor()``, the columns' means and norms
+  for feature scaling without dense blocks): :class:`fastlinreg.sources.SparseSource`.
 
 :class:`PassSource` is the part of the protocol a solver's objective reads (the passes
 and the sizes they need). :class:`fastlinreg.sources.PrecomputedSource`, which answers
@@ -149,6 +151,20 @@ class FactoringSource(Protocol):
 
     def triangular_factor(self) -> Factor:
         """The factor of all rows, in y's own units; refuses bad values as a pass does."""
+
+
+@runtime_checkable
+class ColumnFactoringSource(Protocol):
+    """A :class:`DataSource` that finds its columns' means and centred norms (feature
+    scaling) without the dense blocks of ``row_blocks()``: a sparse X, whose blocks
+    would be wide and mostly zeros. Asked with ``isinstance(source,
+    ColumnFactoringSource)``."""
+
+    def column_factor(self) -> Factor:
+        """A :class:`Factor` of X alone (no targets) whose R may be the single row of
+        the columns' centred, weighted norms: feature scaling reads only R's column
+        norms, the means and the total weight. NaN and infinity propagate into it (the
+        caller checks it and asks ``check_values`` to name them)."""
 
 
 class ArrayShapes:

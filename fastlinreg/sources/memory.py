@@ -86,17 +86,8 @@ class InMemorySource(ArrayShapes):
             of the largest value of a column that overflows.
         """
         n_columns = self.n_features + self.n_targets
-        limit = squares_limit(n_columns)
-        weights = self.sample_weight
-        heaviest = 1.0 if weights is None else max(1.0, float(np.max(weights, initial=0.0)))
         for name, values, scale in (("X", self.X, 1.0), ("y", self.Y, self.y_scale)):
-            # The common case in one read: plain sums of squares far from overflowing
-            # (those of y / y_scale, against the limit divided by y_scale²).
-            with np.errstate(over="ignore"):
-                if _sum_of_squares(values) * heaviest <= limit / scale / scale:
-                    continue
-            _refuse_non_finite(name, values)
-            _refuse_overflowing_columns(name, values, scale, weights, limit, n_columns)
+            refuse_bad_array(name, values, scale, self.sample_weight, n_columns)
 
     @property
     def dtype(self) -> np.dtype:
@@ -155,6 +146,24 @@ class InMemorySource(ArrayShapes):
             yield self.X[rows], self.Y[rows], weights
 
 
+def refuse_bad_array(
+    name: str, values: np.ndarray, scale: float, weights: np.ndarray | None, n_columns: int
+) -> None:
+    """ValueError naming the row and column of the first NaN or infinity of ``values``
+    (2-D, the array called ``name``, whose true values are values * scale), or of the
+    largest value of a column whose weighted norm is beyond :func:`squares_limit` of
+    ``n_columns``. One read of the array when it is fine."""
+    limit = squares_limit(n_columns)
+    heaviest = 1.0 if weights is None else max(1.0, float(np.max(weights, initial=0.0)))
+    # The common case in one read: plain sums of squares far from overflowing (those of
+    # y / y_scale, against the limit divided by y_scale²).
+    with np.errstate(over="ignore"):
+        if _sum_of_squares(values) * heaviest <= limit / scale / scale:
+            return
+    _refuse_non_finite(name, values)
+    _refuse_overflowing_columns(name, values, scale, weights, limit, n_columns)
+
+
 def _sum_of_squares(A: np.ndarray) -> float:
     """Sum of the squares of all values of A (2-D, float32/float64), in float64: NaN
     if A holds a NaN, inf if an infinity or if the sum overflows. One read of A."""
@@ -195,14 +204,20 @@ def _refuse_overflowing_columns(name, A, scale, weights, limit, columns) -> None
     for column in np.flatnonzero(~(norms <= limit))[:1]:
         row = int(np.argmax(np.abs(A[:, column])))
         value = float(A[row, column]) * scale
-        weight = "" if weights is None else " (weighted by sample_weight)"
-        raise ValueError(
-            f"Input {name} holds {value:.3g} at row {row}, column {column}: the root of the "
-            f"sum of squares of its column{weight}, {norms[column]:.3g}, is beyond "
-            f"{limit:.3g}, the most float64 leaves room for (its largest number over "
-            f"{np.finfo(np.float64).max / limit:.3g}, for the sums of {columns} columns of X "
-            f"and y). Rescale {name}, e.g. divide it by a power of two."
-        )
+        raise overflow_error(name, value, row, column, norms[column], limit, columns, weights)
+
+
+def overflow_error(name, value, row, column, norm, limit, columns, weights) -> ValueError:
+    """The error for a column of ``name`` whose weighted norm ``norm`` is beyond
+    ``limit``, naming its largest value, at (row, column)."""
+    weight = "" if weights is None else " (weighted by sample_weight)"
+    return ValueError(
+        f"Input {name} holds {value:.3g} at row {row}, column {column}: the root of the "
+        f"sum of squares of its column{weight}, {norm:.3g}, is beyond "
+        f"{limit:.3g}, the most float64 leaves room for (its largest number over "
+        f"{np.finfo(np.float64).max / limit:.3g}, for the sums of {columns} columns of X "
+        f"and y). Rescale {name}, e.g. divide it by a power of two."
+    )
 
 
 def _refuse_non_finite(name: str, A: np.ndarray) -> None:

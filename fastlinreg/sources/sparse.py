@@ -1,0 +1,247 @@
+"""A sparse X in memory as a data source: SciPy CSR rows, never densified whole.
+
+:class:`SparseSource` offers the whole protocol of
+:class:`fastlinreg.sources.base.DataSource` with the fused CSR kernels
+(``fastlinreg.kernels.csr_loss_grad``: one read of the stored entries per pass), the
+optional :class:`fastlinreg.sources.base.SliceableSource` (``rows``: sgd's mini-batches
+are views of the CSR arrays) and :class:`fastlinreg.sources.base.ColumnFactoringSource`
+(the columns' means and centred norms for feature scaling, from the stored entries).
+
+The intercept and feature scaling cost no memory: the solvers never centre X, they
+move the intercept instead (b - w @ center, see ``fastlinreg._objective``), so a centred
+X, which would be dense, is never made. Only ``row_blocks`` (the precompute pass, and
+sgd's largest row) hands out dense blocks, a few MiB of rows at a time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, nullcontext
+
+import numpy as np
+import scipy.sparse
+
+from .. import _config, _jit_sparse, kernels
+from ..kernels import CSRRows
+from ._powers_of_two import power_of_two_exponents, power_of_two_scale
+from ._tsqr import Factor
+from .base import squares_limit
+from .memory import overflow_error, refuse_bad_array
+
+# A dense block of row_blocks() holds at most this many bytes (fewer rows than the
+# precompute pass would take for X wider than 2048 columns).
+_DENSE_BLOCK_BYTES = 64 * 1024 * 1024
+
+
+class SparseSource:
+    """A sparse X (n, d) in CSR form, targets Y (n, k) and optional row weights.
+
+    Parameters
+    ----------
+    X : scipy.sparse CSR matrix or array, or :class:`fastlinreg.kernels.CSRRows`
+        float32 or float64, int32 or int64 indices; never written. Used as it is when
+        in canonical form (sorted indices, no duplicates); otherwise the source holds a
+        canonical copy (duplicates added, as SciPy's products add them).
+    Y, sample_weight, parallel, y_scale
+        As for :class:`fastlinreg.sources.InMemorySource`.
+    """
+
+    #: A pass reads all of X: solvers should not spend passes on extras.
+    cheap_passes = False
+    #: The passes do not look for NaN or infinity: call :meth:`check_values` first.
+    checks_while_reading = False
+
+    def __init__(
+        self,
+        X,
+        Y: np.ndarray,
+        sample_weight: np.ndarray | None = None,
+        *,
+        parallel: bool | None = None,
+        y_scale: float | None = None,
+    ):
+        if not isinstance(X, CSRRows):
+            if X.format != "csr":
+                raise TypeError(f"SparseSource needs CSR rows, got the {X.format} format")
+            if not X.has_canonical_format:
+                X = X.copy()  # the caller's matrix is never modified
+                X.sum_duplicates()
+            X = CSRRows(X.data, X.indices, X.indptr, X.shape[1])
+        self.X = X
+        self.Y = np.asfortranarray(Y, dtype=X.dtype)
+        if y_scale is None:
+            y_scale = power_of_two_scale(self.Y)
+            if y_scale != 1.0:
+                self.Y = np.asfortranarray(self.Y / y_scale)  # exact: a power of two
+        self.y_scale = float(y_scale)
+        self.sample_weight = (
+            None if sample_weight is None else np.ascontiguousarray(sample_weight, np.float64)
+        )
+        self.parallel = parallel
+        self._block_starts: np.ndarray | None = None
+
+    @property
+    def n_samples(self) -> int:
+        return int(self.X.shape[0])
+
+    @property
+    def n_features(self) -> int:
+        return int(self.X.n_features)
+
+    @property
+    def n_targets(self) -> int:
+        return int(self.Y.shape[1])
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.X.dtype
+
+    @property
+    def total_weight(self) -> float:
+        return float(self.n_samples if self.sample_weight is None else np.sum(self.sample_weight))
+
+    def repeated_passes(self) -> AbstractContextManager[SparseSource]:
+        """The source itself: its passes cost nothing beyond their read of X."""
+        return nullcontext(self)
+
+    def rows(self, start: int, stop: int) -> SparseSource:
+        """The source of rows [start, stop): views of the CSR arrays, nothing copied."""
+        X = self.X
+        weights = None if self.sample_weight is None else self.sample_weight[start:stop]
+        rows = CSRRows(X.data, X.indices, X.indptr[start : stop + 1], X.n_features)
+        return SparseSource(
+            rows, self.Y[start:stop], weights, parallel=self.parallel, y_scale=self.y_scale
+        )
+
+    def _layout(self) -> np.ndarray:
+        # Computed once: a fit runs many passes over the same rows.
+        if self._block_starts is None:
+            self._block_starts = kernels.csr_block_starts(
+                self.X.indptr, self.n_features, self.n_targets
+            )
+        return self._block_starts
+
+    def loss_grad(self, W: np.ndarray, b: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+        """(Weighted) MSE over rows and targets, and the gradients of each target's MSE:
+        one fused pass over the stored entries for all targets."""
+        loss, G, gb = kernels.csr_loss_grad(
+            self.X,
+            self.Y,
+            W,
+            b,
+            sample_weight=self.sample_weight,
+            parallel=self.parallel,
+            block_starts=self._layout(),
+        )
+        return loss, G, np.asarray(gb)
+
+    def hessian_vector(self, V: np.ndarray, vb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The MSE's Hessian times (V, vb): the gradient at (V, vb) against zero targets."""
+        zeros = np.broadcast_to(
+            np.zeros((1, V.shape[0]), dtype=self.X.dtype), (self.n_samples, V.shape[0])
+        )
+        _, hv, hvb = kernels.csr_loss_grad(
+            self.X,
+            zeros,
+            V,
+            vb,
+            sample_weight=self.sample_weight,
+            parallel=self.parallel,
+            block_starts=self._layout(),
+        )
+        return hv, np.asarray(hvb)
+
+    def dense_rows(self, start: int, stop: int) -> np.ndarray:
+        """Rows [start, stop) of X as a dense (stop - start, d) array (a new one)."""
+        data, indices, indptr = self.X.data, self.X.indices, self.X.indptr
+        first, last = int(indptr[start]), int(indptr[stop])
+        block = scipy.sparse.csr_matrix(
+            (data[first:last], indices[first:last], indptr[start : stop + 1] - first),
+            shape=(stop - start, self.n_features),
+        )
+        return block.toarray()
+
+    def row_blocks(self) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray | None]]:
+        """(X rows densified, Y rows, weights or None) in fixed consecutive blocks: the
+        precompute pass's blocks, at most _DENSE_BLOCK_BYTES each."""
+        columns = self.n_features + self.n_targets
+        block = min(
+            _config.rows_per_factor_block(columns), max(1, _DENSE_BLOCK_BYTES // (8 * columns))
+        )
+        for start in range(0, self.n_samples, block):
+            stop = min(start + block, self.n_samples)
+            weights = None if self.sample_weight is None else self.sample_weight[start:stop]
+            yield self.dense_rows(start, stop), self.Y[start:stop], weights
+
+    def column_factor(self) -> Factor:
+        """Each column's weighted mean and centred norm (zeros included) from the stored
+        entries alone: a :class:`Factor` whose R is the single row of those norms, which
+        is all feature scaling reads of it. Columns beyond 2**±256 are scaled by powers
+        of two before they are squared."""
+        X, d = self.X, self.n_features
+        largest = np.zeros(d)
+        entries = slice(int(X.indptr[0]), int(X.indptr[-1]))
+        _jit_sparse.csr_column_largest(X.data[entries], X.indices[entries], largest)
+        exponents = power_of_two_exponents(largest[None, :])
+        weighted = self.sample_weight is not None
+        weights = self.sample_weight if weighted else kernels._NO_WEIGHTS
+        sums, squares = np.empty(d), np.empty(d)
+        total = _jit_sparse.csr_column_moments(
+            X.data, X.indices, X.indptr, weights, weighted, np.ldexp(1.0, -exponents), sums, squares
+        )
+        if total <= 0.0:
+            raise ValueError("sample_weight sums to zero: there is nothing to fit")
+        norms = np.ldexp(np.sqrt(squares), exponents)
+        mean = np.ldexp(sums / total, exponents)
+        return Factor(norms[None, :], mean, total, d)
+
+    def check_values(self) -> None:
+        """Refuse NaN and infinity in X's stored entries and in Y, naming the row and
+        column, and columns whose (weighted) norm is beyond float64, naming their
+        largest value. One read of the entries and Y (more on the error path)."""
+        X, d = self.X, self.n_features
+        n_columns = d + self.n_targets
+        data = X.data[X.indptr[0] : X.indptr[-1]]
+        weights = self.sample_weight
+        heaviest = 1.0 if weights is None else max(1.0, float(np.max(weights, initial=0.0)))
+        limit = squares_limit(n_columns)
+        with np.errstate(over="ignore", invalid="ignore"):
+            plain = float(np.dot(data, data)) if data.dtype == np.float64 else None
+            if plain is None:
+                plain = float(np.sum(np.square(data, dtype=np.float64)))
+            fine = plain * heaviest <= limit
+        if not fine:
+            self._refuse_bad_entries(limit, n_columns)
+        refuse_bad_array("y", self.Y, self.y_scale, weights, n_columns)
+
+    def _refuse_bad_entries(self, limit: float, n_columns: int) -> None:
+        """ValueError naming X's first non-finite entry, or the largest entry of the
+        first column whose weighted norm exceeds ``limit``."""
+        X, d = self.X, self.n_features
+        offset = int(X.indptr[0])
+        data = X.data[offset : X.indptr[-1]]
+        indices = X.indices[offset : X.indptr[-1]]
+        entry_rows = np.repeat(np.arange(self.n_samples), np.diff(X.indptr))
+        bad = np.flatnonzero(~np.isfinite(data))
+        if bad.size:
+            p = bad[0]
+            what = "NaN" if np.isnan(data[p]) else "infinity"
+            raise ValueError(
+                f"Input X contains {what} at row {entry_rows[p]}, column {indices[p]}."
+            )
+        largest = np.zeros(d)
+        _jit_sparse.csr_column_largest(data, indices, largest)
+        exponents = power_of_two_exponents(largest[None, :])
+        scaled = np.ldexp(np.asarray(data, np.float64), -exponents[indices])
+        if self.sample_weight is not None:
+            scaled *= np.sqrt(self.sample_weight[entry_rows])
+        squares = np.bincount(indices, weights=scaled**2, minlength=d)
+        with np.errstate(over="ignore"):
+            norms = np.ldexp(np.sqrt(squares), exponents)
+        for column in np.flatnonzero(~(norms <= limit))[:1]:
+            in_column = np.flatnonzero(indices == column)
+            p = in_column[np.argmax(np.abs(data[in_column]))]
+            raise overflow_error(
+                "X", float(data[p]), int(entry_rows[p]), int(column), norms[column], limit,
+                n_columns, self.sample_weight,
+            )  # fmt: skip
