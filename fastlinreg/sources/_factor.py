@@ -57,8 +57,8 @@ CONSTANT_COLUMN_ROUNDINGS = 16.0
 
 def triangular_factor(source: DataSource) -> Factor:
     """One pass over ``source.row_blocks()``: the :class:`Factor` of all its rows, in y's
-    own units. A :class:`fastlinreg.sources.base.FactoringSource` computes it where its
-    data lives. The values are not read beforehand to check them: the factor vouches for
+    own units. A :class:`fastlinreg.sources.base.FactoringSource` computes it itself
+    (where its data lives, or from a sparse Gram matrix) unless it returns None. The values are not read beforehand to check them: the factor vouches for
     them (see :func:`_checked_pass`), so X is read once.
 
     Raises
@@ -72,7 +72,9 @@ def triangular_factor(source: DataSource) -> Factor:
 
     def factor_pass() -> Factor:
         if isinstance(source, FactoringSource):
-            return source.triangular_factor()
+            factor = source.triangular_factor()
+            if factor is not None:
+                return factor
         R, mean, total = _one_pass(source, tsqr.block_factor, tsqr.stack_factors)
         if source.y_scale != 1.0:  # the source's y is y / y_scale (a power of two): exact
             d = source.n_features
@@ -84,14 +86,14 @@ def triangular_factor(source: DataSource) -> Factor:
 
 
 def column_factor(source: DataSource) -> Factor:
-    """A :class:`Factor` good enough for feature scaling, in one checked pass: the whole
-    factor where the source computes it in place (a Dask cluster), else only its
-    diagonal (each column's centred norm) and the means: the source's own
-    ``column_factor()`` where it has one (sparse X), else from ``row_blocks()``."""
-    if isinstance(source, FactoringSource):
-        return triangular_factor(source)
+    """A :class:`Factor` good enough for feature scaling, in one checked pass: the
+    source's own ``column_factor()`` where it has one (sparse X), the whole factor where
+    the source computes it in place (a Dask cluster), else only its diagonal (each
+    column's centred norm) and the means, from ``row_blocks()``."""
     if isinstance(source, ColumnFactoringSource):
         return _checked_pass(source, source.column_factor)
+    if isinstance(source, FactoringSource):
+        return triangular_factor(source)
     return _checked_pass(source, lambda: _diagonal_factor(source))
 
 

@@ -151,6 +151,51 @@ def _cholesky_factor(gram: np.ndarray) -> np.ndarray | None:
     return R_scaled * norms if s[0] <= CHOLESKY_MAX_CONDITION * s[-1] else None
 
 
+# An eigenvalue of a unit-diagonal Gram matrix of p columns below this many times
+# p eps (1 + the centring's cancellation) is rounding: the direction of an exact
+# collinearity (one-hot columns that sum to the intercept's), whose true value is 0.
+GRAM_NULL_ROUNDINGS = 16.0
+
+
+def gram_factor(gram: np.ndarray, centring_ratio: float) -> np.ndarray | None:
+    """An upper triangular R with Rᵀ R = ``gram``, a centred Gram matrix made without
+    a centred copy of the rows (a sparse X's), when that is as accurate as the
+    Cholesky route of :func:`block_factor`; None otherwise.
+
+    ``centring_ratio`` is the largest mean² / variance of a column: centring XᵀX by
+    subtracting S mean meanᵀ loses that factor (plus one) of relative accuracy to
+    cancellation, so the conditioning allowed shrinks by it, keeping the dense route's
+    bound (condition² (1 + ratio) <= 2 CHOLESKY_MAX_CONDITION²: the dense route takes
+    ratio <= 1 and condition <= 100). Unlike that route this one also takes exact
+    collinearity: the scaled matrix's eigenvalues must each be either rounding (at most
+    GRAM_NULL_ROUNDINGS p eps (1 + ratio) of the largest: a direction without data,
+    set to 0) or resolved (at least the largest over the allowed condition²); one in
+    between (an ill-conditioned, not singular, X) returns None, and the caller factors
+    the rows by QR instead. Columns with a zero diagonal (no data) get zero columns.
+    """
+    if not np.all(np.isfinite(gram)):
+        return None
+    p = gram.shape[0]
+    norms = np.sqrt(np.maximum(np.diag(gram), 0.0))
+    data = np.flatnonzero(norms > 0.0)
+    R = np.zeros((p, p))
+    if data.size == 0:
+        return R
+    scaled = gram[np.ix_(data, data)] / np.outer(norms[data], norms[data])
+    eigenvalues, vectors = np.linalg.eigh(scaled)
+    largest = eigenvalues[-1]
+    inaccuracy = 1.0 + centring_ratio
+    rounding = GRAM_NULL_ROUNDINGS * data.size * np.finfo(np.float64).eps * inaccuracy
+    null = eigenvalues <= rounding * largest
+    resolved = eigenvalues * (2.0 * CHOLESKY_MAX_CONDITION**2 / inaccuracy) >= largest
+    if not np.all(null | resolved):
+        return None
+    # (sqrt(Λ) Vᵀ)ᵀ (sqrt(Λ) Vᵀ) = V Λ Vᵀ: its triangular factor is the Gram's.
+    roots = np.sqrt(eigenvalues[~null])[:, None] * vectors[:, ~null].T
+    R[np.ix_(data, data)] = r_factor(roots) * norms[data]
+    return R
+
+
 def r_factor(A: np.ndarray) -> np.ndarray:
     """The (p, p) triangular factor of A (m, p), zero-padded when m < p."""
     p = A.shape[1]

@@ -7,8 +7,9 @@ protocols (never ``hasattr``):
 
 - :class:`SliceableSource` (``rows(start, stop)``, for ``sgd``'s mini-batches):
   :class:`fastlinreg.sources.InMemorySource`;
-- :class:`FactoringSource` (``triangular_factor()``, the factor computed where the data
-  lives rather than from ``row_blocks()`` here): :class:`fastlinreg.sources.DaskSource`;
+- :class:`FactoringSource` (``triangular_factor()``, the factor computed by the source
+  rather than from ``row_blocks()`` here): :class:`fastlinreg.sources.DaskSource` (where
+  the data lives), :class:`fastlinreg.sources.SparseSource` (from the sparse Gram);
 - :class:`ColumnFactoringSource` (``column_factor()``, the columns' means and norms
   for feature scaling without dense blocks): :class:`fastlinreg.sources.SparseSource`.
 
@@ -145,12 +146,15 @@ class SliceableSource(Protocol):
 
 @runtime_checkable
 class FactoringSource(Protocol):
-    """A :class:`DataSource` that computes its triangular factor where its data lives (a
-    Dask cluster), in one pass of its own instead of ``row_blocks()`` here. Asked with
-    ``isinstance(source, FactoringSource)``."""
+    """A :class:`DataSource` that computes its triangular factor in a pass of its own
+    instead of ``row_blocks()`` here: where its data lives (a Dask cluster), or from
+    its sparse Gram matrix (a sparse X). Asked with ``isinstance(source,
+    FactoringSource)``."""
 
-    def triangular_factor(self) -> Factor:
-        """The factor of all rows, in y's own units; refuses bad values as a pass does."""
+    def triangular_factor(self) -> Factor | None:
+        """The factor of all rows, in y's own units; refuses bad values as a pass does.
+        None where the source cannot do better than ``row_blocks()`` for these rows
+        (the factor pass then reads those)."""
 
 
 @runtime_checkable
