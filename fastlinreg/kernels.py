@@ -356,6 +356,57 @@ def csr_predict(
     return out
 
 
+def csr_gram(
+    X, Y: np.ndarray, *, sample_weight: np.ndarray | None = None, parallel: bool | None = None
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """The weighted moments of [X Y] for a sparse X, in one pass over its stored entries.
+
+    Parameters
+    ----------
+    X : scipy.sparse CSR matrix or array, or :class:`CSRRows`, (n, d)
+    Y : ndarray of shape (n, k), any float dtype
+    sample_weight : ndarray of shape (n,), default=None
+    parallel : bool or None, default=None
+        As in :func:`csr_loss_grad`; the same bits either way.
+
+    Returns
+    -------
+    gram : ndarray of shape (d + k, d + k), float64
+        ``sum_i s_i z_i z_iᵀ``, z_i = [x_i y_i]: the uncentred Gram matrix, symmetric.
+    sums : ndarray of shape (d + k,)
+        ``sum_i s_i z_i``.
+    total_weight : float
+        ``sum_i s_i``.
+
+    Work: each row's stored entries squared (a one-hot row of c categories costs c²),
+    not n d². Blocks of rows keep partial (d + k)² matrices, at most
+    ``_config.SPARSE_PARTIALS_BYTES`` of them, added in block order.
+    """
+    data, indices, indptr = _check_csr(X)
+    n, d = X.shape
+    Y = np.asarray(Y)
+    if Y.ndim != 2 or Y.shape[0] != n:
+        raise ValueError(f"Y must have shape ({n}, n_targets) to match X, got {Y.shape}")
+    p = d + Y.shape[1]
+    weighted = sample_weight is not None
+    weights = np.ascontiguousarray(sample_weight, np.float64) if weighted else _NO_WEIGHTS
+    block_starts = csr_block_starts(indptr, p, p)
+    n_blocks = block_starts.shape[0] - 1
+    partial_gram = np.empty((n_blocks, p, p))
+    partial_sums = np.empty((n_blocks, p))
+    partial_weight = np.empty(n_blocks)
+    with _threads(_use_parallel_csr(data, parallel)):
+        _jit_sparse.csr_gram_partials(data, indices, indptr, Y, weights, weighted, block_starts,
+                                      partial_gram, partial_sums, partial_weight)  # fmt: skip
+    upper, sums, total = np.zeros((p, p)), np.zeros(p), 0.0
+    for blk in range(n_blocks):  # in block order: the same bits on any thread count
+        upper += partial_gram[blk]
+        sums += partial_sums[blk]
+        total += float(partial_weight[blk])
+    gram = upper + np.triu(upper, 1).T
+    return gram, sums, total
+
+
 def _use_parallel_csr(data: np.ndarray, parallel: bool | None) -> bool:
     if parallel is None:
         return data.shape[0] >= _config.PARALLEL_MIN_ELEMENTS
@@ -369,3 +420,14 @@ def streaming_read(X: np.ndarray) -> float:
     if not np.shares_memory(flat, X):
         raise ValueError("streaming_read needs a contiguous X")
     return float(_jit.streaming_sum(flat, 1 << 15))
+
+
+def csr_streaming_read(X) -> float:
+    """Sum of a CSR X's stored values plus the sum of its column indices, each array read
+    once in parallel: the memory-bandwidth bound of an epoch over sparse X (the
+    benchmarks' "stream"). Row pointers and y are left out: a fraction of the bytes."""
+    data, indices, indptr = _check_csr(X)
+    entries = slice(int(indptr[0]), int(indptr[-1]))
+    return float(_jit.streaming_sum(data[entries], 1 << 15)) + float(
+        _jit.streaming_sum(indices[entries], 1 << 15)
+    )

@@ -419,3 +419,49 @@ def test_the_gram_route_is_taken_where_accurate_and_refused_where_not():
     assert SparseSource(X, y[:, None], weights).triangular_factor() is None
     with pytest.raises(ValueError, match="at least one non-zero"):
         LinearRegression(solver="exact").fit(X, y, sample_weight=weights)
+
+
+def test_tiny_y_float32_and_weighted_checks():
+    X, y = sparse_problem()
+    tiny = LinearRegression(solver="agd", precompute=False).fit(X, y * 2.0**-600)
+    plain = LinearRegression(solver="agd", precompute=False).fit(X, y)
+    np.testing.assert_allclose(tiny.coef_ * 2.0**600, plain.coef_, rtol=1e-12)
+    X32 = X.astype(np.float32)
+    X32.data[5] = np.nan
+    with pytest.raises(ValueError, match="X contains NaN at row"):
+        LinearRegression(solver="sgd").fit(X32, y)
+    huge = X.copy()
+    huge.data[:] = 1e305  # finite, but weighted by 2 the column norms overflow
+    with pytest.raises(ValueError, match=r"\(weighted by sample_weight\)"):
+        model = LinearRegression(solver="agd", precompute=False)
+        model.fit(huge, y, sample_weight=np.full(300, 2.0))
+    with pytest.raises(ValueError, match="sums to zero"):
+        factor_pass.column_factor(SparseSource(X, y[:, None], np.zeros(300)))
+
+
+def test_a_matrix_without_entries_fits_the_mean():
+    y = np.arange(10.0)
+    model = LinearRegression(solver="exact").fit(sp.csr_matrix((10, 4)), y)
+    assert np.array_equal(model.coef_, np.zeros(4)) and model.intercept_ == pytest.approx(4.5)
+    constant = LinearRegression(solver="exact").fit(sp.csr_matrix((10, 4)), np.ones(10))
+    assert constant.intercept_ == 1.0 and np.array_equal(constant.coef_, np.zeros(4))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_gram_kernel_is_scipys_product(dtype, weighted, restore_threads, monkeypatch):
+    monkeypatch.setattr(_config, "SPARSE_BLOCK_WORK", 200)  # several blocks
+    X, Y = sparse_problem(k=2, dtype=dtype)
+    X = shuffled_with_duplicates(X).astype(dtype)
+    s = np.random.default_rng(6).uniform(0.0, 2.0, 300) if weighted else np.ones(300)
+    gram, sums, total = kernels.csr_gram(X, Y, sample_weight=s if weighted else None)
+    Z = np.hstack([X.astype(np.float64).toarray(), Y])
+    np.testing.assert_allclose(gram, Z.T @ (s[:, None] * Z), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(sums, s @ Z, rtol=1e-12)
+    assert total == pytest.approx(s.sum())
+    assert np.array_equal(gram, gram.T)
+    numba.set_num_threads(1)
+    again = kernels.csr_gram(X, Y, sample_weight=s if weighted else None, parallel=True)
+    assert np.array_equal(again[0], gram) and np.array_equal(again[1], sums)
+    with pytest.raises(ValueError, match="Y must have shape"):
+        kernels.csr_gram(X, Y[:, 0])

@@ -58,8 +58,9 @@ CONSTANT_COLUMN_ROUNDINGS = 16.0
 def triangular_factor(source: DataSource) -> Factor:
     """One pass over ``source.row_blocks()``: the :class:`Factor` of all its rows, in y's
     own units. A :class:`fastlinreg.sources.base.FactoringSource` computes it itself
-    (where its data lives, or from a sparse Gram matrix) unless it returns None. The values are not read beforehand to check them: the factor vouches for
-    them (see :func:`_checked_pass`), so X is read once.
+    (where its data lives, or from a sparse Gram matrix) unless it returns None. The
+    values are not read beforehand to check them: the factor vouches for them (see
+    :func:`_checked_pass`), so X is read once.
 
     Raises
     ------

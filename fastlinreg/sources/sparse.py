@@ -27,7 +27,7 @@ import scipy.sparse
 from .. import _config, _jit_sparse, kernels
 from ..kernels import CSRRows
 from ._powers_of_two import max_abs, power_of_two_exponents, power_of_two_scale
-from ._tsqr import Factor, gram_factor, single_threaded_blas
+from ._tsqr import Factor, gram_factor
 from .base import squares_limit
 from .memory import overflow_error, refuse_bad_array
 
@@ -176,23 +176,12 @@ class SparseSource:
             weights = None if self.sample_weight is None else self.sample_weight[start:stop]
             yield self.dense_rows(start, stop), self.Y[start:stop], weights
 
-    def to_scipy(self) -> scipy.sparse.csr_matrix:
-        """X as a SciPy CSR matrix over the same data and indices (indptr rebased to 0
-        for a slice of rows: a copy of indptr alone)."""
-        X = self.X
-        first, last = int(X.indptr[0]), int(X.indptr[-1])
-        indptr = X.indptr if first == 0 else X.indptr - first
-        return scipy.sparse.csr_matrix(
-            (X.data[first:last], X.indices[first:last], indptr), shape=X.shape
-        )
-
     def triangular_factor(self) -> Factor | None:
-        """The factor of [X Y] from its Gram matrix, made by SciPy's sparse product
-        (work of about the sum of each row's stored entries squared, not n d²) and
-        centred afterwards, where :func:`fastlinreg.sources._tsqr.gram_factor` finds
-        that as accurate as the dense pass; None otherwise (columns beyond 2**±256, a
-        NaN or infinity, an ill-conditioned X), and the factor pass then factors dense
-        blocks of rows. With sample weights, X's entries are weighted in a copy."""
+        """The factor of [X Y] from its Gram matrix (``fastlinreg.kernels.csr_gram``:
+        work of about each row's stored entries squared, not n d²), centred afterwards,
+        where :func:`fastlinreg.sources._tsqr.gram_factor` finds that as accurate as the
+        dense pass; None otherwise (columns beyond 2**±256, a NaN or infinity, an
+        ill-conditioned X), and the factor pass then factors dense blocks of rows."""
         X, d = self.X, self.n_features
         entries = slice(int(X.indptr[0]), int(X.indptr[-1]))
         largest = np.zeros(d)
@@ -200,25 +189,12 @@ class SparseSource:
         extremes = np.concatenate([largest, max_abs(self.Y)])[None, :]
         if not np.all(np.isfinite(extremes)) or np.any(power_of_two_exponents(extremes)):
             return None
-        matrix = self.to_scipy()
-        Y = np.asarray(self.Y, dtype=np.float64)
-        weights = self.sample_weight
-        if weights is None:
-            weighted_X, weighted_Y, row_weights = matrix, Y, np.ones(self.n_samples)
-        else:
-            weighted_X = scipy.sparse.csr_matrix(matrix.multiply(weights[:, None]))
-            weighted_Y, row_weights = Y * weights[:, None], weights
-        total = float(np.sum(row_weights))
+        gram, sums, total = kernels.csr_gram(
+            X, self.Y, sample_weight=self.sample_weight, parallel=self.parallel
+        )
         if not total > 0.0:
             return None  # the pass says what is wrong
-        p = d + self.n_targets
-        gram = np.empty((p, p))
-        with single_threaded_blas():  # Yᵀ Y's bits must not depend on BLAS threads
-            gram[:d, :d] = (matrix.T @ weighted_X).toarray()
-            gram[:d, d:] = matrix.T @ weighted_Y
-            gram[d:, d:] = Y.T @ weighted_Y
-        gram[d:, :d] = gram[:d, d:].T
-        mean = np.concatenate([matrix.T @ row_weights, weighted_Y.sum(axis=0)]) / total
+        mean = sums / total
         mean_squares = total * mean**2
         gram -= total * np.outer(mean, mean)
         spread = np.diag(gram) > 0.0

@@ -1,0 +1,146 @@
+"""One epoch over a sparse (CSR) X: the fused kernel vs SciPy's two products vs a
+streaming read of the stored entries.
+
+Each group ``sparse-epoch|{n}x{d}|{entries per row}`` holds: "serial" and "parallel"
+(``kernels.csr_loss_grad`` on one thread / all of numba's), "scipy" (``reference.loss_grad``
+on the CSR matrix: ``X @ w``, then ``X.T @ r``), "stream" (``kernels.csr_streaming_read``:
+the values and column indices read once, in parallel; the memory bound of an epoch) and
+"predict" (``kernels.csr_predict``, parallel). extra_info records ``ratio_to_stream`` and
+``ratio_to_scipy`` (median / the same group's stream or scipy median, timed in this run's
+fixture). The issue's goals: parallel <= 1/2 of scipy, <= 1.5x stream.
+
+    python -m pytest benchmarks/test_sparse_epoch.py -m large --benchmark-enable \\
+        --benchmark-json sparse_epoch.json
+
+X's shapes: one-hot rows (8 categorical columns: 8 entries a row, categories drawn with
+a heavy tail, as real categories are), and uniformly random entries ("bag of words")
+at densities of 0.1% to 5%.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from fastlinreg import kernels, reference
+
+from ._common import benchmark_median, median_time
+
+ROUNDS = 7
+
+
+def one_hot(n: int, groups: int, levels: int, seed: int = 0) -> sp.csr_matrix:
+    """n rows of ``groups`` one-hot categorical columns of ``levels`` categories each,
+    drawn from a heavy-tailed (Pareto) distribution: a few common categories, many rare."""
+    rng = np.random.default_rng(seed)
+    categories = np.minimum((rng.pareto(1.5, size=(n, groups)) * 5).astype(np.int64), levels - 1)
+    columns = (categories + np.arange(groups) * levels).ravel().astype(np.int32)
+    indptr = np.arange(0, n * groups + 1, groups, dtype=np.int64)
+    X = sp.csr_matrix((np.ones(n * groups), columns, indptr), shape=(n, groups * levels))
+    X.sum_duplicates()
+    return X
+
+
+def random_rows(n: int, d: int, per_row: int, seed: int = 0) -> sp.csr_matrix:
+    """n rows of ``per_row`` entries each, at uniformly random columns of d (sorted, no
+    duplicates), standard normal values: bag-of-words or hashed features."""
+    rng = np.random.default_rng(seed)
+    columns = np.sort(rng.integers(0, d, size=(n, per_row), dtype=np.int64), axis=1)
+    X = sp.csr_matrix(
+        (rng.standard_normal(n * per_row), columns.ravel().astype(np.int32),
+         np.arange(0, n * per_row + 1, per_row, dtype=np.int64)),
+        shape=(n, d),
+    )  # fmt: skip
+    X.sum_duplicates()
+    return X
+
+
+SHAPES = [
+    # (name, builder, args)
+    pytest.param(("one-hot", one_hot, (2_000_000, 8, 60)), marks=pytest.mark.large,
+                 id="one-hot-2e6x480"),
+    pytest.param(("random", random_rows, (1_000_000, 100, 5)), marks=pytest.mark.large,
+                 id="random-1e6x100-5pct"),
+    pytest.param(("random", random_rows, (10_000_000, 1000, 10)), marks=pytest.mark.large,
+                 id="random-1e7x1000-1pct"),
+    pytest.param(("random", random_rows, (1_000_000, 100_000, 100)), marks=pytest.mark.large,
+                 id="random-1e6x1e5-0.1pct"),
+    pytest.param(("random", random_rows, (1_000_000, 1_000_000, 20)), marks=pytest.mark.large,
+                 id="random-1e6x1e6-20-per-row"),
+    pytest.param(("random", random_rows, (20_000, 50, 5)), id="smoke-20000x50"),
+]  # fmt: skip
+
+
+class Problem:
+    def __init__(self, name, builder, args):
+        self.X = builder(*args)
+        n, d = self.X.shape
+        rng = np.random.default_rng(1)
+        self.y = rng.standard_normal(n)
+        self.w = rng.standard_normal(d) / np.sqrt(self.X.nnz / n)
+        self.b = 0.5
+        per_row = self.X.nnz // n
+        self.group = f"sparse-epoch|{n}x{d}|{per_row}"
+        self.label = f"{name}|{n}x{d}|{per_row}"
+        self.expected = reference.loss_grad(self.X, self.y, self.w, self.b)
+        # The two yardsticks of this very matrix, measured in this run.
+        self.stream_s = median_time(lambda: kernels.csr_streaming_read(self.X), repeat=7)
+        self.scipy_s = median_time(self.run("scipy"), repeat=3)
+
+    def run(self, impl: str):
+        X, y, w, b = self.X, self.y, self.w, self.b
+        if impl == "serial":
+            return lambda: kernels.csr_loss_grad(X, y, w, b, parallel=False)
+        if impl == "parallel":
+            return lambda: kernels.csr_loss_grad(X, y, w, b, parallel=True)
+        if impl == "scipy":
+            return lambda: reference.loss_grad(X, y, w, b)
+        if impl == "stream":
+            return lambda: kernels.csr_streaming_read(X)
+        if impl == "predict":
+            out = np.empty(X.shape[0])
+            return lambda: kernels.csr_predict(X, w, b, parallel=True, out=out)
+        raise ValueError(impl)
+
+
+@pytest.fixture(scope="module", params=SHAPES)
+def problem(request):
+    yield Problem(*request.param)
+
+
+@pytest.mark.parametrize("impl", ["serial", "parallel", "scipy", "stream", "predict"])
+def test_sparse_epoch(benchmark, problem, impl):
+    f = problem.run(impl)
+    f()  # compile and warm the caches outside the timing
+    benchmark.group = problem.group
+    benchmark.name = f"{impl}|{problem.label}"
+    result = benchmark.pedantic(f, rounds=ROUNDS, iterations=1, warmup_rounds=1)
+    if impl in ("serial", "parallel", "scipy"):
+        loss, grad_w, grad_b = result
+        loss_e, grad_w_e, grad_b_e = problem.expected
+        scale = np.linalg.norm(grad_w_e) + abs(grad_b_e)
+        np.testing.assert_allclose(float(loss), float(loss_e), rtol=1e-10)
+        np.testing.assert_allclose(grad_w, grad_w_e, rtol=1e-10, atol=1e-10 * scale)
+        np.testing.assert_allclose(float(grad_b), float(grad_b_e), rtol=1e-10, atol=1e-10 * scale)
+    elif impl == "predict":
+        expected = problem.X @ problem.w + problem.b
+        atol = 1e-10 * np.abs(expected).max()
+        np.testing.assert_allclose(result, expected, rtol=1e-10, atol=atol)
+    X = problem.X
+    info = benchmark.extra_info
+    info.update(
+        impl=impl,
+        n=X.shape[0],
+        d=X.shape[1],
+        nnz=int(X.nnz),
+        bytes_entries=int(X.data.nbytes + X.indices.nbytes),
+        stream_bound_s=problem.stream_s,
+        scipy_s=problem.scipy_s,
+    )
+    median = benchmark_median(benchmark)
+    if median is None:  # --benchmark-disable: the smoke check above is all
+        return
+    info["ratio_to_stream"] = median / problem.stream_s
+    info["ratio_to_scipy"] = median / problem.scipy_s
+    info["gbps_entries"] = info["bytes_entries"] / median / 1e9
