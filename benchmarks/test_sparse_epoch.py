@@ -21,39 +21,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import scipy.sparse as sp
 
 from fastlinreg import kernels, reference
 
-from ._common import benchmark_median, median_time
+from ._common import benchmark_median, median_time, one_hot, random_rows
 
 ROUNDS = 7
-
-
-def one_hot(n: int, groups: int, levels: int, seed: int = 0) -> sp.csr_matrix:
-    """n rows of ``groups`` one-hot categorical columns of ``levels`` categories each,
-    drawn from a heavy-tailed (Pareto) distribution: a few common categories, many rare."""
-    rng = np.random.default_rng(seed)
-    categories = np.minimum((rng.pareto(1.5, size=(n, groups)) * 5).astype(np.int64), levels - 1)
-    columns = (categories + np.arange(groups) * levels).ravel().astype(np.int32)
-    indptr = np.arange(0, n * groups + 1, groups, dtype=np.int64)
-    X = sp.csr_matrix((np.ones(n * groups), columns, indptr), shape=(n, groups * levels))
-    X.sum_duplicates()
-    return X
-
-
-def random_rows(n: int, d: int, per_row: int, seed: int = 0) -> sp.csr_matrix:
-    """n rows of ``per_row`` entries each, at uniformly random columns of d (sorted, no
-    duplicates), standard normal values: bag-of-words or hashed features."""
-    rng = np.random.default_rng(seed)
-    columns = np.sort(rng.integers(0, d, size=(n, per_row), dtype=np.int64), axis=1)
-    X = sp.csr_matrix(
-        (rng.standard_normal(n * per_row), columns.ravel().astype(np.int32),
-         np.arange(0, n * per_row + 1, per_row, dtype=np.int64)),
-        shape=(n, d),
-    )  # fmt: skip
-    X.sum_duplicates()
-    return X
 
 
 SHAPES = [
