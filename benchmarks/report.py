@@ -2,7 +2,9 @@
 
 Usage::
 
-    python benchmarks/report.py RESULT.json [RESULT.json ...]
+    python benchmarks/report.py RESULT.json [RESULT.json ...] [--sparse-plot PNG]
+
+``--sparse-plot`` draws the sparse epochs (benchmarks/test_sparse_epoch.py) as a bar chart.
 """
 
 from __future__ import annotations
@@ -10,8 +12,10 @@ from __future__ import annotations
 import json
 import sys
 from collections import defaultdict
+from types import SimpleNamespace
 
 EPOCH_IMPLS = ("serial", "parallel", "numpy", "stream", "predict")
+SPARSE_IMPLS = ("serial", "parallel", "scipy", "stream", "predict")
 
 
 def _load(paths: list[str]) -> tuple[list[dict], list[dict]]:
@@ -82,6 +86,76 @@ def epoch_table(benches: list[dict]) -> list[str]:
     return out
 
 
+def _sparse_groups(benches: list[dict]) -> list[tuple[str, dict[str, dict]]]:
+    groups: dict[str, dict[str, dict]] = defaultdict(dict)
+    for b in benches:
+        if (b.get("group") or "").startswith("sparse-epoch|"):
+            groups[b["group"]][_impl(b)] = b
+    return list(groups.items())
+
+
+def sparse_epoch_table(benches: list[dict]) -> list[str]:
+    groups = _sparse_groups(benches)
+    if not groups:
+        return []
+    out = [
+        "| X | n | d | entries / row | serial ms | parallel ms | scipy ms | stream ms "
+        "| predict ms | parallel vs scipy | parallel / stream | serial / parallel |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for group, impls in groups:
+        _, shape, per_row = group.split("|")
+        n, d = (int(v) for v in shape.split("x"))
+        kind = next(iter(impls.values()))["name"].split("|")[1]
+        med = {k: v["stats"]["median"] for k, v in impls.items()}
+        ms = [_fmt(med[i] * 1e3, ".1f") if i in med else "" for i in SPARSE_IMPLS]
+        par = med.get("parallel")
+        vs_scipy = med["scipy"] / par if par and "scipy" in med else None
+        to_stream = par / med["stream"] if par and "stream" in med else None
+        threads = med["serial"] / par if par and "serial" in med else None
+        out.append(
+            f"| {kind} | {n:,} | {d:,} | {per_row} | "
+            + " | ".join(ms)
+            + f" | {_fmt(vs_scipy, '.2f')}x | {_fmt(to_stream, '.2f')} | {_fmt(threads, '.2f')}x |"
+        )
+    out.append("")
+    out.append(
+        "ms: median per epoch. scipy: `X @ w`, then `X.T @ r` (the reference on the CSR "
+        "matrix). stream: the stored values and column indices read once, in parallel. "
+        "parallel vs scipy: how many times faster."
+    )
+    return out
+
+
+def sparse_epoch_plot(benches: list[dict], path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from fastlinreg import plot_benchmark
+
+    rows = []
+    for group, impls in _sparse_groups(benches):
+        _, shape, per_row = group.split("|")
+        for impl in SPARSE_IMPLS:
+            if impl in impls:
+                median = impls[impl]["stats"]["median"]
+                rows.append(
+                    SimpleNamespace(
+                        implementation=impl,
+                        shape=f"{shape}\n{per_row} per row",
+                        dtype="float64",
+                        ms_per_epoch=median * 1e3,
+                        gb_per_s=None,
+                        stream_fraction=None,
+                    )
+                )
+    ax = plot_benchmark(rows, log=True)
+    ax.set_title("One epoch over sparse (CSR) X")
+    ax.figure.set_size_inches(10, 4.5)
+    ax.figure.tight_layout()
+    ax.figure.savefig(path, dpi=100)
+
+
 def compile_table(benches: list[dict]) -> list[str]:
     rows = [b for b in benches if (b.get("group") or "").startswith("compile|")]
     if not rows:
@@ -133,9 +207,21 @@ def main(argv: list[str]) -> int:
     if not argv:
         print(__doc__.strip(), file=sys.stderr)
         return 2
+    plot = None
+    if "--sparse-plot" in argv:
+        at = argv.index("--sparse-plot")
+        plot = argv[at + 1]
+        argv = argv[:at] + argv[at + 2 :]
     benches, machines = _load(argv)
-    parts = [header(benches, machines), epoch_table(benches), compile_table(benches)]
+    parts = [
+        header(benches, machines),
+        epoch_table(benches),
+        sparse_epoch_table(benches),
+        compile_table(benches),
+    ]
     print("\n\n".join("\n".join(p) for p in parts if p))
+    if plot:
+        sparse_epoch_plot(benches, plot)
     return 0
 
 

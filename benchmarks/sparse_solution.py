@@ -81,8 +81,8 @@ def methods(sgd_cap_s: float):
         found.append(
             (
                 "glum",
-                "GeneralizedLinearRegressor(family='normal', alpha=1e-8, gradient_tol=1e-10)",
-                lambda: GeneralizedLinearRegressor(family="normal", alpha=1e-8, gradient_tol=1e-10),
+                "GeneralizedLinearRegressor(family='normal', alpha=0, gradient_tol=1e-12)",
+                lambda: GeneralizedLinearRegressor(family="normal", alpha=0, gradient_tol=1e-12),
             )
         )
     except ImportError:

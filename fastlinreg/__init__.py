@@ -5,6 +5,7 @@ from .errors import DataError, DivergenceError, PredictionOverflowWarning
 from .estimator import LinearRegression, load
 from .plotting import plot_benchmark, plot_loss, plot_loss_vs_time, plot_predictions
 from .sources import FileSource
+from .sources.sparse import open_npz
 
 __version__ = "0.1.0"
 __all__ = [
@@ -14,6 +15,7 @@ __all__ = [
     "LinearRegression",
     "PredictionOverflowWarning",
     "load",
+    "open_npz",
     "plot_benchmark",
     "plot_loss",
     "plot_loss_vs_time",

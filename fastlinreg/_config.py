@@ -86,3 +86,6 @@ def rows_per_factor_block(n_columns: int) -> int:
 # depend on the matrix only, never on the thread count. A design choice, not tuned.
 SPARSE_BLOCK_WORK = 1 << 15
 SPARSE_PARTIALS_BYTES = 64 * 1024 * 1024
+# The Gram matrix's pass keeps a (d + k)² matrix per block: fewer of them (its rows cost
+# their entries squared, so its blocks are no less balanced for being longer).
+SPARSE_GRAM_PARTIALS_BYTES = 8 * 1024 * 1024

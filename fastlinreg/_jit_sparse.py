@@ -30,6 +30,24 @@ _THREE = np.uint64(3)
 _FOUR = np.uint64(4)
 
 
+@njit(**JIT_OPTIONS)
+def csr_block_cuts(indptr, n_blocks, starts):
+    """starts[b] = the first row i whose work before it, (indptr[i] - indptr[0]) + i,
+    reaches b * total // n_blocks (total: the work of all rows), for b in [0, n_blocks);
+    starts[n_blocks] = n. One walk over indptr, nothing allocated."""
+    n = indptr.shape[0] - 1
+    first = indptr[0]
+    total = (indptr[n] - first) + n
+    starts[0] = 0
+    blk = 1
+    for i in range(n + 1):
+        work = (indptr[i] - first) + i
+        while blk < n_blocks and work >= blk * total // n_blocks:
+            starts[blk] = i
+            blk += 1
+    starts[n_blocks] = n
+
+
 @njit(inline="always", **JIT_OPTIONS)
 def _row_dot(data, indices, start, stop, w):
     """sum_p data[p] * w[indices[p]] over p in [start, stop) (uint64), as four

@@ -37,9 +37,10 @@ _PRECOMPUTE_MIN_EPOCHS = 100
 # 11.4 s: python -m benchmarks.csv_files), while the pass costs about d / 2 epochs (460
 # at 1000 columns: benchmarks/bench_precompute.py), at BLAS speed.
 _EXACT_MAX_COLUMNS = 4096
-# ... but for a sparse X only up to the factor's own limit: the pass densifies its
-# blocks (O(n d²) work, however sparse X is), where an epoch reads the stored entries
-# only.
+# ... but for a sparse X only up to the factor's own limit: its factor comes from the
+# sparse Gram matrix (cheap) only where that is accurate, and otherwise from dense
+# blocks of rows (O(n d²) work, however sparse X is), where an epoch reads the stored
+# entries only.
 _SPARSE_EXACT_MAX_COLUMNS = _PRECOMPUTE_MAX_COLUMNS
 
 
@@ -62,7 +63,8 @@ class LinearRegression(RegressorMixin, BaseEstimator):
     solver : {"auto", "gd", "agd", "sgd", "exact"}, default="auto"
         "auto": the least-squares (or penalized) answer by the surest road to it:
         "exact" when the factor of ``precompute`` fits in 128 MiB (n_features +
-        n_targets <= 4096) and the penalty has no L1 part; otherwise "agd" (on the
+        n_targets <= 4096; 512 for sparse X) and the penalty has no L1 part;
+        otherwise "agd" (on the
         factor up to 512 columns, on passes over X beyond them or with
         ``precompute=False``); and "gd", the tutorial's steps, when ``learning_rate``
         is a number. ``solver_`` says which ran.

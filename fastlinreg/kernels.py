@@ -203,25 +203,30 @@ def predict(
     return out
 
 
-def csr_block_starts(indptr: np.ndarray, n_features: int, n_targets: int) -> np.ndarray:
+def csr_block_starts(
+    indptr: np.ndarray, n_features: int, n_targets: int, *, partials_bytes: int | None = None
+) -> np.ndarray:
     """(n_blocks + 1,) int64: the first row of each block of a CSR pass, and n.
 
     Blocks hold about ``_config.SPARSE_BLOCK_WORK`` stored entries and rows each (cut by
     non-zeros, so rows of very different lengths still balance over threads), and at
-    most as many as ``_config.SPARSE_PARTIALS_BYTES`` of partial gradients allow. Fixed
-    by the matrix (indptr, d, k) alone: the same layout on any number of threads.
+    most as many as ``partials_bytes`` (``_config.SPARSE_PARTIALS_BYTES`` by default)
+    of partial gradients, d * k numbers each, allow. Fixed by the matrix (indptr, d, k)
+    alone: the same layout on any number of threads.
     """
     n = indptr.shape[0] - 1
     if n <= 0:
         return np.zeros(1, dtype=np.int64)
-    # Work before row i: its stored entries plus one per row.
+    # The work of a row: its stored entries plus one.
     work_total = int(indptr[n] - indptr[0]) + n
-    most = max(1, _config.SPARSE_PARTIALS_BYTES // (8 * max(1, n_features * n_targets)))
+    if partials_bytes is None:
+        partials_bytes = _config.SPARSE_PARTIALS_BYTES
+    most = max(1, partials_bytes // (8 * max(1, n_features * n_targets)))
     n_blocks = max(1, min(-(-work_total // _config.SPARSE_BLOCK_WORK), most, n))
-    targets = np.arange(1, n_blocks, dtype=np.int64) * work_total // n_blocks
-    work = np.asarray(indptr, dtype=np.int64) - int(indptr[0]) + np.arange(n + 1)
-    cuts = np.searchsorted(work, targets, side="left")
-    return np.unique(np.concatenate([[0], cuts, [n]])).astype(np.int64)
+    starts = np.empty(n_blocks + 1, dtype=np.int64)
+    # A walk over indptr: no array of n (a memory-mapped X's indptr stays on disk).
+    _jit_sparse.csr_block_cuts(indptr, n_blocks, starts)
+    return np.unique(starts)  # a row longer than a block leaves an empty one
 
 
 class CSRRows(NamedTuple):
@@ -380,7 +385,7 @@ def csr_gram(
 
     Work: each row's stored entries squared (a one-hot row of c categories costs c²),
     not n d². Blocks of rows keep partial (d + k)² matrices, at most
-    ``_config.SPARSE_PARTIALS_BYTES`` of them, added in block order.
+    ``_config.SPARSE_GRAM_PARTIALS_BYTES`` of them, added in block order.
     """
     data, indices, indptr = _check_csr(X)
     n, d = X.shape
@@ -390,7 +395,7 @@ def csr_gram(
     p = d + Y.shape[1]
     weighted = sample_weight is not None
     weights = np.ascontiguousarray(sample_weight, np.float64) if weighted else _NO_WEIGHTS
-    block_starts = csr_block_starts(indptr, p, p)
+    block_starts = csr_block_starts(indptr, p, p, partials_bytes=_config.SPARSE_GRAM_PARTIALS_BYTES)
     n_blocks = block_starts.shape[0] - 1
     partial_gram = np.empty((n_blocks, p, p))
     partial_sums = np.empty((n_blocks, p))

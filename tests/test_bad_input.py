@@ -189,7 +189,7 @@ def test_a_fit_through_the_factor_reads_the_data_once(monkeypatch, params, block
     import fastlinreg.sources.memory as sources
 
     counts = {"row_blocks": 0, "sum_of_squares": 0}
-    row_blocks, sum_of_squares = sources.InMemorySource.row_blocks, sources._sum_of_squares
+    row_blocks, sum_of_squares = sources.InMemorySource.row_blocks, sources.sum_of_squares
 
     def counted_row_blocks(self):
         counts["row_blocks"] += 1
@@ -200,7 +200,7 @@ def test_a_fit_through_the_factor_reads_the_data_once(monkeypatch, params, block
         return sum_of_squares(A)
 
     monkeypatch.setattr(sources.InMemorySource, "row_blocks", counted_row_blocks)
-    monkeypatch.setattr(sources, "_sum_of_squares", counted_sum_of_squares)
+    monkeypatch.setattr(sources, "sum_of_squares", counted_sum_of_squares)
     X, y, _ = clean(n=2000, d=4)
     fit_quietly(params.pop("solver"), X, y, **params)
     assert counts == {"row_blocks": block_passes, "sum_of_squares": checks}

@@ -71,3 +71,52 @@ def test_fit_on_a_memmap_allocates_under_a_tenth_of_X(tmp_path, dtype):
         growth[name] = float(fraction)
     assert len(growth) == 3
     assert all(fraction <= 0.10 for fraction in growth.values()), growth
+
+
+SPARSE_SCRIPT = r"""
+import sys, warnings
+import numpy as np
+import scipy.sparse as sp
+from fastlinreg import LinearRegression, open_npz
+from rss import peak_growth
+
+path = sys.argv[1]
+# About 256 MB of stored entries (values and int32 indices) and row pointers: 2,000,000
+# rows of 10 entries at random columns of 100.
+n, d, per_row = 2_000_000, 100, 10
+rng = np.random.default_rng(0)
+columns = np.sort(rng.choice(d, size=(n, per_row)), axis=1)
+X = sp.csr_matrix((rng.standard_normal(n * per_row), columns.ravel().astype(np.int32),
+                   np.arange(0, n * per_row + 1, per_row)), shape=(n, d))
+X.sum_duplicates()
+y = X @ rng.standard_normal(d) + rng.standard_normal(n)
+sp.save_npz(path, X, compressed=False)
+size = X.data.nbytes + X.indices.nbytes + X.indptr.nbytes
+del X, columns
+X = open_npz(path)
+warnings.simplefilter("ignore")
+for name, settings in [
+    ("agd, passes over X", dict(solver="agd", precompute=False, max_iter=5, tol=None)),
+    ("sgd", dict(solver="sgd", max_iter=1, tol=None)),
+    ("exact", dict(solver="exact")),
+]:
+    LinearRegression(**settings).fit(X[:100_000], y[:100_000])  # compile first
+    model, grown = peak_growth(lambda: LinearRegression(**settings).fit(X, y))
+    print(name, grown / size)
+"""
+
+
+def test_fit_on_a_memory_mapped_sparse_file_allocates_under_a_tenth_of_it(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-c", SPARSE_SCRIPT, str(tmp_path / "X.npz")],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=rss.environment(),
+    )
+    growth = {}
+    for line in result.stdout.splitlines():
+        name, fraction = line.rsplit(" ", 1)
+        growth[name] = float(fraction)
+    assert len(growth) == 3
+    assert all(fraction <= 0.10 for fraction in growth.values()), growth

@@ -15,7 +15,7 @@ from sklearn.linear_model import LinearRegression as SkLinearRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder
 
-from fastlinreg import LinearRegression, _config, kernels, reference
+from fastlinreg import LinearRegression, _config, kernels, open_npz, reference
 from fastlinreg.kernels import CSRRows
 from fastlinreg.sources import SparseSource
 from fastlinreg.sources import _factor as factor_pass
@@ -296,7 +296,8 @@ def test_fitting_never_modifies_or_copies_canonical_csr():
 
 @pytest.mark.parametrize("what", ["nan", "inf"])
 @pytest.mark.parametrize("params", [{"solver": "exact"}, {"solver": "agd", "precompute": False},
-                                    {"solver": "sgd"}], ids=str)  # fmt: skip
+                                    {"solver": "sgd"}, {"solver": "gd"}, {"solver": "agd"},
+                                    {}], ids=str)  # fmt: skip
 def test_nan_and_infinity_are_named_by_row_and_column(what, params):
     X, y = sparse_problem()
     X = X.copy()
@@ -465,3 +466,36 @@ def test_gram_kernel_is_scipys_product(dtype, weighted, restore_threads, monkeyp
     assert np.array_equal(again[0], gram) and np.array_equal(again[1], sums)
     with pytest.raises(ValueError, match="Y must have shape"):
         kernels.csr_gram(X, Y[:, 0])
+
+
+def test_open_npz_maps_the_arrays_and_fits_as_the_matrix(tmp_path):
+    X, y = sparse_problem()
+    path = tmp_path / "x.npz"
+    sp.save_npz(path, X, compressed=False)
+    mapped = open_npz(path)
+    for array in (mapped.data, mapped.indices, mapped.indptr):
+        assert not array.flags.writeable  # views of the read-only map, not copies
+        while not isinstance(array, np.memmap):
+            array = array.base
+        assert str(array.filename) == str(path)
+    expected = LinearRegression(solver="agd", precompute=False).fit(X, y)
+    model = LinearRegression(solver="agd", precompute=False).fit(mapped, y)
+    assert np.array_equal(model.coef_, expected.coef_)
+    assert np.array_equal(model.predict(mapped), expected.predict(X))
+    wide = X.astype(np.float32)
+    wide.indices = wide.indices.astype(np.int64)
+    wide.indptr = wide.indptr.astype(np.int64)
+    sp.save_npz(tmp_path / "wide.npz", wide, compressed=False)
+    again = open_npz(tmp_path / "wide.npz")
+    assert again.dtype == np.float32 and again.indices.dtype == np.int64
+    assert (again != wide).nnz == 0
+
+
+def test_open_npz_refuses_compressed_files_and_other_formats(tmp_path):
+    X, _ = sparse_problem()
+    sp.save_npz(tmp_path / "packed.npz", X)  # compressed=True by default
+    with pytest.raises(ValueError, match="compressed=False"):
+        open_npz(tmp_path / "packed.npz")
+    sp.save_npz(tmp_path / "columns.npz", X.tocsc(), compressed=False)
+    with pytest.raises(ValueError, match="holds a csc matrix"):
+        open_npz(tmp_path / "columns.npz")

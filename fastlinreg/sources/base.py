@@ -1,6 +1,6 @@
 """What a data source must provide: the protocol every solver and the estimator rely on.
 
-A new source (sparse X, a database cursor, ...) goes in a module of its own in this
+A new source (a database cursor, ...) goes in a module of its own in this
 package and offers every member of :class:`DataSource`; solvers then run on it unchanged.
 Three capabilities are optional, and asked through ``isinstance`` against their runtime
 protocols (never ``hasattr``):

@@ -158,13 +158,13 @@ def refuse_bad_array(
     # The common case in one read: plain sums of squares far from overflowing (those of
     # y / y_scale, against the limit divided by y_scale²).
     with np.errstate(over="ignore"):
-        if _sum_of_squares(values) * heaviest <= limit / scale / scale:
+        if sum_of_squares(values) * heaviest <= limit / scale / scale:
             return
     _refuse_non_finite(name, values)
     _refuse_overflowing_columns(name, values, scale, weights, limit, n_columns)
 
 
-def _sum_of_squares(A: np.ndarray) -> float:
+def sum_of_squares(A: np.ndarray) -> float:
     """Sum of the squares of all values of A (2-D, float32/float64), in float64: NaN
     if A holds a NaN, inf if an infinity or if the sum overflows. One read of A."""
     with np.errstate(over="ignore", invalid="ignore"):  # an overflow is the answer

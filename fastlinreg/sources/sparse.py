@@ -18,6 +18,10 @@ a few MiB of rows at a time.
 
 from __future__ import annotations
 
+import io
+import os
+import struct
+import zipfile
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, nullcontext
 
@@ -29,7 +33,7 @@ from ..kernels import CSRRows
 from ._powers_of_two import max_abs, power_of_two_exponents, power_of_two_scale
 from ._tsqr import Factor, gram_factor
 from .base import squares_limit
-from .memory import overflow_error, refuse_bad_array
+from .memory import overflow_error, refuse_bad_array, sum_of_squares
 
 # A dense block of row_blocks() holds at most this many bytes (fewer rows than the
 # precompute pass would take for X wider than 2048 columns).
@@ -239,10 +243,8 @@ class SparseSource:
         heaviest = 1.0 if weights is None else max(1.0, float(np.max(weights, initial=0.0)))
         limit = squares_limit(n_columns)
         with np.errstate(over="ignore", invalid="ignore"):
-            plain = float(np.dot(data, data)) if data.dtype == np.float64 else None
-            if plain is None:
-                plain = float(np.sum(np.square(data, dtype=np.float64)))
-            fine = plain * heaviest <= limit
+            # By blocks where data is float32 or unaligned (mapped from a file): no copy.
+            fine = sum_of_squares(data[:, None]) * heaviest <= limit
         if not fine:
             self._refuse_bad_entries(limit, n_columns)
         refuse_bad_array("y", self.Y, self.y_scale, weights, n_columns)
@@ -278,3 +280,64 @@ class SparseSource:
                 "X", float(data[p]), int(entry_rows[p]), int(column), norms[column], limit,
                 n_columns, self.sample_weight,
             )  # fmt: skip
+
+
+def open_npz(path: str | os.PathLike[str]) -> scipy.sparse.csr_matrix:
+    """A CSR matrix written by ``scipy.sparse.save_npz(path, X, compressed=False)``, its
+    three arrays memory-mapped from the file rather than read: ``fit`` and ``predict``
+    stream it as they stream a ``np.memmap``, and the OS pages it in and out, so it may
+    be larger than RAM (``scipy.sparse.load_npz`` reads it all into memory).
+
+    Raises
+    ------
+    ValueError
+        When the file was saved compressed (its arrays cannot be mapped: save it with
+        ``compressed=False``), or holds another format than CSR.
+    """
+    with zipfile.ZipFile(path) as archive:
+        members = {info.filename: info for info in archive.infolist()}
+        stored_format = np.load(io.BytesIO(archive.read("format.npy"))).item()
+        shape = tuple(int(v) for v in np.load(io.BytesIO(archive.read("shape.npy"))))
+    stored_format = stored_format.decode() if isinstance(stored_format, bytes) else stored_format
+    if stored_format != "csr":
+        raise ValueError(
+            f"{path} holds a {stored_format} matrix; open_npz maps CSR matrices: save "
+            "X.tocsr() (its rows are what a pass reads)"
+        )
+    arrays = {}
+    with open(path, "rb") as f:
+        for name in ("data", "indices", "indptr"):
+            info = members[f"{name}.npy"]
+            if info.compress_type != zipfile.ZIP_STORED:
+                raise ValueError(
+                    f"{path} was saved compressed, and a compressed array cannot be "
+                    "memory-mapped: save it with scipy.sparse.save_npz(path, X, "
+                    "compressed=False), or read it whole with scipy.sparse.load_npz"
+                )
+            # The member's bytes follow its local header (30 bytes, its name and extra
+            # field); they are a .npy file, whose own header gives dtype and shape.
+            f.seek(info.header_offset)
+            local = f.read(30)
+            name_length, extra_length = struct.unpack("<HH", local[26:30])
+            f.seek(info.header_offset + 30 + name_length + extra_length)
+            version = np.lib.format.read_magic(f)
+            read_header = (
+                np.lib.format.read_array_header_1_0
+                if version == (1, 0)
+                else np.lib.format.read_array_header_2_0
+            )
+            array_shape, fortran_order, dtype = read_header(f)
+            arrays[name] = np.memmap(
+                path, dtype=dtype, mode="r", offset=f.tell(), shape=array_shape,
+                order="F" if fortran_order else "C",
+            )  # fmt: skip
+    # Not csr_matrix((data, indices, indptr)): SciPy would cast int64 indices that fit
+    # in int32, a copy in memory of the largest array but one.
+    matrix = scipy.sparse.csr_matrix(shape, dtype=arrays["data"].dtype)
+    matrix.data, matrix.indices, matrix.indptr = (
+        arrays["data"],
+        arrays["indices"],
+        arrays["indptr"],
+    )
+    matrix.check_format(full_check=False)
+    return matrix
