@@ -249,3 +249,23 @@ def csr_gram_partials(
                 for u in range(t, k):
                     gram[d + t, d + u] += sy * Y[i, u]
         partial_weight[blk] = weight
+
+
+@njit(**JIT_OPTIONS)
+def csr_largest_row_square(data, indices, indptr, sample_weight, weighted, inv_scale, shift,
+                           base):  # fmt: skip
+    """max_i of base + sum_p v_p (v_p - 2 shift_j), v_p = data[p] * inv_scale[j], j =
+    indices[p], over the rows of positive weight (all rows when not ``weighted``): each
+    row's |(x - center) / scale|², base being |center / scale|². Rows must hold no
+    duplicate entries."""
+    largest = 0.0
+    for i in range(indptr.shape[0] - 1):
+        if weighted and not sample_weight[i] > 0.0:
+            continue
+        total = base
+        for p in range(indptr[i], indptr[i + 1]):
+            j = indices[p]
+            v = data[p] * inv_scale[j]
+            total += v * (v - 2.0 * shift[j])
+        largest = max(largest, total)
+    return largest

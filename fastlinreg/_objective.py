@@ -23,7 +23,7 @@ import numpy as np
 from .sources import _factor as factor_pass
 from .sources._factor import CONSTANT_COLUMN_ROUNDINGS, Factor, centring_rounding
 from .sources._powers_of_two import column_norms, power_of_two_exponents
-from .sources.base import DataSource, PassSource, refuse_bad_values
+from .sources.base import DataSource, PassSource, RowSquaresSource, refuse_bad_values
 
 # L from passes over the data: an explicit Hessian up to this many parameters, Lanczos
 # with this many vectors beyond.
@@ -206,13 +206,16 @@ class Objective:
         of a one-row mini-batch): 2 (|x̃|² + 1) + 2 l2 max(1 / scale²), x̃ the row in
         solver coordinates (the 1 with an intercept). One pass over the source's blocks.
         """
-        largest = 0.0
-        for X, _, weights in self.source.row_blocks():
-            rows = (np.asarray(X, dtype=np.float64) - self.center) / self.scale
-            squares = np.einsum("ij,ij->i", rows, rows)
-            if weights is not None:
-                squares = squares[weights > 0.0]
-            largest = max(largest, float(np.max(squares, initial=0.0)))
+        if isinstance(self.source, RowSquaresSource):  # sparse rows, not densified
+            largest = self.source.largest_row_square(self.center, self.scale)
+        else:
+            largest = 0.0
+            for X, _, weights in self.source.row_blocks():
+                rows = (np.asarray(X, dtype=np.float64) - self.center) / self.scale
+                squares = np.einsum("ij,ij->i", rows, rows)
+                if weights is not None:
+                    squares = squares[weights > 0.0]
+                largest = max(largest, float(np.max(squares, initial=0.0)))
         intercept = 1.0 if self.fit_intercept else 0.0
         # Only with a penalty: 1/scale² overflows for tiny columns, and 0 * inf is NaN.
         penalty = 2.0 * self.l2 * float(np.max(1.0 / self.scale**2)) if self.l2 > 0.0 else 0.0

@@ -499,3 +499,37 @@ def test_open_npz_refuses_compressed_files_and_other_formats(tmp_path):
     sp.save_npz(tmp_path / "columns.npz", X.tocsc(), compressed=False)
     with pytest.raises(ValueError, match="holds a csc matrix"):
         open_npz(tmp_path / "columns.npz")
+
+
+def test_largest_row_curvature_from_the_stored_entries_is_the_dense_one():
+    from fastlinreg._objective import Objective
+    from fastlinreg.sources import InMemorySource
+
+    X, y = sparse_problem()
+    rng = np.random.default_rng(7)
+    center, scale = rng.standard_normal(12), rng.uniform(0.5, 2.0, 12)
+    weights = rng.uniform(0.0, 1.0, 300)
+    weights[np.argmax(np.diff(X.indptr))] = 0.0  # the longest row does not count
+    for s in (None, weights):
+
+        def curvature(source):
+            objective = Objective(
+                source, center, scale, fit_intercept=True, alpha=0.1, l1_ratio=0.0
+            )
+            return objective.largest_row_curvature()
+
+        sparse = curvature(SparseSource(X, y[:, None], s))
+        dense = curvature(InMemorySource(X.toarray(), y[:, None], s))
+        assert sparse == pytest.approx(dense, rel=1e-12)
+
+
+def test_sgd_on_wide_sparse_x_never_densifies_it(monkeypatch):
+    X = sp.random(2000, 200_000, density=5e-5, format="csr", random_state=8)
+    y = np.random.default_rng(8).standard_normal(2000)
+
+    def refused(self):
+        raise AssertionError("dense blocks of a wide sparse X")
+
+    monkeypatch.setattr(SparseSource, "row_blocks", refused)
+    model = LinearRegression(solver="sgd", max_iter=3, tol=None, random_state=0).fit(X, y)
+    assert model.n_iter_ == 3 and np.all(np.isfinite(model.coef_))

@@ -2,16 +2,18 @@
 
 A new source (a database cursor, ...) goes in a module of its own in this
 package and offers every member of :class:`DataSource`; solvers then run on it unchanged.
-Three capabilities are optional, and asked through ``isinstance`` against their runtime
+Four capabilities are optional, and asked through ``isinstance`` against their runtime
 protocols (never ``hasattr``):
 
 - :class:`SliceableSource` (``rows(start, stop)``, for ``sgd``'s mini-batches):
-  :class:`fastlinreg.sources.InMemorySource`;
+  :class:`fastlinreg.sources.InMemorySource`, :class:`fastlinreg.sources.SparseSource`;
 - :class:`FactoringSource` (``triangular_factor()``, the factor computed by the source
   rather than from ``row_blocks()`` here): :class:`fastlinreg.sources.DaskSource` (where
   the data lives), :class:`fastlinreg.sources.SparseSource` (from the sparse Gram);
 - :class:`ColumnFactoringSource` (``column_factor()``, the columns' means and norms
-  for feature scaling without dense blocks): :class:`fastlinreg.sources.SparseSource`.
+  for feature scaling without dense blocks) and :class:`RowSquaresSource`
+  (``largest_row_square()``, sgd's step bound without them):
+  :class:`fastlinreg.sources.SparseSource`.
 
 :class:`PassSource` is the part of the protocol a solver's objective reads (the passes
 and the sizes they need). :class:`fastlinreg.sources.PrecomputedSource`, which answers
@@ -169,6 +171,17 @@ class ColumnFactoringSource(Protocol):
         the columns' centred, weighted norms: feature scaling reads only R's column
         norms, the means and the total weight. NaN and infinity propagate into it (the
         caller checks it and asks ``check_values`` to name them)."""
+
+
+@runtime_checkable
+class RowSquaresSource(Protocol):
+    """A :class:`DataSource` that finds its largest row norm without the dense blocks of
+    ``row_blocks()`` (sgd's step bound): a sparse X. Asked with ``isinstance(source,
+    RowSquaresSource)``."""
+
+    def largest_row_square(self, center: np.ndarray, scale: np.ndarray) -> float:
+        """max_i |(x_i - center) / scale|² over the rows of positive weight (0.0 for
+        none)."""
 
 
 class ArrayShapes:

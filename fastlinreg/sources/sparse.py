@@ -232,6 +232,22 @@ class SparseSource:
         mean = np.ldexp(sums / total, exponents)
         return Factor(norms[None, :], mean, total, d)
 
+    def largest_row_square(self, center: np.ndarray, scale: np.ndarray) -> float:
+        """max_i |(x_i - center) / scale|² over the rows of positive weight, from each
+        row's stored entries: |center / scale|² plus, per entry, v (v - 2 c) with
+        v = x / scale and c = center / scale (the zeros' terms are the constant)."""
+        X = self.X
+        inv_scale = 1.0 / np.asarray(scale, dtype=np.float64)
+        shift = np.asarray(center, dtype=np.float64) * inv_scale
+        weighted = self.sample_weight is not None
+        weights = self.sample_weight if weighted else kernels._NO_WEIGHTS
+        return float(
+            _jit_sparse.csr_largest_row_square(
+                X.data, X.indices, X.indptr, weights, weighted, inv_scale, shift,
+                float(shift @ shift),
+            )
+        )  # fmt: skip
+
     def check_values(self) -> None:
         """Refuse NaN and infinity in X's stored entries and in Y, naming the row and
         column, and columns whose (weighted) norm is beyond float64, naming their
