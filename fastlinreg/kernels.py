@@ -110,50 +110,70 @@ def loss_grad(
     (2.5, [-5.0], -3.0)
     """
     X = _check_X(X)
-    n, d = X.shape
-    if n == 0:
-        raise ValueError("X has 0 rows: the loss of an empty dataset is undefined")
-    y = np.asarray(y, dtype=X.dtype)
-    w = np.asarray(w, dtype=np.float64)
-    one_target = y.ndim == 1
-    if y.ndim not in (1, 2) or y.shape[0] != n:
-        raise ValueError(f"y must have shape ({n},) or ({n}, n_targets) to match X, got {y.shape}")
-    Y = y.reshape(n, -1)
-    if Y.strides[0] not in (0, Y.itemsize):
-        Y = np.asfortranarray(Y)  # each target's column contiguous (or a broadcast constant)
-    k = Y.shape[1]
-    w_shape = (d,) if one_target else (k, d)
-    if w.shape != w_shape:
-        raise ValueError(f"w must have shape {w_shape} to match X and y, got {w.shape}")
-    W = np.ascontiguousarray(w.reshape(k, d))
-    bias = np.ascontiguousarray(np.broadcast_to(np.asarray(b, dtype=np.float64), (k,)))
-    weighted = sample_weight is not None
-    if weighted:
-        sample_weight = np.ascontiguousarray(sample_weight, dtype=np.float64)
-        if sample_weight.shape != (n,):
-            raise ValueError(f"sample_weight must have shape ({n},), got {sample_weight.shape}")
-        total_weight = float(np.sum(sample_weight))
-    else:
-        sample_weight = _NO_WEIGHTS
-        total_weight = float(n)
+    p = _Pass(X.shape, X.dtype, y, w, b, sample_weight)
     row_block, n_blocks = block_layout(X)
-    partial_sq = np.empty(n_blocks)
-    partial_r = np.empty((n_blocks, k))
-    partial_g = np.empty((n_blocks, k, d))
+    partials = p.partials(n_blocks)
     column_major = X.strides[0] < X.strides[1]
     with _threads(use_parallel(X, parallel)):
-        _jit.loss_grad_partials(X, Y, W, bias, sample_weight, weighted, row_block,
-                                column_major, d >= _config.ROW_LANES_MIN_FEATURES,
-                                partial_sq, partial_r, partial_g)  # fmt: skip
-    r_sum = np.empty(k)
-    grad_w = np.empty((k, d))
-    sq_sum = _jit.combine_partials(partial_sq, partial_r, partial_g, r_sum, grad_w)
-    grad_w *= -2.0 / total_weight
-    grad_b = -2.0 / total_weight * r_sum
-    loss = sq_sum / (total_weight * k)
-    if one_target:
-        return loss, grad_w[0], float(grad_b[0])
-    return loss, grad_w, grad_b
+        _jit.loss_grad_partials(X, p.Y, p.W, p.bias, p.weights, p.weighted, row_block,
+                                column_major, X.shape[1] >= _config.ROW_LANES_MIN_FEATURES,
+                                *partials)  # fmt: skip
+    return p.result(*partials)
+
+
+class _Pass:
+    """The arrays of one fused pass (dense or CSR), checked against X's shape: Y (n, k)
+    in X's dtype, W (k, d) and bias (k,) float64, the weights; then its result from the
+    per-block partial sums."""
+
+    def __init__(self, shape, dtype, y, w, b, sample_weight):
+        n, d = shape
+        if n == 0:
+            raise ValueError("X has 0 rows: the loss of an empty dataset is undefined")
+        y = np.asarray(y, dtype=dtype)
+        w = np.asarray(w, dtype=np.float64)
+        self.one_target = y.ndim == 1
+        if y.ndim not in (1, 2) or y.shape[0] != n:
+            raise ValueError(
+                f"y must have shape ({n},) or ({n}, n_targets) to match X, got {y.shape}"
+            )
+        Y = y.reshape(n, -1)
+        if Y.strides[0] not in (0, Y.itemsize):
+            Y = np.asfortranarray(Y)  # each target's column contiguous (or a broadcast constant)
+        self.Y = Y
+        k = Y.shape[1]
+        w_shape = (d,) if self.one_target else (k, d)
+        if w.shape != w_shape:
+            raise ValueError(f"w must have shape {w_shape} to match X and y, got {w.shape}")
+        self.W = np.ascontiguousarray(w.reshape(k, d))
+        self.bias = np.ascontiguousarray(np.broadcast_to(np.asarray(b, dtype=np.float64), (k,)))
+        self.weighted = sample_weight is not None
+        if self.weighted:
+            self.weights = np.ascontiguousarray(sample_weight, dtype=np.float64)
+            if self.weights.shape != (n,):
+                raise ValueError(f"sample_weight must have shape ({n},), got {self.weights.shape}")
+            self.total_weight = float(np.sum(self.weights))
+        else:
+            self.weights = _NO_WEIGHTS
+            self.total_weight = float(n)
+
+    def partials(self, n_blocks: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Empty (partial_sq (blocks,), partial_r (blocks, k), partial_g (blocks, k, d))."""
+        k, d = self.W.shape
+        return np.empty(n_blocks), np.empty((n_blocks, k)), np.empty((n_blocks, k, d))
+
+    def result(self, partial_sq, partial_r, partial_g):
+        """(loss, grad_w, grad_b) from the partials, added in block order."""
+        k, d = self.W.shape
+        r_sum = np.empty(k)
+        grad_w = np.empty((k, d))
+        sq_sum = _jit.combine_partials(partial_sq, partial_r, partial_g, r_sum, grad_w)
+        grad_w *= -2.0 / self.total_weight
+        grad_b = -2.0 / self.total_weight * r_sum
+        loss = sq_sum / (self.total_weight * k)
+        if self.one_target:
+            return loss, grad_w[0], float(grad_b[0])
+        return loss, grad_w, grad_b
 
 
 def predict(
@@ -290,49 +310,14 @@ def csr_loss_grad(
     As :func:`loss_grad`; the same bits serial or parallel, on any thread count.
     """
     data, indices, indptr = _check_csr(X)
-    n, d = X.shape
-    if n == 0:
-        raise ValueError("X has 0 rows: the loss of an empty dataset is undefined")
-    y = np.asarray(y, dtype=X.dtype)
-    one_target = y.ndim == 1
-    if y.ndim not in (1, 2) or y.shape[0] != n:
-        raise ValueError(f"y must have shape ({n},) or ({n}, n_targets) to match X, got {y.shape}")
-    Y = y.reshape(n, -1)
-    k = Y.shape[1]
-    w = np.asarray(w, dtype=np.float64)
-    w_shape = (d,) if one_target else (k, d)
-    if w.shape != w_shape:
-        raise ValueError(f"w must have shape {w_shape} to match X and y, got {w.shape}")
-    W = np.ascontiguousarray(w.reshape(k, d))
-    bias = np.ascontiguousarray(np.broadcast_to(np.asarray(b, dtype=np.float64), (k,)))
-    weighted = sample_weight is not None
-    if weighted:
-        sample_weight = np.ascontiguousarray(sample_weight, dtype=np.float64)
-        if sample_weight.shape != (n,):
-            raise ValueError(f"sample_weight must have shape ({n},), got {sample_weight.shape}")
-        total_weight = float(np.sum(sample_weight))
-    else:
-        sample_weight = _NO_WEIGHTS
-        total_weight = float(n)
+    p = _Pass(X.shape, X.dtype, y, w, b, sample_weight)
     if block_starts is None:
-        block_starts = csr_block_starts(indptr, d, k)
-    n_blocks = block_starts.shape[0] - 1
-    partial_sq = np.empty(n_blocks)
-    partial_r = np.empty((n_blocks, k))
-    partial_g = np.empty((n_blocks, k, d))
+        block_starts = csr_block_starts(indptr, X.shape[1], p.Y.shape[1])
+    partials = p.partials(block_starts.shape[0] - 1)
     with _threads(_use_parallel_csr(data, parallel)):
-        _jit_sparse.csr_loss_grad_partials(data, indices, indptr, Y, W, bias, sample_weight,
-                                           weighted, block_starts, partial_sq, partial_r,
-                                           partial_g)  # fmt: skip
-    r_sum = np.empty(k)
-    grad_w = np.empty((k, d))
-    sq_sum = _jit.combine_partials(partial_sq, partial_r, partial_g, r_sum, grad_w)
-    grad_w *= -2.0 / total_weight
-    grad_b = -2.0 / total_weight * r_sum
-    loss = sq_sum / (total_weight * k)
-    if one_target:
-        return loss, grad_w[0], float(grad_b[0])
-    return loss, grad_w, grad_b
+        _jit_sparse.csr_loss_grad_partials(data, indices, indptr, p.Y, p.W, p.bias, p.weights,
+                                           p.weighted, block_starts, *partials)  # fmt: skip
+    return p.result(*partials)
 
 
 def csr_predict(

@@ -56,10 +56,10 @@ for name, settings in [
 """
 
 
-@pytest.mark.parametrize("dtype", ["float64", "float32"])
-def test_fit_on_a_memmap_allocates_under_a_tenth_of_X(tmp_path, dtype):
+def growth_by_fit(script: str, *args: str) -> dict[str, float]:
+    """{fit: RssAnon growth / the data's bytes} as the script prints them, run fresh."""
     result = subprocess.run(
-        [sys.executable, "-c", SCRIPT, str(tmp_path / "X.npy"), dtype],
+        [sys.executable, "-c", script, *args],
         capture_output=True,
         text=True,
         check=True,
@@ -69,6 +69,12 @@ def test_fit_on_a_memmap_allocates_under_a_tenth_of_X(tmp_path, dtype):
     for line in result.stdout.splitlines():
         name, fraction = line.rsplit(" ", 1)
         growth[name] = float(fraction)
+    return growth
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_fit_on_a_memmap_allocates_under_a_tenth_of_X(tmp_path, dtype):
+    growth = growth_by_fit(SCRIPT, str(tmp_path / "X.npy"), dtype)
     assert len(growth) == 3
     assert all(fraction <= 0.10 for fraction in growth.values()), growth
 
@@ -107,16 +113,6 @@ for name, settings in [
 
 
 def test_fit_on_a_memory_mapped_sparse_file_allocates_under_a_tenth_of_it(tmp_path):
-    result = subprocess.run(
-        [sys.executable, "-c", SPARSE_SCRIPT, str(tmp_path / "X.npz")],
-        capture_output=True,
-        text=True,
-        check=True,
-        env=rss.environment(),
-    )
-    growth = {}
-    for line in result.stdout.splitlines():
-        name, fraction = line.rsplit(" ", 1)
-        growth[name] = float(fraction)
+    growth = growth_by_fit(SPARSE_SCRIPT, str(tmp_path / "X.npz"))
     assert len(growth) == 3
     assert all(fraction <= 0.10 for fraction in growth.values()), growth

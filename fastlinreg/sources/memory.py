@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, nullcontext
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -17,8 +18,53 @@ from .. import _config, kernels
 from ._powers_of_two import column_norms, power_of_two_scale
 from .base import ArrayShapes, squares_limit
 
+_Rows = TypeVar("_Rows", bound="RowsInMemory")
 
-class InMemorySource(ArrayShapes):
+
+class RowsInMemory(ArrayShapes):
+    """What the sources of rows held in (or mapped into) memory share: X's shape and
+    dtype, the targets Y (column-major, in X's dtype, divided by y_scale where its
+    squares would underflow or overflow), the row weights, ``parallel``, and passes
+    that cost nothing beyond their read of X."""
+
+    X: Any
+    #: A pass reads all of X: solvers should not spend passes on extras.
+    cheap_passes = False
+    #: The passes do not look for NaN or infinity: call :meth:`check_values` first.
+    checks_while_reading = False
+
+    def _hold(self, X, Y, sample_weight, parallel, y_scale) -> None:
+        self.X = X
+        self.Y = np.asfortranarray(Y, dtype=X.dtype)
+        if y_scale is None:
+            y_scale = power_of_two_scale(self.Y)
+            if y_scale != 1.0:
+                self.Y = np.asfortranarray(self.Y / y_scale)  # exact: a power of two
+        self.y_scale = float(y_scale)
+        self.sample_weight = (
+            None if sample_weight is None else np.ascontiguousarray(sample_weight, np.float64)
+        )
+        self.parallel = parallel
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.X.dtype
+
+    @property
+    def total_weight(self) -> float:
+        return float(self.n_samples if self.sample_weight is None else np.sum(self.sample_weight))
+
+    def repeated_passes(self: _Rows) -> AbstractContextManager[_Rows]:
+        """The source itself: its passes cost nothing beyond their read of X."""
+        return nullcontext(self)
+
+    def zero_targets(self, k: int) -> np.ndarray:
+        """(n, k) zeros in X's dtype for a Hessian-vector pass: a broadcast view (stride
+        0), not n zeros, so no n-length array is made during a fit."""
+        return np.broadcast_to(np.zeros((1, k), dtype=self.X.dtype), (self.n_samples, k))
+
+
+class InMemorySource(RowsInMemory):
     """X (n, d), targets Y (n, k) and optional row weights, held in (or mapped into) memory.
 
     Parameters
@@ -45,11 +91,6 @@ class InMemorySource(ArrayShapes):
         of y_scale², gradients of y_scale.
     """
 
-    #: A pass reads all of X: solvers should not spend passes on extras.
-    cheap_passes = False
-    #: The passes do not look for NaN or infinity: call :meth:`check_values` first.
-    checks_while_reading = False
-
     def __init__(
         self,
         X: np.ndarray,
@@ -59,17 +100,7 @@ class InMemorySource(ArrayShapes):
         parallel: bool | None = None,
         y_scale: float | None = None,
     ):
-        self.X = X
-        self.Y = np.asfortranarray(Y, dtype=X.dtype)
-        if y_scale is None:
-            y_scale = power_of_two_scale(self.Y)
-            if y_scale != 1.0:
-                self.Y = np.asfortranarray(self.Y / y_scale)  # exact: a power of two
-        self.y_scale = float(y_scale)
-        self.sample_weight = (
-            None if sample_weight is None else np.ascontiguousarray(sample_weight, np.float64)
-        )
-        self.parallel = parallel
+        self._hold(X, Y, sample_weight, parallel, y_scale)
 
     def check_values(self) -> None:
         """Refuse NaN and infinity in X and Y, naming the row and column, and columns
@@ -88,18 +119,6 @@ class InMemorySource(ArrayShapes):
         n_columns = self.n_features + self.n_targets
         for name, values, scale in (("X", self.X, 1.0), ("y", self.Y, self.y_scale)):
             refuse_bad_array(name, values, scale, self.sample_weight, n_columns)
-
-    @property
-    def dtype(self) -> np.dtype:
-        return self.X.dtype
-
-    @property
-    def total_weight(self) -> float:
-        return float(self.n_samples if self.sample_weight is None else np.sum(self.sample_weight))
-
-    def repeated_passes(self) -> AbstractContextManager[InMemorySource]:
-        """The source itself: its passes cost nothing beyond their read of X."""
-        return nullcontext(self)
 
     def rows(self, start: int, stop: int) -> InMemorySource:
         """The source of rows [start, stop) (views: nothing is copied)."""
@@ -128,12 +147,13 @@ class InMemorySource(ArrayShapes):
 
         That is the gradient at (V, vb) of the MSE against all-zero targets.
         """
-        # A broadcast view (stride 0), not n zeros: no n-length array during a fit.
-        zeros = np.broadcast_to(
-            np.zeros((1, V.shape[0]), dtype=self.X.dtype), (self.n_samples, V.shape[0])
-        )
         _, hv, hvb = kernels.loss_grad(
-            self.X, zeros, V, vb, sample_weight=self.sample_weight, parallel=self.parallel
+            self.X,
+            self.zero_targets(V.shape[0]),
+            V,
+            vb,
+            sample_weight=self.sample_weight,
+            parallel=self.parallel,
         )
         return hv, np.asarray(hvb)
 

@@ -23,24 +23,23 @@ import os
 import struct
 import zipfile
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, nullcontext
 
 import numpy as np
 import scipy.sparse
 
 from .. import _config, _jit_sparse, kernels
 from ..kernels import CSRRows
-from ._powers_of_two import max_abs, power_of_two_exponents, power_of_two_scale
+from ._powers_of_two import max_abs, power_of_two_exponents
 from ._tsqr import Factor, gram_factor
 from .base import squares_limit
-from .memory import overflow_error, refuse_bad_array, sum_of_squares
+from .memory import RowsInMemory, overflow_error, refuse_bad_array, sum_of_squares
 
 # A dense block of row_blocks() holds at most this many bytes (fewer rows than the
 # precompute pass would take for X wider than 2048 columns).
 _DENSE_BLOCK_BYTES = 64 * 1024 * 1024
 
 
-class SparseSource:
+class SparseSource(RowsInMemory):
     """A sparse X (n, d) in CSR form, targets Y (n, k) and optional row weights.
 
     Parameters
@@ -52,11 +51,6 @@ class SparseSource:
     Y, sample_weight, parallel, y_scale
         As for :class:`fastlinreg.sources.InMemorySource`.
     """
-
-    #: A pass reads all of X: solvers should not spend passes on extras.
-    cheap_passes = False
-    #: The passes do not look for NaN or infinity: call :meth:`check_values` first.
-    checks_while_reading = False
 
     def __init__(
         self,
@@ -74,42 +68,8 @@ class SparseSource:
                 X = X.copy()  # the caller's matrix is never modified
                 X.sum_duplicates()
             X = CSRRows(X.data, X.indices, X.indptr, X.shape[1])
-        self.X = X
-        self.Y = np.asfortranarray(Y, dtype=X.dtype)
-        if y_scale is None:
-            y_scale = power_of_two_scale(self.Y)
-            if y_scale != 1.0:
-                self.Y = np.asfortranarray(self.Y / y_scale)  # exact: a power of two
-        self.y_scale = float(y_scale)
-        self.sample_weight = (
-            None if sample_weight is None else np.ascontiguousarray(sample_weight, np.float64)
-        )
-        self.parallel = parallel
+        self._hold(X, Y, sample_weight, parallel, y_scale)
         self._block_starts: np.ndarray | None = None
-
-    @property
-    def n_samples(self) -> int:
-        return int(self.X.shape[0])
-
-    @property
-    def n_features(self) -> int:
-        return int(self.X.n_features)
-
-    @property
-    def n_targets(self) -> int:
-        return int(self.Y.shape[1])
-
-    @property
-    def dtype(self) -> np.dtype:
-        return self.X.dtype
-
-    @property
-    def total_weight(self) -> float:
-        return float(self.n_samples if self.sample_weight is None else np.sum(self.sample_weight))
-
-    def repeated_passes(self) -> AbstractContextManager[SparseSource]:
-        """The source itself: its passes cost nothing beyond their read of X."""
-        return nullcontext(self)
 
     def rows(self, start: int, stop: int) -> SparseSource:
         """The source of rows [start, stop): views of the CSR arrays, nothing copied."""
@@ -144,12 +104,9 @@ class SparseSource:
 
     def hessian_vector(self, V: np.ndarray, vb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The MSE's Hessian times (V, vb): the gradient at (V, vb) against zero targets."""
-        zeros = np.broadcast_to(
-            np.zeros((1, V.shape[0]), dtype=self.X.dtype), (self.n_samples, V.shape[0])
-        )
         _, hv, hvb = kernels.csr_loss_grad(
             self.X,
-            zeros,
+            self.zero_targets(V.shape[0]),
             V,
             vb,
             sample_weight=self.sample_weight,
