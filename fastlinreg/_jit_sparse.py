@@ -230,24 +230,28 @@ def csr_gram_partials(
             stop = indptr[i + 1]
             for a in range(start, stop):
                 ja = indices[a]
-                sx = s * data[a]
+                # float64 products of float32 data (numba would widen them anyway;
+                # NumPy, with the JIT off, would multiply float32 by 1.0 in float32).
+                x = np.float64(data[a])
+                sx = s * x
                 sums[ja] += sx
-                gram[ja, ja] += sx * data[a]
+                gram[ja, ja] += sx * x
                 for b in range(a + 1, stop):
                     jb = indices[b]
+                    xb = np.float64(data[b])
                     if ja < jb:
-                        gram[ja, jb] += sx * data[b]
+                        gram[ja, jb] += sx * xb
                     elif ja > jb:
-                        gram[jb, ja] += sx * data[b]
+                        gram[jb, ja] += sx * xb
                     else:  # a duplicate: (x_a + x_b)² has the cross term twice
-                        gram[ja, ja] += 2.0 * (sx * data[b])
+                        gram[ja, ja] += 2.0 * (sx * xb)
                 for t in range(k):
                     gram[ja, d + t] += sx * Y[i, t]
             for t in range(k):
-                sy = s * Y[i, t]
+                sy = s * np.float64(Y[i, t])
                 sums[d + t] += sy
                 for u in range(t, k):
-                    gram[d + t, d + u] += sy * Y[i, u]
+                    gram[d + t, d + u] += sy * np.float64(Y[i, u])
         partial_weight[blk] = weight
 
 

@@ -209,14 +209,7 @@ def predict(
     [11.5]
     """
     X = _check_X(X)
-    n, d = X.shape
-    w = np.asarray(w, dtype=np.float64)
-    if w.shape != (d,):
-        raise ValueError(f"w must have shape ({d},) to match X, got {w.shape}")
-    if out is None:
-        out = np.empty(n, dtype=X.dtype)
-    elif out.shape != (n,):
-        raise ValueError(f"out must have shape ({n},), got {out.shape}")
+    w, out = _predict_arrays(X.shape, X.dtype, w, out)
     row_block, _ = block_layout(X)
     run = _jit.predict_parallel if use_parallel(X, parallel) else _jit.predict_serial
     run(X, w, float(b), row_block, out)
@@ -332,14 +325,7 @@ def csr_predict(
     accumulated in float64, row by row over the stored entries, returned in X's dtype.
     Never copies X."""
     data, indices, indptr = _check_csr(X)
-    n, d = X.shape
-    w = np.asarray(w, dtype=np.float64)
-    if w.shape != (d,):
-        raise ValueError(f"w must have shape ({d},) to match X, got {w.shape}")
-    if out is None:
-        out = np.empty(n, dtype=X.dtype)
-    elif out.shape != (n,):
-        raise ValueError(f"out must have shape ({n},), got {out.shape}")
+    w, out = _predict_arrays(X.shape, X.dtype, w, out)
     with _threads(_use_parallel_csr(data, parallel)):
         _jit_sparse.csr_predict(data, indices, indptr, w, float(b),
                                 csr_block_starts(indptr, 1, 1), out)  # fmt: skip
@@ -401,6 +387,19 @@ def _use_parallel_csr(data: np.ndarray, parallel: bool | None) -> bool:
     if parallel is None:
         return data.shape[0] >= _config.PARALLEL_MIN_ELEMENTS
     return bool(parallel)
+
+
+def _predict_arrays(shape, dtype, w, out) -> tuple[np.ndarray, np.ndarray]:
+    """(w as float64 (d,), out (n,): the one given, or a new one in X's dtype)."""
+    n, d = shape
+    w = np.asarray(w, dtype=np.float64)
+    if w.shape != (d,):
+        raise ValueError(f"w must have shape ({d},) to match X, got {w.shape}")
+    if out is None:
+        out = np.empty(n, dtype=dtype)
+    elif out.shape != (n,):
+        raise ValueError(f"out must have shape ({n},), got {out.shape}")
+    return w, out
 
 
 def streaming_read(X: np.ndarray) -> float:

@@ -533,3 +533,13 @@ def test_sgd_on_wide_sparse_x_never_densifies_it(monkeypatch):
     monkeypatch.setattr(SparseSource, "row_blocks", refused)
     model = LinearRegression(solver="sgd", max_iter=3, tol=None, random_state=0).fit(X, y)
     assert model.n_iter_ == 3 and np.all(np.isfinite(model.coef_))
+
+
+def test_streaming_read_sums_the_stored_values_and_indices_of_the_rows():
+    X, _ = sparse_problem()
+    expected = X.data.sum() + X.indices.sum()
+    assert kernels.csr_streaming_read(X) == pytest.approx(expected, rel=1e-12)
+    rows = CSRRows(X.data, X.indices, X.indptr[10:21], 12)
+    part = slice(X.indptr[10], X.indptr[20])
+    expected = X.data[part].sum() + X.indices[part].sum()
+    assert kernels.csr_streaming_read(rows) == pytest.approx(expected, rel=1e-12)
