@@ -675,8 +675,7 @@ def exact(
         if theta is not None:
             return _exact_result(factor, theta / norms[:, None], d, alpha, callback, started)
     U, s, Vt = np.linalg.svd(scaled, full_matrices=False)
-    floor = max(A.shape) * max(eps * s[0], centring_floor) if s.size else 0.0
-    rank = int(np.sum(s > floor))
+    rank = svd_rank(s, A.shape, centring_floor)
     theta = Vt[:rank].T @ ((U[:, :rank].T @ rhs) / s[:rank, None])
     W = theta / norms[:, None]  # (d, k)
     if rank < d:
@@ -708,6 +707,15 @@ def _exact_result(factor, W, rank, alpha, callback, started, b=None) -> SolverRe
         rank=rank,
         time_history=np.array([elapsed]),
     )
+
+
+def svd_rank(s: np.ndarray, shape: tuple[int, ...], centring_floor: float) -> int:
+    """How many singular values ``s`` (descending) of a system of ``shape`` with unit-norm
+    columns stand above its rounding: eps * max(shape) of the largest, or ``centring_floor``
+    (relative, see :func:`exact`) times max(shape) where that is larger."""
+    eps = np.finfo(np.float64).eps
+    floor = max(shape) * max(eps * s[0], centring_floor) if s.size else 0.0
+    return int(np.sum(s > floor))
 
 
 def _back_substitution(A: np.ndarray, rhs: np.ndarray, floor_scale: float) -> np.ndarray | None:

@@ -54,6 +54,11 @@ def _fit(args: argparse.Namespace) -> int:
     # Before any work: a fit of an hour must not end in a refusal to write its model,
     # nor write it over its own data.
     _check_outputs({"--save": args.save, "--plot": args.plot}, inputs=[("data file", args.data)])
+    if args.summary and (args.alpha > 0 or args.precompute is False):
+        raise ValueError(
+            "--summary prints least squares' statistics, from the factor of the rows: it "
+            "cannot go with --alpha > 0 or --precompute false"
+        )
     if args.spill_dir is not None:
         outputs.check_folder(args.spill_dir, "--spill-dir")
     source = FileSource(
@@ -71,7 +76,8 @@ def _fit(args: argparse.Namespace) -> int:
         alpha=args.alpha,
         l1_ratio=args.l1_ratio,
         fit_intercept=not args.no_intercept,
-        precompute=args.precompute,
+        # --summary: gd and agd too run on the factor the statistics come from.
+        precompute=True if args.summary and args.precompute == "auto" else args.precompute,
         parallel=None if args.parallel == "auto" else args.parallel,
         verbose=not args.quiet,
     )
@@ -94,6 +100,11 @@ def _fit(args: argparse.Namespace) -> int:
     if args.plot:
         _save_plot(lambda plotting: plotting.plot_loss(model), args.plot, "loss plot", report)
     print(f"model       saved to {args.save}", file=report)
+    if args.summary:
+        try:
+            print(model.summary(), file=report)
+        except AttributeError as error:  # a fit that did not converge: a user's matter
+            raise ValueError(f"--summary: {error} (the model is saved)") from None
     # The whole command, from its start: parsing, fitting, saving, R² and the plot. Rows
     # read counts every pass over the file (one, when the fit ran on the factor).
     elapsed = time.perf_counter() - args.started
@@ -377,6 +388,12 @@ def build_parser() -> argparse.ArgumentParser:
         "the system's temporary folder)",
     )
     fit.add_argument("--plot", help="PNG file for the 'Epochs vs Loss' plot")
+    fit.add_argument(
+        "--summary",
+        action="store_true",
+        help="print statsmodels' table of the fit: standard errors, t and p-values, "
+        "confidence intervals, R², F test (from the factor of the rows: no extra pass)",
+    )
     fit.add_argument("--quiet", action="store_true", help="no progress bars")
     fit.set_defaults(run=_fit)
 

@@ -14,7 +14,7 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from . import _solvers, kernels, persistence
+from . import _solvers, inference, kernels, persistence
 from ._objective import Objective, feature_scaling
 from .errors import PredictionOverflowWarning
 from .sources import _factor as factor_pass
@@ -42,6 +42,22 @@ _EXACT_MAX_COLUMNS = 4096
 # blocks of rows (O(n d²) work, however sparse X is), where an epoch reads the stored
 # entries only.
 _SPARSE_EXACT_MAX_COLUMNS = _PRECOMPUTE_MAX_COLUMNS
+
+
+class _Statistic:
+    """A statistic of the fit (see :mod:`fastlinreg.inference`), read as an attribute:
+    computed from the factor when first asked for, shaped per target like coef_."""
+
+    def __init__(self, doc: str):
+        self.__doc__ = doc
+
+    def __set_name__(self, owner, name: str):
+        self.field = name.removesuffix("_")
+
+    def __get__(self, model, owner=None):
+        if model is None:
+            return self
+        return model._per_target(getattr(model._inference_of_fit(), self.field))
 
 
 class LinearRegression(RegressorMixin, BaseEstimator):
@@ -334,6 +350,7 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         started = time.perf_counter()
         self._check_params()
         accumulate, previous, continuing = self._partial_fit_state(partial)
+        before_this_fit = getattr(self, "_rows_of_factor", (0, False))
         source, y_ndim = self._source(X, y, sample_weight, reset=not continuing)
         # Not n_samples: a CSV file learns its row count from its first pass, which is the
         # factor's or the first epoch's (asking now would cost a pass of its own).
@@ -348,6 +365,9 @@ class LinearRegression(RegressorMixin, BaseEstimator):
                 solver, pass_source, factor, coef0, intercept0, on_epoch, started, partial
             )
         self._set_fitted(result, source.dtype, y_ndim, solver, factor)
+        if factor is not None:  # what inference needs besides the factor: rows, weights
+            rows, weighted = (0, False) if previous is None else before_this_fit
+            self._rows_of_factor = (rows + source.n_samples, weighted or sample_weight is not None)
         return self
 
     def _check_params(self) -> None:
@@ -428,6 +448,7 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         self.rank_ = result.rank
         self.solver_ = solver
         self._factor = factor  # what partial_fit continues from (None: it cannot)
+        self._inference = None  # computed when first asked for (see _inference_of_fit)
 
     def _source(self, X, y, sample_weight, *, reset):
         """The data source of a fit, validated, and the number of dimensions of y."""
@@ -688,6 +709,116 @@ class LinearRegression(RegressorMixin, BaseEstimator):
                 predict(X, coef[t], intercept[t], parallel=self.parallel, out=out[:, t])
         _warn_not_finite(out)
         return out.ravel() if np.ndim(self.coef_) == 1 else out
+
+    # Classical inference (statistics of the least-squares fit), from the factor of the
+    # rows: see fastlinreg.inference. Each is per target, like coef_.
+    params_ = _Statistic("The intercept (first, when fitted) and coef_, in statsmodels' order.")
+    bse_ = _Statistic("Standard errors of ``params_`` (NaN where not identified).")
+    tvalues_ = _Statistic("t statistics, ``params_ / bse_``.")
+    pvalues_ = _Statistic("Two-sided p-values of the t statistics (Student's t, df_resid_).")
+    rsquared_ = _Statistic("R², about the mean with an intercept, about 0 without one.")
+    rsquared_adj_ = _Statistic("R² adjusted for the degrees of freedom.")
+    fvalue_ = _Statistic("F statistic of the model against the intercept alone (0 without one).")
+    f_pvalue_ = _Statistic("p-value of ``fvalue_``.")
+    ssr_ = _Statistic("(Weighted) residual sum of squares.")
+    scale_ = _Statistic("Estimate of the error variance σ²: ``ssr_ / df_resid_``.")
+    df_model_ = _Statistic("Degrees of freedom of the model: identified coefficients.")
+    df_resid_ = _Statistic("Residual degrees of freedom: rows minus identified parameters.")
+    nobs_ = _Statistic("Rows the fit saw (whatever their weights).")
+
+    def conf_int(self, alpha=0.05):
+        """Confidence intervals of ``params_``: shape (n_params, 2), or (n_targets,
+        n_params, 2) for several targets; columns lower, upper (Student's t).
+
+        Like every inference attribute (``bse_``, ``pvalues_``, ``summary``, ...), it
+        needs a fit that went through the factor of the rows (``solver="exact"``, the
+        default up to 4096 columns, or ``precompute=True``), without penalty, converged.
+        """
+        return self._per_target(self._inference_of_fit().conf_int(alpha))
+
+    def summary(self, alpha=0.05) -> str:
+        """A text table of the fit as statsmodels' ``OLS(...).fit().summary()`` prints it
+        (``WLS`` with sample weights): R², F test, and per parameter its estimate,
+        standard error, t, p-value and (1 - alpha) confidence interval. Print it."""
+        result = self._inference_of_fit()
+        n_targets = result.params.shape[0]
+        names = ["y"] if np.ndim(self.coef_) == 1 else [f"y{t}" for t in range(n_targets)]
+        return inference.summary_text(result, alpha, names)
+
+    def to_frame(self, alpha=0.05):
+        """The summary's parameter table as a pandas DataFrame (pandas must be installed):
+        rows are parameters (a (target, parameter) MultiIndex for several targets)."""
+        import pandas as pd
+
+        result = self._inference_of_fit()
+        intervals = result.conf_int(alpha)
+        columns = {
+            "coef": result.params,
+            "std err": result.bse,
+            "t": result.tvalues,
+            "P>|t|": result.pvalues,
+            f"[{alpha / 2:g}": intervals[..., 0],
+            f"{1 - alpha / 2:g}]": intervals[..., 1],
+        }
+        if np.ndim(self.coef_) == 1:
+            names = list(result.param_names)
+            return pd.DataFrame({k: v[0] for k, v in columns.items()}, index=names)
+        index = pd.MultiIndex.from_product(
+            [range(result.params.shape[0]), result.param_names], names=["target", "parameter"]
+        )
+        return pd.DataFrame({k: v.ravel() for k, v in columns.items()}, index=index)
+
+    def _per_target(self, value):
+        """``value`` (n_targets, ...) as coef_ is shaped: without that axis for one target."""
+        if np.ndim(value) > 0 and np.ndim(self.coef_) == 1:
+            return value[0]
+        return value
+
+    def _inference_of_fit(self):
+        """The fit's :class:`fastlinreg.inference.Inference`, computed when first asked for.
+
+        Raises AttributeError (so ``hasattr`` says False) naming why there is none."""
+        check_is_fitted(self)
+        if getattr(self, "_inference", None) is None:
+            reason = self._why_no_inference()
+            if reason is not None:
+                raise AttributeError(f"no statistics for this fit: {reason}")
+            rows, weighted = self._rows_of_factor
+            names = getattr(self, "feature_names_in_", None)
+            self._inference = inference.from_factor(
+                self._factor,
+                np.atleast_2d(self.coef_).astype(np.float64),
+                np.atleast_1d(self.intercept_).astype(np.float64),
+                fit_intercept=self.fit_intercept,
+                n_rows=rows,
+                weighted=weighted,
+                feature_names=(
+                    [str(n) for n in names]
+                    if names is not None
+                    else [f"x{j + 1}" for j in range(self.n_features_in_)]
+                ),
+            )
+        return self._inference
+
+    def _why_no_inference(self) -> str | None:
+        if getattr(self, "_factor", None) is None:
+            return (
+                "they come from the factor of the rows, which this model does not hold "
+                f"(solver={self.solver_!r} ran on passes over X, or the model was read from "
+                "a file). Fit with solver='exact' (or precompute=True)."
+            )
+        if self.alpha > 0:
+            return (
+                f"the fit is penalized (alpha={self.alpha}), so its estimates are biased "
+                "and least squares' standard errors and tests would be wrong. Fit with "
+                "alpha=0."
+            )
+        if not self.converged_:
+            return (
+                "the fit did not converge (converged_ is False): its coefficients are not "
+                "the least-squares estimates the statistics describe. Use solver='exact'."
+            )
+        return None
 
 
 def load(path: str | os.PathLike[str]) -> LinearRegression:

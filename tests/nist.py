@@ -47,6 +47,12 @@ class NistProblem:
         Certified B1..Bp.
     certified_intercept : float
         Certified B0, 0.0 when the model has none.
+    certified_bse : ndarray of shape (p + fit_intercept,)
+        Certified standard deviations of the estimates, B0's first when there is one.
+    certified_residual_sd : float
+        Certified residual standard deviation.
+    certified_rsquared : float
+        Certified R-squared.
     """
 
     X: np.ndarray
@@ -54,6 +60,9 @@ class NistProblem:
     fit_intercept: bool
     certified_coef: np.ndarray
     certified_intercept: float
+    certified_bse: np.ndarray
+    certified_residual_sd: float
+    certified_rsquared: float
 
 
 def _line_range(text: str, section: str) -> slice:
@@ -75,11 +84,12 @@ def load(name: str) -> NistProblem:
     lines = text.splitlines()
 
     # "B3   -1127.97394098372   227.204274477751": name, estimate, standard deviation.
-    certified = {}
+    certified, certified_sd = {}, {}
     for line in lines[_line_range(text, "Certified Values")]:
-        m = re.match(r"\s*B(\d+)\s+(\S+)\s+\S+\s*$", line)
+        m = re.match(r"\s*B(\d+)\s+(\S+)\s+(\S+)\s*$", line)
         if m:
             certified[int(m[1])] = float(m[2])
+            certified_sd[int(m[1])] = float(m[3])
     p = max(certified)
 
     data = np.array(
@@ -100,7 +110,18 @@ def load(name: str) -> NistProblem:
         fit_intercept=0 in certified,
         certified_coef=np.array([certified[j] for j in range(1, p + 1)]),
         certified_intercept=certified.get(0, 0.0),
+        certified_bse=np.array([certified_sd[j] for j in sorted(certified_sd)]),
+        certified_residual_sd=_certified_statistic(text, r"Residual\s+Standard Deviation"),
+        certified_rsquared=_certified_statistic(text, r"R-Squared"),
     )
+
+
+def _certified_statistic(text: str, label: str) -> float:
+    """The number after ``label`` (a regular expression) in the certified statistics."""
+    m = re.search(label + r"\s+(\S+)", text)
+    if m is None:
+        raise ValueError(f"no certified '{label}'")
+    return float(m[1])
 
 
 def lre(estimate, certified) -> np.ndarray:

@@ -1,0 +1,304 @@
+"""Classical inference for least squares from the single-pass factor: standard errors,
+t tests, confidence intervals, R² and the F test, as statsmodels' OLS and WLS report them.
+
+Everything follows from the factor R of the centred, weighted [X Y] (see
+:mod:`fastlinreg.sources._factor`), its weighted means x̄ and ȳ, the total weight S and
+the number of rows n, with no further pass over the rows:
+
+- the weighted residual sum of squares at (w, b) is
+  |R_xx w - R_xy|² + |R_yy|² + S (ȳ - b - x̄ w)² (the identity the solvers minimise);
+- with an intercept, cov(w) = σ² (R_xxᵀ R_xx)⁻¹ and var(b) = σ² (1/S + x̄ᵀ (R_xxᵀ R_xx)⁻¹ x̄)
+  (b = ȳ - x̄ w, and ȳ is uncorrelated with w), σ² = RSS / (n - rank - 1);
+- without one, X is not centred: its factor is the one of [R_xx; sqrt(S) x̄ᵀ] (whose
+  Gram matrix is the uncentred XᵀWX, formed without squaring the condition number), and
+  σ² = RSS / (n - rank).
+
+Sample weights are analytic weights, as in statsmodels' ``WLS(y, X, weights=w)``: row i's
+error variance is σ² / w_i, n counts the rows (whatever their weights), and scaling every
+weight by one number changes nothing. (Frequency weights, where a weight counts repeated
+rows and n is their sum, are statsmodels' ``GLM(freq_weights=...)``: not these.)
+
+Rank deficiency: the coefficients' covariance is σ² times the pseudo-inverse, as in
+statsmodels, but only estimable parameters get numbers: a coefficient (or the intercept)
+that the data do not identify (its unit vector not in the row space of X) has NaN
+standard error, t and p-values, and is named in :attr:`Inference.not_identified`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.linalg
+from scipy import stats
+
+from ._solvers import _back_substitution, svd_rank
+from .sources._factor import (
+    CONSTANT_COLUMN_ROUNDINGS,
+    Factor,
+    centring_rounding,
+    scaled_targets,
+    target_scale,
+)
+from .sources._powers_of_two import column_norms
+
+__all__ = ["Inference", "from_factor"]
+
+# A unit vector whose part outside the row space of X is at most this (relative) is in
+# it: the parameter is identified. Far above the rounding of an SVD (1e-13), far below
+# any real part outside it.
+_IDENTIFIED_TOLERANCE = 1e-8
+
+
+@dataclass(frozen=True)
+class Inference:
+    """The inference of a least-squares fit, per target (leading axis k = n_targets).
+
+    ``params`` and ``bse`` are (k, p), p = n_features (+ 1 for the intercept, which comes
+    first, named "const", as after statsmodels' ``add_constant``).
+    """
+
+    params: np.ndarray
+    bse: np.ndarray
+    param_names: tuple[str, ...]
+    not_identified: tuple[str, ...]
+    nobs: int
+    df_model: int
+    df_resid: int
+    ssr: np.ndarray
+    tss: np.ndarray
+    fit_intercept: bool
+    weighted: bool
+
+    @property
+    def tvalues(self) -> np.ndarray:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return self.params / self.bse
+
+    @property
+    def pvalues(self) -> np.ndarray:
+        """Two-sided, Student's t with df_resid degrees of freedom."""
+        return 2.0 * stats.t.sf(np.abs(self.tvalues), self.df_resid)
+
+    @property
+    def scale(self) -> np.ndarray:
+        """(k,) The estimate of σ²: the residual sum of squares over df_resid."""
+        return self.ssr / self.df_resid
+
+    @property
+    def rsquared(self) -> np.ndarray:
+        """(k,) 1 - RSS / TSS, TSS about ȳ with an intercept, about 0 without one."""
+        return 1.0 - self.ssr / self.tss
+
+    @property
+    def rsquared_adj(self) -> np.ndarray:
+        return 1.0 - (self.nobs - self.fit_intercept) / self.df_resid * (1.0 - self.rsquared)
+
+    @property
+    def fvalue(self) -> np.ndarray:
+        """(k,) F of the model against the intercept alone (against 0 without one)."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return ((self.tss - self.ssr) / self.df_model) / self.scale
+
+    @property
+    def f_pvalue(self) -> np.ndarray:
+        return stats.f.sf(self.fvalue, self.df_model, self.df_resid)
+
+    def conf_int(self, alpha: float = 0.05) -> np.ndarray:
+        """(k, p, 2) The (1 - alpha) confidence intervals: params ± t(1 - alpha/2) bse."""
+        if not 0.0 < alpha < 1.0:
+            raise ValueError(f"alpha must be in (0, 1), got {alpha!r}")
+        half = stats.t.ppf(1.0 - alpha / 2.0, self.df_resid) * self.bse
+        return np.stack([self.params - half, self.params + half], axis=-1)
+
+
+def from_factor(
+    factor: Factor,
+    coef: np.ndarray,
+    intercept: np.ndarray,
+    *,
+    fit_intercept: bool,
+    n_rows: int,
+    weighted: bool,
+    feature_names: list[str],
+) -> Inference:
+    """The :class:`Inference` of the fit (coef (k, d), intercept (k,)) to the rows whose
+    factor is ``factor`` (n_rows of them).
+
+    Raises
+    ------
+    ValueError
+        When no degree of freedom is left for the residual variance (n_rows at most the
+        number of identified parameters).
+    """
+    d = factor.n_features
+    # In units of y / y_scale, so that the squares neither underflow nor overflow (see
+    # fastlinreg.sources._factor.target_scale); standard errors are scaled back.
+    y_scale = target_scale(factor)
+    scaled = factor if y_scale == 1.0 else scaled_targets(factor, y_scale)
+    W, b = np.asarray(coef) / y_scale, np.asarray(intercept) / y_scale
+    R, S = scaled.R, scaled.total_weight
+    x_mean, y_mean = scaled.mean[:d], scaled.mean[d:]
+
+    left_by_x = R[:d, d:] - R[:d, :d] @ W.T
+    ssr = (
+        np.sum(left_by_x**2, axis=0)
+        + np.sum(R[d:, d:] ** 2, axis=0)
+        + S * (y_mean - b - W @ x_mean) ** 2
+    )
+    tss = np.sum(R[:, d:] ** 2, axis=0) + (0.0 if fit_intercept else S * y_mean**2)
+
+    inverse, norms, identified = _inverse_factor(scaled, fit_intercept)
+    rank = inverse.shape[1]
+    df_resid = n_rows - rank - int(fit_intercept)
+    if df_resid <= 0:
+        raise ValueError(
+            f"{n_rows} rows leave no degree of freedom for the residual variance: the "
+            f"model has {rank + int(fit_intercept)} identified parameters"
+        )
+    sigma = np.sqrt(ssr / df_resid)  # (k,)
+    # (R_xxᵀ R_xx)⁻¹ = D⁻¹ B Bᵀ D⁻¹, B the inverse of the column-scaled factor.
+    coef_spread = np.sqrt(np.sum(inverse**2, axis=1)) / norms
+    coef_spread[~identified] = np.nan
+    bse = sigma[:, None] * coef_spread  # (k, d)
+    params = np.asarray(coef, np.float64)
+    names = list(feature_names)
+    if fit_intercept:
+        along_mean = inverse.T @ (x_mean / norms)
+        intercept_spread = np.sqrt(1.0 / S + along_mean @ along_mean)
+        if rank < d and not _in_row_space(inverse, norms, x_mean):
+            intercept_spread = np.nan
+        bse = np.hstack([sigma[:, None] * intercept_spread, bse])
+        params = np.hstack([np.asarray(intercept, np.float64)[:, None], params])
+        names.insert(0, "const")
+        identified = np.concatenate([[np.isfinite(intercept_spread)], identified])
+    return Inference(
+        params=params,
+        bse=bse * y_scale,
+        param_names=tuple(names),
+        not_identified=tuple(n for n, ok in zip(names, identified, strict=True) if not ok),
+        nobs=int(n_rows),
+        df_model=rank,
+        df_resid=df_resid,
+        ssr=ssr * y_scale**2,
+        tss=tss * y_scale**2,
+        fit_intercept=fit_intercept,
+        weighted=weighted,
+    )
+
+
+def _inverse_factor(factor: Factor, fit_intercept: bool):
+    """(B (d, r), norms (d,), identified (d,)): the column-scaled factor A / norms of X
+    (centred with an intercept, else stacked with sqrt(S) x̄ᵀ) has pseudo-inverse Gram
+    (AᵀA)⁺ = D⁻¹ B Bᵀ D⁻¹, D = diag(norms), r its rank; identified marks the columns
+    whose unit vector lies in the row space.
+
+    Rank as :func:`fastlinreg._solvers.exact` decides it: a constant column (one that
+    centring left as rounding) is dropped, and singular values below the rounding floor.
+    """
+    d = factor.n_features
+    A = factor.R[:d, :d]
+    rounding = centring_rounding(factor) if fit_intercept else np.zeros(d)
+    constant = column_norms(A) <= CONSTANT_COLUMN_ROUNDINGS * rounding
+    A = np.where(constant, 0.0, A)
+    if not fit_intercept:
+        stacked = np.vstack([A, np.sqrt(factor.total_weight) * factor.mean[:d]])
+        A = scipy.linalg.qr(stacked, mode="r")[0][:d]  # (d + 1, d): its last row is 0
+    norms = column_norms(A)
+    norms[norms == 0.0] = 1.0
+    scaled = A / norms
+    eps = np.finfo(np.float64).eps
+    centring_floor = float(np.max(rounding / norms, initial=0.0))
+    if not constant.any():
+        inverse = _back_substitution(scaled, np.eye(d), max(eps, centring_floor))
+        if inverse is not None:
+            return inverse, norms, np.ones(d, dtype=bool)
+    _, s, Vt = np.linalg.svd(scaled)
+    rank = svd_rank(s, scaled.shape, centring_floor)
+    V = Vt[:rank].T
+    identified = 1.0 - np.sum(V**2, axis=1) <= _IDENTIFIED_TOLERANCE
+    return V / s[:rank], norms, identified
+
+
+def _in_row_space(inverse: np.ndarray, norms: np.ndarray, vector: np.ndarray) -> bool:
+    """Whether ``vector`` (a linear function of the coefficients) is estimable: in the
+    row space spanned by the columns of ``inverse`` (in scaled coordinates)."""
+    z = vector / norms
+    basis, _ = np.linalg.qr(inverse)
+    outside = z - basis @ (basis.T @ z)
+    size = max(float(np.linalg.norm(z)), 1.0)
+    return bool(np.linalg.norm(outside) <= _IDENTIFIED_TOLERANCE * size)
+
+
+def summary_text(result: Inference, alpha: float, target_names: list[str]) -> str:
+    """statsmodels' ``summary()`` layout (its model block and coefficient table) for each
+    target. The residual tests statsmodels adds below (Omnibus, Jarque-Bera,
+    Durbin-Watson) need the residuals themselves, a pass over the rows: not printed."""
+    model = "WLS" if result.weighted else "OLS"
+    width = 78
+    low, high = f"[{alpha / 2:g}", f"{1 - alpha / 2:g}]"
+    intervals = result.conf_int(alpha)
+    name_width = max([10, *(len(n) for n in result.param_names)])
+    blocks = []
+    for t, target in enumerate(target_names):
+        left = [
+            ("Dep. Variable:", target),
+            ("Model:", model),
+            ("Method:", "Least Squares"),
+            ("No. Observations:", str(result.nobs)),
+            ("Df Residuals:", str(result.df_resid)),
+            ("Df Model:", str(result.df_model)),
+            ("Covariance Type:", "nonrobust"),
+        ]
+        right = [
+            ("R-squared:", _g(result.rsquared[t], 3, fixed=True)),
+            ("Adj. R-squared:", _g(result.rsquared_adj[t], 3, fixed=True)),
+            ("F-statistic:", _g(result.fvalue[t], 4)),
+            ("Prob (F-statistic):", _g(result.f_pvalue[t], 3)),
+            ("Resid. std. error:", _g(np.sqrt(result.scale[t]), 4)),
+            ("Residual SS:", _g(result.ssr[t], 4)),
+            ("", ""),
+        ]
+        lines = [f"{model} Regression Results".center(width), "=" * width]
+        for (lk, lv), (rk, rv) in zip(left, right, strict=True):
+            lines.append(f"{lk:<20}{lv:>19}   {rk:<20}{rv:>16}")
+        lines.append("=" * width)
+        lines.append(
+            f"{'':<{name_width}}{'coef':>12}{'std err':>11}{'t':>11}{'P>|t|':>11}"
+            f"{low:>11}{high:>11}"
+        )
+        lines.append("-" * max(width, name_width + 67))
+        for j, name in enumerate(result.param_names):
+            cells = (
+                _g(result.params[t, j], 4),
+                _g(result.bse[t, j], 3),
+                _g(result.tvalues[t, j], 3, fixed=True),
+                _g(result.pvalues[t, j], 3, fixed=True),
+                _g(intervals[t, j, 0], 3),
+                _g(intervals[t, j, 1], 3),
+            )
+            rest = "".join(f"{c:>11}" for c in cells[1:])
+            lines.append(f"{name:<{name_width}}{cells[0]:>12}{rest}")
+        lines.append("=" * max(width, name_width + 67))
+        notes = ["Standard errors assume that the errors' covariance is correctly specified."]
+        if result.weighted:
+            notes.append("Weights are analytic (as statsmodels' WLS): row i's variance is σ²/w_i.")
+        if result.not_identified:
+            notes.append(
+                "X is rank deficient: not identified by the data (NaN above, their "
+                "coefficients one solution of many): " + ", ".join(result.not_identified)
+            )
+        lines += ["Notes:"] + [f"[{i}] {note}" for i, note in enumerate(notes, start=1)]
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)
+
+
+def _g(value: float, digits: int, fixed: bool = False) -> str:
+    """statsmodels' number style: fixed-point with ``digits`` decimals for ordinary
+    magnitudes, else ``digits`` significant digits in exponent form."""
+    value = float(value)
+    if not np.isfinite(value):
+        return str(value)
+    if value == 0.0 or fixed or 1e-4 <= abs(value) < 1e4:
+        return f"{value:.{digits}f}"
+    return f"{value:.{digits}g}"
