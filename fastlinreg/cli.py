@@ -59,6 +59,8 @@ def _fit(args: argparse.Namespace) -> int:
             "--summary prints least squares' statistics, from the factor of the rows: it "
             "cannot go with --alpha > 0 or --precompute false"
         )
+    if args.cov_type != "nonrobust" and not args.summary:
+        raise ValueError("--cov-type chooses the standard errors that --summary prints")
     if args.spill_dir is not None:
         outputs.check_folder(args.spill_dir, "--spill-dir")
     source = FileSource(
@@ -80,6 +82,7 @@ def _fit(args: argparse.Namespace) -> int:
         precompute=True if args.summary and args.precompute == "auto" else args.precompute,
         parallel=None if args.parallel == "auto" else args.parallel,
         verbose=not args.quiet,
+        cov_type=args.cov_type,
     )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -393,6 +396,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="print statsmodels' table of the fit: standard errors, t and p-values, "
         "confidence intervals, R², F test (from the factor of the rows: no extra pass)",
+    )
+    fit.add_argument(
+        "--cov-type",
+        choices=["nonrobust", "HC0", "HC1", "HC2", "HC3"],
+        default="nonrobust",
+        help="the --summary's standard errors: classical (default), or "
+        "heteroskedasticity-robust as statsmodels' HC0-HC3 (one more pass over DATA)",
     )
     fit.add_argument("--quiet", action="store_true", help="no progress bars")
     fit.set_defaults(run=_fit)

@@ -165,6 +165,12 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         epoch's update; loss is the epoch's ``loss_history_`` entry). A true return
         value stops the fit there: ``converged_`` is then False and no
         ConvergenceWarning is raised. "exact" calls it once.
+    cov_type : {"nonrobust", "HC0", "HC1", "HC2", "HC3"}, default="nonrobust"
+        The coefficients' covariance behind ``bse_``, ``pvalues_``, ``conf_int`` and
+        ``summary``: classical, or statsmodels' heteroskedasticity-consistent ones,
+        which cost ``fit`` one more pass over the rows (their p-values and intervals
+        then use the normal law, as statsmodels' do). A robust type needs a fit through
+        the factor without penalty, and every row in one ``fit`` (not ``partial_fit``).
 
     Attributes
     ----------
@@ -192,6 +198,24 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Names of features seen during fit, when X has string column names.
+    params_, bse_, tvalues_, pvalues_ : ndarray of shape (n_params,) or (n_targets, n_params)
+        Statistics of the least-squares fit, as statsmodels' OLS (WLS with
+        ``sample_weight``, whose weights are analytic: row i's variance is σ²/w_i)
+        reports them: estimates (the intercept first, when fitted), standard errors,
+        t statistics, two-sided p-values. NaN for a parameter that a rank-deficient X
+        does not identify (``summary`` names them).
+    rsquared_, rsquared_adj_, fvalue_, f_pvalue_, ssr_, scale_ : float or ndarray
+        R² (about the mean, or about 0 without an intercept), adjusted R², the F test
+        of the model, the residual sum of squares and σ²'s estimate, per target.
+    df_model_, df_resid_, nobs_ : int
+        Degrees of freedom of the model and of the residuals; rows seen.
+
+        Every statistic comes from the factor of the rows (``solver="exact"``, the
+        default up to 4096 columns, or ``precompute=True``), without a further pass
+        (except for a robust ``cov_type``), when first read; it is an AttributeError,
+        saying why, for a fit without the factor, penalized or not converged (and
+        after :func:`fastlinreg.load`, which keeps no factor). See ``summary``,
+        ``conf_int`` and ``to_frame``.
 
     Examples
     --------
@@ -224,6 +248,7 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "callback": [callable, None],
+        "cov_type": [StrOptions(set(inference.COV_TYPES))],
     }
 
     def __init__(
@@ -245,6 +270,7 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         random_state=None,
         verbose=False,
         callback=None,
+        cov_type="nonrobust",
     ):
         self.solver = solver
         self.learning_rate = learning_rate
@@ -263,6 +289,7 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
         self.callback = callback
+        self.cov_type = cov_type
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -355,6 +382,7 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         # Not n_samples: a CSV file learns its row count from its first pass, which is the
         # factor's or the first epoch's (asking now would cost a pass of its own).
         solver = self._chosen_solver(source)
+        self._check_cov_type(solver, source, partial)
         coef0, intercept0 = self._starting_point(source, continuing, coef_init, intercept_init)
         factor = self._factor_of_rows(source, solver, partial, accumulate, previous)
         # Epochs read the source as often as they like: a text file is parsed once, into
@@ -368,7 +396,24 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         if factor is not None:  # what inference needs besides the factor: rows, weights
             rows, weighted = (0, False) if previous is None else before_this_fit
             self._rows_of_factor = (rows + source.n_samples, weighted or sample_weight is not None)
+        if self.cov_type != "nonrobust" and self._why_no_inference() is None:
+            self._inference = self._statistics(rows=source)  # its pass over the rows
         return self
+
+    def _check_cov_type(self, solver, source, partial) -> None:
+        """Refuse, before any pass, a robust cov_type that the fit could not honour."""
+        if self.cov_type == "nonrobust":
+            return
+        if partial:
+            raise ValueError(
+                f"cov_type={self.cov_type!r} needs a pass over every row after the fit: "
+                "use fit on all the rows (partial_fit sees one piece at a time)"
+            )
+        if self.alpha > 0 or not self._uses_factor(solver, source):
+            raise ValueError(
+                f"cov_type={self.cov_type!r} describes a least-squares fit through the "
+                "factor of the rows: use alpha=0 with solver='exact' (or precompute=True)"
+            )
 
     def _check_params(self) -> None:
         """The parameters, each on its own (scikit-learn's constraints) and together."""
@@ -752,11 +797,12 @@ class LinearRegression(RegressorMixin, BaseEstimator):
 
         result = self._inference_of_fit()
         intervals = result.conf_int(alpha)
+        statistic = "t" if result.use_t else "z"
         columns = {
             "coef": result.params,
             "std err": result.bse,
-            "t": result.tvalues,
-            "P>|t|": result.pvalues,
+            statistic: result.tvalues,
+            f"P>|{statistic}|": result.pvalues,
             f"[{alpha / 2:g}": intervals[..., 0],
             f"{1 - alpha / 2:g}]": intervals[..., 1],
         }
@@ -783,22 +829,29 @@ class LinearRegression(RegressorMixin, BaseEstimator):
             reason = self._why_no_inference()
             if reason is not None:
                 raise AttributeError(f"no statistics for this fit: {reason}")
-            rows, weighted = self._rows_of_factor
-            names = getattr(self, "feature_names_in_", None)
-            self._inference = inference.from_factor(
-                self._factor,
-                np.atleast_2d(self.coef_).astype(np.float64),
-                np.atleast_1d(self.intercept_).astype(np.float64),
-                fit_intercept=self.fit_intercept,
-                n_rows=rows,
-                weighted=weighted,
-                feature_names=(
-                    [str(n) for n in names]
-                    if names is not None
-                    else [f"x{j + 1}" for j in range(self.n_features_in_)]
-                ),
-            )
+            self._inference = self._statistics(rows=None)
         return self._inference
+
+    def _statistics(self, rows):
+        """:func:`fastlinreg.inference.from_factor` of this fit; ``rows``, the fit's data
+        source, for a robust cov_type's pass."""
+        n_rows, weighted = self._rows_of_factor
+        names = getattr(self, "feature_names_in_", None)
+        return inference.from_factor(
+            self._factor,
+            np.atleast_2d(self.coef_).astype(np.float64),
+            np.atleast_1d(self.intercept_).astype(np.float64),
+            fit_intercept=self.fit_intercept,
+            n_rows=n_rows,
+            weighted=weighted,
+            feature_names=(
+                [str(n) for n in names]
+                if names is not None
+                else [f"x{j + 1}" for j in range(self.n_features_in_)]
+            ),
+            cov_type=self.cov_type,
+            rows=rows,
+        )
 
     def _why_no_inference(self) -> str | None:
         if getattr(self, "_factor", None) is None:

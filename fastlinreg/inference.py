@@ -41,8 +41,14 @@ from .sources._factor import (
     target_scale,
 )
 from .sources._powers_of_two import column_norms
+from .sources.base import DataSource
 
-__all__ = ["Inference", "from_factor"]
+__all__ = ["COV_TYPES", "Inference", "from_factor"]
+
+#: The covariance types: classical, and statsmodels' heteroskedasticity-consistent ones.
+COV_TYPES = ("nonrobust", "HC0", "HC1", "HC2", "HC3")
+# The power of (1 - leverage) that divides each residual in the robust covariances.
+_LEVERAGE_POWER = {"HC0": 0.0, "HC1": 0.0, "HC2": 0.5, "HC3": 1.0}
 
 # A unit vector whose part outside the row space of X is at most this (relative) is in
 # it: the parameter is identified. Far above the rounding of an SVD (1e-13), far below
@@ -67,8 +73,16 @@ class Inference:
     df_resid: int
     ssr: np.ndarray
     tss: np.ndarray
+    fvalue: np.ndarray
     fit_intercept: bool
     weighted: bool
+    cov_type: str
+
+    @property
+    def use_t(self) -> bool:
+        """Student's t for p-values and intervals; the normal law for the robust
+        covariances, whose standard errors are asymptotic (statsmodels' default)."""
+        return self.cov_type == "nonrobust"
 
     @property
     def tvalues(self) -> np.ndarray:
@@ -77,8 +91,9 @@ class Inference:
 
     @property
     def pvalues(self) -> np.ndarray:
-        """Two-sided, Student's t with df_resid degrees of freedom."""
-        return 2.0 * stats.t.sf(np.abs(self.tvalues), self.df_resid)
+        """Two-sided, Student's t with df_resid degrees of freedom (normal: robust)."""
+        law = stats.t(self.df_resid) if self.use_t else stats.norm()
+        return 2.0 * law.sf(np.abs(self.tvalues))
 
     @property
     def scale(self) -> np.ndarray:
@@ -95,12 +110,6 @@ class Inference:
         return 1.0 - (self.nobs - self.fit_intercept) / self.df_resid * (1.0 - self.rsquared)
 
     @property
-    def fvalue(self) -> np.ndarray:
-        """(k,) F of the model against the intercept alone (against 0 without one)."""
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return ((self.tss - self.ssr) / self.df_model) / self.scale
-
-    @property
     def f_pvalue(self) -> np.ndarray:
         return stats.f.sf(self.fvalue, self.df_model, self.df_resid)
 
@@ -108,7 +117,8 @@ class Inference:
         """(k, p, 2) The (1 - alpha) confidence intervals: params ± t(1 - alpha/2) bse."""
         if not 0.0 < alpha < 1.0:
             raise ValueError(f"alpha must be in (0, 1), got {alpha!r}")
-        half = stats.t.ppf(1.0 - alpha / 2.0, self.df_resid) * self.bse
+        law = stats.t(self.df_resid) if self.use_t else stats.norm()
+        half = law.ppf(1.0 - alpha / 2.0) * self.bse
         return np.stack([self.params - half, self.params + half], axis=-1)
 
 
@@ -121,9 +131,12 @@ def from_factor(
     n_rows: int,
     weighted: bool,
     feature_names: list[str],
+    cov_type: str = "nonrobust",
+    rows: DataSource | None = None,
 ) -> Inference:
     """The :class:`Inference` of the fit (coef (k, d), intercept (k,)) to the rows whose
-    factor is ``factor`` (n_rows of them).
+    factor is ``factor`` (n_rows of them). A robust ``cov_type`` (see COV_TYPES) costs
+    one pass over ``rows``, the fit's data source.
 
     Raises
     ------
@@ -148,7 +161,7 @@ def from_factor(
     )
     tss = np.sum(R[:, d:] ** 2, axis=0) + (0.0 if fit_intercept else S * y_mean**2)
 
-    inverse, norms, identified = _inverse_factor(scaled, fit_intercept)
+    inverse, forward, norms, identified = _inverse_factor(scaled, fit_intercept)
     rank = inverse.shape[1]
     df_resid = n_rows - rank - int(fit_intercept)
     if df_resid <= 0:
@@ -156,22 +169,47 @@ def from_factor(
             f"{n_rows} rows leave no degree of freedom for the residual variance: the "
             f"model has {rank + int(fit_intercept)} identified parameters"
         )
-    sigma = np.sqrt(ssr / df_resid)  # (k,)
-    # (R_xxᵀ R_xx)⁻¹ = D⁻¹ B Bᵀ D⁻¹, B the inverse of the column-scaled factor.
-    coef_spread = np.sqrt(np.sum(inverse**2, axis=1)) / norms
-    coef_spread[~identified] = np.nan
-    bse = sigma[:, None] * coef_spread  # (k, d)
+    # The coefficients' covariance is D⁻¹ B C Bᵀ D⁻¹ (G C Gᵀ, G = D⁻¹ B), with C = σ² I
+    # (classical) or the robust "meat" K in the coordinates v = Bᵀ D⁻¹ (x - x̄): (k, r, r).
+    G = inverse / norms[:, None]
+    along_mean = inverse.T @ (x_mean / norms)  # Gᵀ x̄: b = ȳ - x̄ᵀ w
+    if cov_type == "nonrobust":
+        sigma2 = ssr / df_resid
+        meat = sigma2[:, None, None] * np.eye(rank)
+        # ȳ's variance σ²/S, uncorrelated with w's estimate.
+        mean_meat, mean_variance = np.zeros((len(ssr), rank)), sigma2 / S
+        with np.errstate(divide="ignore", invalid="ignore"):
+            fvalue = ((tss - ssr) / rank) / sigma2
+    else:
+        center = x_mean if fit_intercept else np.zeros(d)
+        meat, mean_meat, mean_sum = _robust_meat(
+            rows, W, b, y_scale, inverse, norms, center, S, fit_intercept, cov_type
+        )
+        correction = n_rows / df_resid if cov_type == "HC1" else 1.0  # HC1: HC0 × n/df
+        meat = correction * meat
+        mean_meat = correction * mean_meat / S
+        mean_variance = correction * mean_sum / S**2
+        # The Wald test of w = 0 with this covariance: φ = G⁺ w, F = φᵀ K⁻¹ φ / r.
+        phi = (forward @ (norms[:, None] * W.T)).T  # (k, r)
+        fvalue = np.array([p @ np.linalg.solve(K, p) for p, K in zip(phi, meat, strict=True)])
+        fvalue /= rank
+    bse = np.sqrt(np.einsum("jr,trs,js->tj", G, meat, G))  # (k, d)
+    bse[:, ~identified] = np.nan
     params = np.asarray(coef, np.float64)
     names = list(feature_names)
     if fit_intercept:
-        along_mean = inverse.T @ (x_mean / norms)
-        intercept_spread = np.sqrt(1.0 / S + along_mean @ along_mean)
+        intercept_variance = (
+            mean_variance
+            - 2.0 * mean_meat @ along_mean
+            + np.einsum("r,trs,s->t", along_mean, meat, along_mean)
+        )
+        intercept_spread = np.sqrt(intercept_variance)
         if rank < d and not _in_row_space(inverse, norms, x_mean):
-            intercept_spread = np.nan
-        bse = np.hstack([sigma[:, None] * intercept_spread, bse])
+            intercept_spread[:] = np.nan
+        bse = np.hstack([intercept_spread[:, None], bse])
         params = np.hstack([np.asarray(intercept, np.float64)[:, None], params])
         names.insert(0, "const")
-        identified = np.concatenate([[np.isfinite(intercept_spread)], identified])
+        identified = np.concatenate([[np.isfinite(intercept_spread[0])], identified])
     return Inference(
         params=params,
         bse=bse * y_scale,
@@ -182,16 +220,46 @@ def from_factor(
         df_resid=df_resid,
         ssr=ssr * y_scale**2,
         tss=tss * y_scale**2,
+        fvalue=fvalue,
         fit_intercept=fit_intercept,
         weighted=weighted,
+        cov_type=cov_type,
     )
 
 
+def _robust_meat(rows, W, b, y_scale, inverse, norms, center, S, fit_intercept, cov_type):
+    """One pass over ``rows.row_blocks()`` (in order: deterministic) for the
+    heteroskedasticity-consistent covariance, statsmodels' HC0-HC3.
+
+    With v_i = Bᵀ D⁻¹ (x_i - center) (see :func:`from_factor`), the residual e_i (units of
+    y / y_scale), the leverage h_i = w_i (1/S + |v_i|²) (no 1/S without an intercept) and
+    u_i = w_i e_i / (1 - h_i)^a (a = 0 for HC0 and HC1, 1/2 for HC2, 1 for HC3), per
+    target: (Σ u² v vᵀ (k, r, r), Σ u² v (k, r), Σ u² (k,)): the sandwich's middle in
+    those coordinates, where the bread is the identity and 1/S.
+    """
+    k, r = W.shape[0], inverse.shape[1]
+    meat, mean_meat, mean_sum = np.zeros((k, r, r)), np.zeros((k, r)), np.zeros(k)
+    power = _LEVERAGE_POWER[cov_type]
+    to_our_units = rows.y_scale / y_scale  # powers of two: exact
+    for X, Y, weights in rows.row_blocks():
+        X = np.asarray(X, dtype=np.float64)
+        V = ((X - center) / norms) @ inverse
+        w = np.ones(X.shape[0]) if weights is None else weights
+        E = np.asarray(Y, dtype=np.float64) * to_our_units - (X @ W.T + b)
+        leverage = w * (np.sum(V**2, axis=1) + (1.0 / S if fit_intercept else 0.0))
+        U2 = (w[:, None] * E) ** 2 / ((1.0 - leverage) ** (2.0 * power))[:, None]
+        for t in range(k):
+            meat[t] += V.T @ (V * U2[:, t, None])
+            mean_meat[t] += V.T @ U2[:, t]
+        mean_sum += U2.sum(axis=0)
+    return meat, mean_meat, mean_sum
+
+
 def _inverse_factor(factor: Factor, fit_intercept: bool):
-    """(B (d, r), norms (d,), identified (d,)): the column-scaled factor A / norms of X
-    (centred with an intercept, else stacked with sqrt(S) x̄ᵀ) has pseudo-inverse Gram
-    (AᵀA)⁺ = D⁻¹ B Bᵀ D⁻¹, D = diag(norms), r its rank; identified marks the columns
-    whose unit vector lies in the row space.
+    """(B (d, r), B⁺ (r, d), norms (d,), identified (d,)): the column-scaled factor
+    A / norms of X (centred with an intercept, else stacked with sqrt(S) x̄ᵀ) has
+    pseudo-inverse Gram (AᵀA)⁺ = D⁻¹ B Bᵀ D⁻¹, D = diag(norms), r its rank; identified
+    marks the columns whose unit vector lies in the row space.
 
     Rank as :func:`fastlinreg._solvers.exact` decides it: a constant column (one that
     centring left as rounding) is dropped, and singular values below the rounding floor.
@@ -212,12 +280,12 @@ def _inverse_factor(factor: Factor, fit_intercept: bool):
     if not constant.any():
         inverse = _back_substitution(scaled, np.eye(d), max(eps, centring_floor))
         if inverse is not None:
-            return inverse, norms, np.ones(d, dtype=bool)
+            return inverse, scaled, norms, np.ones(d, dtype=bool)
     _, s, Vt = np.linalg.svd(scaled)
     rank = svd_rank(s, scaled.shape, centring_floor)
     V = Vt[:rank].T
     identified = 1.0 - np.sum(V**2, axis=1) <= _IDENTIFIED_TOLERANCE
-    return V / s[:rank], norms, identified
+    return V / s[:rank], s[:rank, None] * Vt[:rank], norms, identified
 
 
 def _in_row_space(inverse: np.ndarray, norms: np.ndarray, vector: np.ndarray) -> bool:
@@ -248,7 +316,7 @@ def summary_text(result: Inference, alpha: float, target_names: list[str]) -> st
             ("No. Observations:", str(result.nobs)),
             ("Df Residuals:", str(result.df_resid)),
             ("Df Model:", str(result.df_model)),
-            ("Covariance Type:", "nonrobust"),
+            ("Covariance Type:", result.cov_type),
         ]
         right = [
             ("R-squared:", _g(result.rsquared[t], 3, fixed=True)),
@@ -263,9 +331,10 @@ def summary_text(result: Inference, alpha: float, target_names: list[str]) -> st
         for (lk, lv), (rk, rv) in zip(left, right, strict=True):
             lines.append(f"{lk:<20}{lv:>19}   {rk:<20}{rv:>16}")
         lines.append("=" * width)
+        statistic = "t" if result.use_t else "z"
         lines.append(
-            f"{'':<{name_width}}{'coef':>12}{'std err':>11}{'t':>11}{'P>|t|':>11}"
-            f"{low:>11}{high:>11}"
+            f"{'':<{name_width}}{'coef':>12}{'std err':>11}{statistic:>11}"
+            f"{f'P>|{statistic}|':>11}{low:>11}{high:>11}"
         )
         lines.append("-" * max(width, name_width + 67))
         for j, name in enumerate(result.param_names):
@@ -280,7 +349,11 @@ def summary_text(result: Inference, alpha: float, target_names: list[str]) -> st
             rest = "".join(f"{c:>11}" for c in cells[1:])
             lines.append(f"{name:<{name_width}}{cells[0]:>12}{rest}")
         lines.append("=" * max(width, name_width + 67))
-        notes = ["Standard errors assume that the errors' covariance is correctly specified."]
+        notes = [
+            "Standard errors assume that the errors' covariance is correctly specified."
+            if result.use_t
+            else f"Standard errors are heteroskedasticity robust ({result.cov_type})."
+        ]
         if result.weighted:
             notes.append("Weights are analytic (as statsmodels' WLS): row i's variance is σ²/w_i.")
         if result.not_identified:
