@@ -49,8 +49,11 @@ class PrecomputedSource:
         self.y_scale = float(y_scale)
         d = factor.n_features
         self.factor = factor
-        self.R_xx = factor.R[:d, :d]
-        self.R_xy = factor.R[:d, d:]  # (d, k)
+        # C order whatever order the factor came in (LAPACK's Fortran order, or C for a
+        # copy scaled by y_scale): BLAS takes another path for each layout, rounding
+        # differently (1 ulp with NumPy 2.4), and a pass must not depend on it.
+        self.R_xx = np.ascontiguousarray(factor.R[:d, :d])
+        self.R_xy = np.ascontiguousarray(factor.R[:d, d:])  # (d, k)
         # |R_yy[:, t]|² is the part of target t's squares that no w can explain: inf (or
         # 0) for y beyond the safe range with y_scale 1.0.
         with np.errstate(over="ignore", under="ignore"):
