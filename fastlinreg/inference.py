@@ -41,7 +41,7 @@ from .sources._factor import (
     target_scale,
 )
 from .sources._powers_of_two import column_norms
-from .sources.base import DataSource
+from .sources.base import BlockSummingSource, DataSource
 
 __all__ = ["COV_TYPES", "Inference", "from_factor"]
 
@@ -228,31 +228,52 @@ def from_factor(
 
 
 def _robust_meat(rows, W, b, y_scale, inverse, norms, center, S, fit_intercept, cov_type):
-    """One pass over ``rows.row_blocks()`` (in order: deterministic) for the
-    heteroskedasticity-consistent covariance, statsmodels' HC0-HC3.
-
-    With v_i = Bᵀ D⁻¹ (x_i - center) (see :func:`from_factor`), the residual e_i (units of
-    y / y_scale), the leverage h_i = w_i (1/S + |v_i|²) (no 1/S without an intercept) and
-    u_i = w_i e_i / (1 - h_i)^a (a = 0 for HC0 and HC1, 1/2 for HC2, 1 for HC3), per
-    target: (Σ u² v vᵀ (k, r, r), Σ u² v (k, r), Σ u² (k,)): the sandwich's middle in
-    those coordinates, where the bread is the identity and 1/S.
-    """
+    """One pass over the rows of ``rows`` (in block order: deterministic; on the workers
+    of a Dask source) for the heteroskedasticity-consistent covariance, statsmodels'
+    HC0-HC3: per target, (Σ u² v vᵀ (k, r, r), Σ u² v (k, r), Σ u² (k,)), the sandwich's
+    middle in the coordinates where its bread is the identity and 1/S (see
+    :func:`_block_meat`)."""
     k, r = W.shape[0], inverse.shape[1]
-    meat, mean_meat, mean_sum = np.zeros((k, r, r)), np.zeros((k, r)), np.zeros(k)
-    power = _LEVERAGE_POWER[cov_type]
-    to_our_units = rows.y_scale / y_scale  # powers of two: exact
-    for X, Y, weights in rows.row_blocks():
-        X = np.asarray(X, dtype=np.float64)
-        V = ((X - center) / norms) @ inverse
-        w = np.ones(X.shape[0]) if weights is None else weights
-        E = np.asarray(Y, dtype=np.float64) * to_our_units - (X @ W.T + b)
-        leverage = w * (np.sum(V**2, axis=1) + (1.0 / S if fit_intercept else 0.0))
-        U2 = (w[:, None] * E) ** 2 / ((1.0 - leverage) ** (2.0 * power))[:, None]
-        for t in range(k):
-            meat[t] += V.T @ (V * U2[:, t, None])
-            mean_meat[t] += V.T @ U2[:, t]
-        mean_sum += U2.sum(axis=0)
-    return meat, mean_meat, mean_sum
+    size = k * r * r + k * r + k
+    settings = dict(
+        W=W, b=b, to_our_units=rows.y_scale / y_scale, inverse=inverse, norms=norms,
+        center=center, S=S, fit_intercept=fit_intercept, power=_LEVERAGE_POWER[cov_type],
+    )  # fmt: skip
+    if isinstance(rows, BlockSummingSource):
+        total = rows.sum_over_blocks("robust-covariance", _block_meat, size, **settings)
+    else:
+        total = np.zeros(size)
+        for X, Y, weights in rows.row_blocks():
+            total += _block_meat(X, Y, weights, skip=False, **settings)
+    return (
+        total[: k * r * r].reshape(k, r, r),
+        total[k * r * r : k * r * r + k * r].reshape(k, r),
+        total[k * r * r + k * r :],
+    )
+
+
+def _block_meat(
+    X, Y, weights, *, skip, W, b, to_our_units, inverse, norms, center, S, fit_intercept, power
+) -> np.ndarray:
+    """One block's (Σ u² v vᵀ, Σ u² v, Σ u²), flattened, with v_i = Bᵀ D⁻¹ (x_i - center),
+    the residual e_i in units of y / y_scale (Y arrives as y / the source's y_scale), the
+    leverage h_i = w_i (1/S + |v_i|²) (no 1/S without an intercept) and
+    u_i = w_i e_i / (1 - h_i)^power (0 for HC0 and HC1, 1/2 for HC2, 1 for HC3)."""
+    k, r = W.shape[0], inverse.shape[1]
+    sums = np.zeros(k * r * r + k * r + k)
+    if skip or X.shape[0] == 0:
+        return sums
+    X = np.asarray(X, dtype=np.float64)
+    V = ((X - center) / norms) @ inverse
+    w = np.ones(X.shape[0]) if weights is None else weights
+    E = np.asarray(Y, dtype=np.float64) * to_our_units - (X @ W.T + b)
+    leverage = w * (np.sum(V**2, axis=1) + (1.0 / S if fit_intercept else 0.0))
+    U2 = (w[:, None] * E) ** 2 / ((1.0 - leverage) ** (2.0 * power))[:, None]
+    for t in range(k):  # BLAS products: an einsum of three operands would not be one
+        sums[t * r * r : (t + 1) * r * r] = (V.T @ (V * U2[:, t, None])).ravel()
+    sums[k * r * r : k * r * r + k * r] = (U2.T @ V).ravel()
+    sums[k * r * r + k * r :] = U2.sum(axis=0)
+    return sums
 
 
 def _inverse_factor(factor: Factor, fit_intercept: bool):

@@ -491,3 +491,33 @@ def test_a_float64_y_too_large_for_a_float32_x_is_named(threads):
     message = r"Input y contains infinity .*float32.* at row 7 \(chunk 1\)"
     with pytest.raises(ValueError, match=message):
         DaskSource(X, y).loss_grad(np.zeros((1, 3)), np.zeros(1))
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_statistics_and_robust_covariance_on_dask_equal_the_in_memory_ones(scheduler, weighted):
+    # The robust covariance's pass runs on the workers (BlockSummingSource), one task per
+    # chunk and the fixed tree; the classical statistics need no pass beyond the factor.
+    from fastlinreg import LinearRegression
+
+    X, Y, weights, _, _ = problem(k=2, weighted=weighted)
+    for cov_type in ("nonrobust", "HC3"):
+        expected = LinearRegression(cov_type=cov_type).fit(X, Y, sample_weight=weights)
+        model = LinearRegression(cov_type=cov_type).fit(*dask_inputs(X, Y, weights, 128))
+        assert_close(model.bse_, expected.bse_, rtol=1e-10)
+        assert_close(model.fvalue_, expected.fvalue_, rtol=1e-10)
+        assert model.nobs_ == expected.nobs_ == 700
+
+
+def test_the_robust_pass_names_a_bad_value_in_a_chunk(threads):
+    X, Y, _, _, _ = problem(k=1)
+    from fastlinreg.inference import _block_meat
+    from fastlinreg.sources.dask import DaskSource
+
+    X[650, 1] = np.nan
+    source = DaskSource(*dask_inputs(X, Y, None, 128)[:2])
+    settings = dict(
+        W=np.zeros((1, 5)), b=np.zeros(1), to_our_units=1.0, inverse=np.eye(5),
+        norms=np.ones(5), center=np.zeros(5), S=700.0, fit_intercept=True, power=0.0,
+    )  # fmt: skip
+    with pytest.raises(ValueError, match="row 650"):
+        source.sum_over_blocks("robust", _block_meat, 5 * 5 + 5 + 1, **settings)

@@ -376,3 +376,17 @@ def test_robust_covariances_need_one_least_squares_fit_over_every_row():
         LinearRegression(cov_type="HC0").partial_fit(X, y)
     with pytest.raises(ValueError, match="cov_type"):
         LinearRegression(cov_type="HC9").fit(X, y)
+
+
+def test_the_readme_summary_is_what_the_code_prints():
+    import pathlib
+
+    readme = (pathlib.Path(__file__).parents[1] / "README.md").read_text()
+    block = readme.split("OLS Regression Results", 1)[1].split("...", 1)[0]
+    from sklearn.datasets import load_diabetes
+
+    X, y = load_diabetes(return_X_y=True, scaled=False, as_frame=True)
+    printed = LinearRegression().fit(X, y).summary()
+    lines = [line.rstrip() for line in printed.splitlines()]
+    for line in block.strip("\n").splitlines():
+        assert line.rstrip() in lines

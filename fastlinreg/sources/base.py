@@ -160,6 +160,18 @@ class FactoringSource(Protocol):
 
 
 @runtime_checkable
+class BlockSummingSource(Protocol):
+    """A :class:`DataSource` that adds up a function of its row blocks where its data
+    lives (a Dask cluster: on the workers), instead of bringing ``row_blocks()`` here.
+    Asked with ``isinstance(source, BlockSummingSource)``."""
+
+    def sum_over_blocks(self, name: str, function: Any, size: int, **kwargs: Any) -> np.ndarray:
+        """The sum, in block order, of ``function(X, Y, weights, skip=False, **kwargs)``
+        (a float64 array of ``size``) over the row blocks as ``row_blocks()`` gives them;
+        bad values are refused as a pass refuses them. ``name`` names the tasks."""
+
+
+@runtime_checkable
 class ColumnFactoringSource(Protocol):
     """A :class:`DataSource` that finds its columns' means and centred norms (feature
     scaling) without the dense blocks of ``row_blocks()``: a sparse X, whose blocks

@@ -308,6 +308,15 @@ class DaskSource(ArrayShapes):
         parts = self._map_chunks("check", _chunk_problems, 0, with_targets=True, check=True)
         self._raise_problems(_compute(_tree(parts, _add_rows, "check-sum"))[0] > 0)
 
+    def sum_over_blocks(self, name, function, size, **kwargs) -> np.ndarray:
+        """``function(X, Y, weights, skip, **kwargs)`` of every chunk, on the workers,
+        added by the fixed tree in chunk order (see
+        :class:`fastlinreg.sources.base.BlockSummingSource`)."""
+        parts = self._map_chunks(name, function, size, with_targets=True, **kwargs)
+        row = _compute(_tree(parts, _add_rows, f"{name}-sum"))[0]
+        self._raise_problems(row[size:] > 0)
+        return row[:size]
+
     def _map_chunks(self, name, function, size, *, with_targets, check=None, **kwargs) -> list:
         """``function(X chunk, Y chunk or None, weights chunk or None, skip, **kwargs)``
         of every row chunk (tasks named ``fastlinreg-<name>``), each a float64 row
