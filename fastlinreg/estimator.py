@@ -853,25 +853,60 @@ class LinearRegression(RegressorMixin, BaseEstimator):
             rows=rows,
         )
 
-    def _why_no_inference(self) -> str | None:
-        if getattr(self, "_factor", None) is None:
-            return (
-                "they come from the factor of the rows, which this model does not hold "
-                f"(solver={self.solver_!r} ran on passes over X, or the model was read from "
-                "a file). Fit with solver='exact' (or precompute=True)."
-            )
+    def _why_no_inference(self, *, need_factor: bool = True) -> str | None:
+        """Why this fit has no statistics (None: it has them), the estimates first."""
         if self.alpha > 0:
             return (
                 f"the fit is penalized (alpha={self.alpha}), so its estimates are biased "
                 "and least squares' standard errors and tests would be wrong. Fit with "
                 "alpha=0."
             )
+        if self.solver_ == "sgd":
+            return (
+                "sgd's coefficients are a stochastic approximation, not the least-squares "
+                "estimates the statistics describe. Fit with solver='exact'."
+            )
         if not self.converged_:
             return (
                 "the fit did not converge (converged_ is False): its coefficients are not "
                 "the least-squares estimates the statistics describe. Use solver='exact'."
             )
+        if need_factor and getattr(self, "_factor", None) is None:
+            return (
+                "they come from the factor of the rows, which this model does not hold "
+                f"(solver={self.solver_!r} ran on passes over X, or the model was read from "
+                "a file). model.compute_statistics(X, y) builds it in one pass over the "
+                "rows it was fitted on; or fit with solver='exact' (or precompute=True)."
+            )
         return None
+
+    def compute_statistics(self, X, y, sample_weight=None):
+        """Give a fit that kept no factor of its rows its statistics (``bse_``,
+        ``summary()``, ...): one pass over X, y and sample_weight, which must be the rows
+        (and weights) the model was fitted on, builds the factor; a robust ``cov_type``
+        makes one more. For gd or agd on passes over X (``precompute=False``, or beyond
+        512 columns), and a model read by :func:`fastlinreg.load`.
+
+        Raises
+        ------
+        ValueError
+            For a fit whose coefficients are not least-squares estimates (penalized,
+            sgd, not converged), or data of another shape than the fit's.
+        """
+        check_is_fitted(self)
+        reason = self._why_no_inference(need_factor=False)
+        if reason is not None:
+            raise ValueError(f"no statistics for this fit: {reason}")
+        source, _ = self._source(X, y, sample_weight, reset=False)
+        fitted_targets = np.atleast_2d(self.coef_).shape[0]
+        if source.n_targets != fitted_targets:
+            raise ValueError(f"y has {source.n_targets} target(s); the model has {fitted_targets}")
+        self._factor = factor_pass.triangular_factor(source)
+        self._rows_of_factor = (source.n_samples, sample_weight is not None)
+        self._inference = None
+        if self.cov_type != "nonrobust":
+            self._inference = self._statistics(rows=source)
+        return self
 
 
 def load(path: str | os.PathLike[str]) -> LinearRegression:

@@ -235,6 +235,7 @@ def test_float32_x_gives_float64_statistics_of_its_fit():
     [
         ({"solver": "agd", "precompute": False}, "does not hold"),
         ({"solver": "gd", "precompute": False}, "solver='gd' ran on passes"),
+        ({"solver": "sgd", "max_iter": 5}, "stochastic approximation"),
         ({"alpha": 0.1}, "penalized (alpha=0.1)"),
         ({"solver": "gd", "precompute": True, "max_iter": 3}, "did not converge"),
     ],
@@ -390,3 +391,27 @@ def test_the_readme_summary_is_what_the_code_prints():
     lines = [line.rstrip() for line in printed.splitlines()]
     for line in block.strip("\n").splitlines():
         assert line.rstrip() in lines
+
+
+def test_compute_statistics_for_a_fit_on_passes_and_a_loaded_model(tmp_path):
+    X, y, _ = heteroskedastic_problem(n=500, seed=8)
+    exact = LinearRegression(solver="exact").fit(X, y)
+    passes = LinearRegression(solver="agd", precompute=False, tol=1e-12, max_iter=20_000)
+    passes.fit(X, y)
+    assert passes.converged_ and not hasattr(passes, "bse_")
+    assert passes.compute_statistics(X, y) is passes
+    np.testing.assert_allclose(passes.bse_, exact.bse_, rtol=1e-6)
+    exact.save(tmp_path / "m.npz")
+    from fastlinreg import load as load_model
+
+    loaded = load_model(tmp_path / "m.npz")
+    loaded.set_params(cov_type="HC2").compute_statistics(X, y)
+    robust = LinearRegression(cov_type="HC2").fit(X, y)
+    np.testing.assert_allclose(loaded.bse_, robust.bse_, rtol=1e-12)
+    with pytest.raises(ValueError, match="y has 2 target"):
+        loaded.compute_statistics(X, np.column_stack([y, y]))
+    with pytest.raises(ValueError, match="features"):
+        loaded.compute_statistics(X[:, :2], y)
+    penalized = LinearRegression(alpha=1.0).fit(X, y)
+    with pytest.raises(ValueError, match="penalized"):
+        penalized.compute_statistics(X, y)
