@@ -339,18 +339,19 @@ def summary_text(result: Inference, alpha: float, target_names: list[str]) -> st
             ("Df Model:", str(result.df_model)),
             ("Covariance Type:", result.cov_type),
         ]
+        about = "" if result.fit_intercept else " (uncentered)"  # R² about 0 then
         right = [
-            ("R-squared:", _g(result.rsquared[t], 3, fixed=True)),
-            ("Adj. R-squared:", _g(result.rsquared_adj[t], 3, fixed=True)),
-            ("F-statistic:", _g(result.fvalue[t], 4)),
-            ("Prob (F-statistic):", _g(result.f_pvalue[t], 3)),
-            ("Resid. std. error:", _g(np.sqrt(result.scale[t]), 4)),
-            ("Residual SS:", _g(result.ssr[t], 4)),
+            (f"R-squared{about}:", _g(result.rsquared[t], 3, fixed=True)),
+            (f"Adj. R-squared{about}:", _g(result.rsquared_adj[t], 3, fixed=True)),
+            ("F-statistic:", f"{result.fvalue[t]:#.4g}"),
+            ("Prob (F-statistic):", f"{result.f_pvalue[t]:#.3g}"),
+            ("Resid. std. error:", f"{np.sqrt(result.scale[t]):#.4g}"),
+            ("Residual SS:", f"{result.ssr[t]:#.4g}"),
             ("", ""),
         ]
         lines = [f"{model} Regression Results".center(width), "=" * width]
         for (lk, lv), (rk, rv) in zip(left, right, strict=True):
-            lines.append(f"{lk:<20}{lv:>19}   {rk:<20}{rv:>16}")
+            lines.append(f"{lk:<20}{lv:>19}   {rk:<28}{rv:>8}".rstrip())
         lines.append("=" * width)
         statistic = "t" if result.use_t else "z"
         lines.append(

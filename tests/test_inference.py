@@ -83,6 +83,7 @@ def test_random_designs_equal_statsmodels_ols_and_wls(fit_intercept, weighted):
         results = sm.OLS(y, design).fit()
         assert "OLS Regression Results" in model.summary()
     assert_statsmodels(model, results)
+    assert ("R-squared (uncentered):" in model.summary()) is not fit_intercept
 
 
 def test_weights_are_analytic_their_scale_changes_nothing():
