@@ -169,15 +169,15 @@ def from_factor(
             f"{n_rows} rows leave no degree of freedom for the residual variance: the "
             f"model has {rank + int(fit_intercept)} identified parameters"
         )
-    # The coefficients' covariance is D⁻¹ B C Bᵀ D⁻¹ (G C Gᵀ, G = D⁻¹ B), with C = σ² I
-    # (classical) or the robust "meat" K in the coordinates v = Bᵀ D⁻¹ (x - x̄): (k, r, r).
+    # The coefficients' covariance is G C Gᵀ, G = D⁻¹ B, with C = σ² I (classical) or
+    # the robust "meat" K in the coordinates v = Bᵀ D⁻¹ (x - x̄) (see _robust_meat).
     G = inverse / norms[:, None]
     along_mean = inverse.T @ (x_mean / norms)  # Gᵀ x̄: b = ȳ - x̄ᵀ w
     if cov_type == "nonrobust":
         sigma2 = ssr / df_resid
-        meat = sigma2[:, None, None] * np.eye(rank)
-        # ȳ's variance σ²/S, uncorrelated with w's estimate.
-        mean_meat, mean_variance = np.zeros((len(ssr), rank)), sigma2 / S
+        coef_variance = sigma2[:, None] * np.sum(G**2, axis=1)
+        # b = ȳ - x̄ᵀ w, with ȳ's variance σ²/S and ȳ uncorrelated with w's estimate.
+        intercept_variance = sigma2 * (1.0 / S + along_mean @ along_mean)
         with np.errstate(divide="ignore", invalid="ignore"):
             fvalue = ((tss - ssr) / rank) / sigma2
     else:
@@ -186,30 +186,29 @@ def from_factor(
             rows, W, b, y_scale, inverse, norms, center, S, fit_intercept, cov_type
         )
         correction = n_rows / df_resid if cov_type == "HC1" else 1.0  # HC1: HC0 × n/df
-        meat = correction * meat
-        mean_meat = correction * mean_meat / S
-        mean_variance = correction * mean_sum / S**2
+        meat, mean_meat, mean_sum = correction * meat, correction * mean_meat, correction * mean_sum
+        coef_variance = np.stack([np.sum((G @ K) * G, axis=1) for K in meat])
+        # var(ȳ) - 2 cov(ȳ, x̄ᵀ w) + var(x̄ᵀ w), ȳ's part with the bread 1/S.
+        intercept_variance = (
+            mean_sum / S**2
+            - 2.0 * (mean_meat @ along_mean) / S
+            + np.array([along_mean @ K @ along_mean for K in meat])
+        )
         # The Wald test of w = 0 with this covariance: φ = G⁺ w, F = φᵀ K⁻¹ φ / r.
         phi = (forward @ (norms[:, None] * W.T)).T  # (k, r)
         fvalue = np.array([p @ np.linalg.solve(K, p) for p, K in zip(phi, meat, strict=True)])
         fvalue /= rank
-    bse = np.sqrt(np.einsum("jr,trs,js->tj", G, meat, G))  # (k, d)
+    bse = np.sqrt(coef_variance)  # (k, d)
     bse[:, ~identified] = np.nan
     params = np.asarray(coef, np.float64)
     names = list(feature_names)
     if fit_intercept:
-        intercept_variance = (
-            mean_variance
-            - 2.0 * mean_meat @ along_mean
-            + np.einsum("r,trs,s->t", along_mean, meat, along_mean)
-        )
-        intercept_spread = np.sqrt(intercept_variance)
-        if rank < d and not _in_row_space(inverse, norms, x_mean):
-            intercept_spread[:] = np.nan
-        bse = np.hstack([intercept_spread[:, None], bse])
-        params = np.hstack([np.asarray(intercept, np.float64)[:, None], params])
+        intercept_identified = rank == d or _in_row_space(inverse, norms, x_mean)
+        intercept_spread = np.sqrt(intercept_variance) if intercept_identified else np.nan
+        bse = np.column_stack([np.broadcast_to(intercept_spread, len(ssr)), bse])
+        params = np.column_stack([np.asarray(intercept, np.float64), params])
         names.insert(0, "const")
-        identified = np.concatenate([[np.isfinite(intercept_spread[0])], identified])
+        identified = np.concatenate([[intercept_identified], identified])
     return Inference(
         params=params,
         bse=bse * y_scale,
@@ -326,7 +325,7 @@ def summary_text(result: Inference, alpha: float, target_names: list[str]) -> st
     model = "WLS" if result.weighted else "OLS"
     width = 78
     low, high = f"[{alpha / 2:g}", f"{1 - alpha / 2:g}]"
-    intervals = result.conf_int(alpha)
+    intervals, tvalues, pvalues = result.conf_int(alpha), result.tvalues, result.pvalues
     name_width = max([10, *(len(n) for n in result.param_names)])
     blocks = []
     for t, target in enumerate(target_names):
@@ -363,8 +362,8 @@ def summary_text(result: Inference, alpha: float, target_names: list[str]) -> st
             cells = (
                 _g(result.params[t, j], 4),
                 _g(result.bse[t, j], 3),
-                _g(result.tvalues[t, j], 3, fixed=True),
-                _g(result.pvalues[t, j], 3, fixed=True),
+                _g(tvalues[t, j], 3, fixed=True),
+                _g(pvalues[t, j], 3, fixed=True),
                 _g(intervals[t, j, 0], 3),
                 _g(intervals[t, j, 1], 3),
             )
