@@ -796,16 +796,7 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         import pandas as pd
 
         result = self._inference_of_fit()
-        intervals = result.conf_int(alpha)
-        statistic = "t" if result.use_t else "z"
-        columns = {
-            "coef": result.params,
-            "std err": result.bse,
-            statistic: result.tvalues,
-            f"P>|{statistic}|": result.pvalues,
-            f"[{alpha / 2:g}": intervals[..., 0],
-            f"{1 - alpha / 2:g}]": intervals[..., 1],
-        }
+        columns = result.table(alpha)
         if np.ndim(self.coef_) == 1:
             names = list(result.param_names)
             return pd.DataFrame({k: v[0] for k, v in columns.items()}, index=names)

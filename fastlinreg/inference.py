@@ -85,6 +85,12 @@ class Inference:
         return self.cov_type == "nonrobust"
 
     @property
+    def _law(self):
+        """The law of the t statistics: Student's t with df_resid degrees of freedom, or
+        the normal law for a robust covariance."""
+        return stats.t(self.df_resid) if self.use_t else stats.norm()
+
+    @property
     def tvalues(self) -> np.ndarray:
         with np.errstate(divide="ignore", invalid="ignore"):
             return self.params / self.bse
@@ -92,8 +98,7 @@ class Inference:
     @property
     def pvalues(self) -> np.ndarray:
         """Two-sided, Student's t with df_resid degrees of freedom (normal: robust)."""
-        law = stats.t(self.df_resid) if self.use_t else stats.norm()
-        return 2.0 * law.sf(np.abs(self.tvalues))
+        return 2.0 * self._law.sf(np.abs(self.tvalues))
 
     @property
     def scale(self) -> np.ndarray:
@@ -117,9 +122,22 @@ class Inference:
         """(k, p, 2) The (1 - alpha) confidence intervals: params ± t(1 - alpha/2) bse."""
         if not 0.0 < alpha < 1.0:
             raise ValueError(f"alpha must be in (0, 1), got {alpha!r}")
-        law = stats.t(self.df_resid) if self.use_t else stats.norm()
-        half = law.ppf(1.0 - alpha / 2.0) * self.bse
+        half = self._law.ppf(1.0 - alpha / 2.0) * self.bse
         return np.stack([self.params - half, self.params + half], axis=-1)
+
+    def table(self, alpha: float = 0.05) -> dict[str, np.ndarray]:
+        """The coefficient table's columns, (k, p) each, under statsmodels' headers: coef,
+        std err, t (z for a robust covariance), its p-value, the interval's ends."""
+        intervals = self.conf_int(alpha)
+        statistic = "t" if self.use_t else "z"
+        return {
+            "coef": self.params,
+            "std err": self.bse,
+            statistic: self.tvalues,
+            f"P>|{statistic}|": self.pvalues,
+            f"[{alpha / 2:g}": intervals[..., 0],
+            f"{1 - alpha / 2:g}]": intervals[..., 1],
+        }
 
 
 def from_factor(
@@ -324,8 +342,9 @@ def summary_text(result: Inference, alpha: float, target_names: list[str]) -> st
     Durbin-Watson) need the residuals themselves, a pass over the rows: not printed."""
     model = "WLS" if result.weighted else "OLS"
     width = 78
-    low, high = f"[{alpha / 2:g}", f"{1 - alpha / 2:g}]"
-    intervals, tvalues, pvalues = result.conf_int(alpha), result.tvalues, result.pvalues
+    columns = result.table(alpha)
+    # Digits per column, and fixed-point whatever the size for t and its p-value.
+    styles = [(4, False), (3, False), (3, True), (3, True), (3, False), (3, False)]
     name_width = max([10, *(len(n) for n in result.param_names)])
     blocks = []
     for t, target in enumerate(target_names):
@@ -352,21 +371,14 @@ def summary_text(result: Inference, alpha: float, target_names: list[str]) -> st
         for (lk, lv), (rk, rv) in zip(left, right, strict=True):
             lines.append(f"{lk:<20}{lv:>19}   {rk:<28}{rv:>8}".rstrip())
         lines.append("=" * width)
-        statistic = "t" if result.use_t else "z"
-        lines.append(
-            f"{'':<{name_width}}{'coef':>12}{'std err':>11}{statistic:>11}"
-            f"{f'P>|{statistic}|':>11}{low:>11}{high:>11}"
-        )
+        first, *others = columns
+        lines.append(f"{'':<{name_width}}{first:>12}" + "".join(f"{h:>11}" for h in others))
         lines.append("-" * max(width, name_width + 67))
         for j, name in enumerate(result.param_names):
-            cells = (
-                _g(result.params[t, j], 4),
-                _g(result.bse[t, j], 3),
-                _g(tvalues[t, j], 3, fixed=True),
-                _g(pvalues[t, j], 3, fixed=True),
-                _g(intervals[t, j, 0], 3),
-                _g(intervals[t, j, 1], 3),
-            )
+            cells = [
+                _g(values[t, j], digits, fixed)
+                for values, (digits, fixed) in zip(columns.values(), styles, strict=True)
+            ]
             rest = "".join(f"{c:>11}" for c in cells[1:])
             lines.append(f"{name:<{name_width}}{cells[0]:>12}{rest}")
         lines.append("=" * max(width, name_width + 67))
