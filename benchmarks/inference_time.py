@@ -3,8 +3,9 @@ statsmodels side by side, and fastlinreg on a memory-mapped file larger than RAM
 
 Usage::
 
-    python -m benchmarks.inference_time --out benchmarks/inference_time.json
-    python -m benchmarks.inference_time --beyond-ram-gb 32 --out benchmarks/inference_time.json
+    python -m benchmarks.inference_time --n 100000            # a quick look
+    python -m benchmarks.inference_time --n 1000000 10000000 40000000 --beyond-ram-gb 32 \
+        --out benchmarks/inference_time.json              # the README's table (~25 min)
 
 1. In memory: X of n x 10 whose columns have offsets and scales far apart (as real data
    do) and errors whose spread grows with the first column, at each ``--n``. Four ways to
