@@ -1,13 +1,29 @@
 """fastlinreg: gradient-descent linear regression as fast as the memory allows."""
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
 from . import _config  # noqa: F401  (sets the thread-safe threading layer first)
 from .errors import DataError, DivergenceError, PredictionOverflowWarning
-from .estimator import LinearRegression, load
-from .plotting import plot_benchmark, plot_loss, plot_loss_vs_time, plot_predictions
-from .sources import FileSource
-from .sources.sparse import open_npz
 
 __version__ = "0.1.0"
+
+# The other public names, with the module each comes from, imported on first use
+# (PEP 562): `import fastlinreg` (and the command line's `predict` and `--version`) do
+# not pay for scikit-learn, SciPy and pandas, about a second, before they need them.
+_LAZY = {
+    "FileSource": ".sources.file",
+    "LinearRegression": ".estimator",
+    "load": ".estimator",
+    "open_npz": ".sources.sparse",
+    "plot_benchmark": ".plotting",
+    "plot_loss": ".plotting",
+    "plot_loss_vs_time": ".plotting",
+    "plot_predictions": ".plotting",
+}
+
 __all__ = [
     "DataError",
     "DivergenceError",
@@ -22,3 +38,22 @@ __all__ = [
     "plot_predictions",
     "__version__",
 ]
+
+if TYPE_CHECKING:
+    from .estimator import LinearRegression, load
+    from .plotting import plot_benchmark, plot_loss, plot_loss_vs_time, plot_predictions
+    from .sources.file import FileSource
+    from .sources.sparse import open_npz
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'fastlinreg' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value  # found directly from now on
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -167,29 +167,26 @@ def _predict(args: argparse.Namespace) -> int:
     file beside --out, renamed to it after the last batch (removed on an error), so
     memory holds a batch, not the file, and a failed run leaves no partial output.
     """
-    from . import outputs
-    from .errors import PredictionOverflowWarning
-    from .estimator import load
+    from . import kernels, outputs, persistence
     from .sources.file import FileSource
 
     _check_outputs(
         {"--out": args.out}, inputs=[("model file", args.model), ("data file", args.data)]
     )
-    model = load(args.model)
+    # The model file's content, checked as fastlinreg.load checks it, without building
+    # the estimator: no scikit-learn to import, a second saved on every call. The
+    # training parameters are not read (persistence.read_model).
+    model = persistence.read_model(args.model)
     source = FileSource(args.data, None, batch_rows=args.batch_rows, progress=not args.quiet)
     columns = _feature_columns(model, source, by_position=args.by_position)
-    with outputs.PredictionWriter(args.out) as writer, warnings.catch_warnings():
-        # The model remembers column names; X is a plain array selected by them.
-        warnings.filterwarnings("ignore", message="X does not have valid feature names")
-        # Not a warning here but an error naming the row in the file (_refuse_overflow).
-        warnings.simplefilter("ignore", PredictionOverflowWarning)
+    with outputs.PredictionWriter(args.out) as writer:
         for batch in source.feature_batches():
             # A C-contiguous copy, as the whole-file command made: the same kernel path,
-            # so the same predictions to the last bit.
+            # so the same predictions to the last bit (the estimator's predict's).
             X = batch if columns is None else np.ascontiguousarray(batch[:, columns])
-            predictions = model.predict(X)
+            predictions = kernels.predict_targets(X, model.coef, model.intercept)
             _refuse_overflow(predictions, source, first_row=writer.n_rows)
-            writer.write(predictions)
+            writer.write(predictions.ravel() if model.coef.ndim == 1 else predictions)
     report = _report_stream(args.out)
     print(f"{writer.n_rows} predictions written to {args.out}", file=report)
     return 0
@@ -199,7 +196,7 @@ def _refuse_overflow(predictions, source, first_row: int) -> None:
     """Predictions beyond float64 (inf, or NaN from inf - inf) are an error, not output:
     the file they would go to could not even be read back."""
     from .errors import DataError
-    from .estimator import not_finite_predictions
+    from .kernels import not_finite_predictions
 
     not_finite = not_finite_predictions(predictions)
     if not_finite is not None:
@@ -212,12 +209,14 @@ def _refuse_overflow(predictions, source, first_row: int) -> None:
 
 
 def _feature_columns(model, source, *, by_position: bool) -> list[int] | None:
-    """Where the model's features are among the columns of ``source`` (a FileSource
-    without a target), in the model's order; None: all of them, as they are."""
+    """Where the features of ``model`` (a :class:`fastlinreg.persistence.SavedModel`)
+    are among the columns of ``source`` (a FileSource without a target), in the model's
+    order; None: all of them, as they are."""
     from .errors import DataError
 
     columns = source.feature_names
-    names = getattr(model, "feature_names_in_", None)
+    names = model.feature_names
+    n_features = model.attributes["n_features_in_"]
     numbered = source.path.lower().endswith(".npy")  # columns "0", "1", ...: no names
     if names is None and not numbered and not by_position:
         raise DataError(
@@ -226,10 +225,9 @@ def _feature_columns(model, source, *, by_position: bool) -> list[int] | None:
             "model's features in the same order, pass --by-position"
         )
     if names is None or by_position:
-        if len(columns) != model.n_features_in_:
+        if len(columns) != n_features:
             raise DataError(
-                f"{source.path} has {len(columns)} columns; the model expects "
-                f"{model.n_features_in_} features"
+                f"{source.path} has {len(columns)} columns; the model expects {n_features} features"
             )
         return None
     missing = [name for name in names if name not in columns]

@@ -743,15 +743,9 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         check_is_fitted(self)
         _refuse_text(X=X)
         X = validate_data(self, X, accept_sparse="csr", dtype=_FLOAT_DTYPES, reset=False)
-        coef = np.atleast_2d(self.coef_)
-        intercept = np.atleast_1d(self.intercept_)
-        out = np.empty((X.shape[0], coef.shape[0]), dtype=X.dtype, order="F")
-        predict = kernels.csr_predict if scipy.sparse.issparse(X) else kernels.predict
-        # An overflow is reported once, below (NumPy's own warnings come only with the
-        # JIT off, where the kernel runs as Python).
-        with np.errstate(over="ignore", invalid="ignore"):
-            for t in range(coef.shape[0]):
-                predict(X, coef[t], intercept[t], parallel=self.parallel, out=out[:, t])
+        out = kernels.predict_targets(
+            X, self.coef_, self.intercept_, parallel=self.parallel, sparse=scipy.sparse.issparse(X)
+        )
         _warn_not_finite(out)
         return out.ravel() if np.ndim(self.coef_) == 1 else out
 
@@ -945,20 +939,10 @@ def load(path: str | os.PathLike[str]) -> LinearRegression:
     return persistence.load_model(path, LinearRegression)
 
 
-def not_finite_predictions(predictions: np.ndarray) -> tuple[int, int] | None:
-    """(how many predictions are NaN or infinite, the first row (from 0) holding one),
-    or None when all are finite. Predictions are (n,) or (n, k)."""
-    finite = np.isfinite(predictions)
-    if finite.all():
-        return None
-    bad_rows = ~finite.reshape(len(finite), -1).all(axis=1)
-    return int(np.count_nonzero(~finite)), int(np.argmax(bad_rows))
-
-
 def _warn_not_finite(predictions: np.ndarray) -> None:
     """PredictionOverflowWarning naming how many predictions (n, k) are not finite, and
     the first row of one. A check of the output only, not of X."""
-    not_finite = not_finite_predictions(predictions)
+    not_finite = kernels.not_finite_predictions(predictions)
     if not_finite is None:
         return
     count, first_row = not_finite

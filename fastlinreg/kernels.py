@@ -216,6 +216,39 @@ def predict(
     return out
 
 
+def predict_targets(
+    X, coef: np.ndarray, intercept, *, parallel: bool | None = None, sparse: bool = False
+) -> np.ndarray:
+    """The predictions of one linear model per target: an (n_samples, n_targets) array in
+    X's dtype, F order, column t ``X @ coef[t] + intercept[t]`` by :func:`predict` (or
+    :func:`csr_predict` when ``sparse``), one target at a time. ``coef`` is (n_features,)
+    or (n_targets, n_features), ``intercept`` a scalar or (n_targets,).
+
+    What the estimator's ``predict`` and ``fastlinreg predict`` compute, bit for bit.
+    Predictions that overflow are left to the caller to report
+    (:func:`not_finite_predictions`); NumPy's own warnings (with the JIT off, where the
+    kernels run as Python) are silenced.
+    """
+    coef = np.atleast_2d(coef)
+    intercept = np.atleast_1d(intercept)
+    out = np.empty((X.shape[0], coef.shape[0]), dtype=X.dtype, order="F")
+    predict_one = csr_predict if sparse else predict
+    with np.errstate(over="ignore", invalid="ignore"):
+        for t in range(coef.shape[0]):
+            predict_one(X, coef[t], intercept[t], parallel=parallel, out=out[:, t])
+    return out
+
+
+def not_finite_predictions(predictions: np.ndarray) -> tuple[int, int] | None:
+    """(how many predictions are NaN or infinite, the first row (from 0) holding one),
+    or None when all are finite. Predictions are (n,) or (n, k)."""
+    finite = np.isfinite(predictions)
+    if finite.all():
+        return None
+    bad_rows = ~finite.reshape(len(finite), -1).all(axis=1)
+    return int(np.count_nonzero(~finite)), int(np.argmax(bad_rows))
+
+
 def csr_block_starts(
     indptr: np.ndarray, n_features: int, n_targets: int, *, partials_bytes: int | None = None
 ) -> np.ndarray:

@@ -383,9 +383,15 @@ def _csv_lines(rows: np.ndarray) -> bytes:
     import pyarrow as pa
     import pyarrow.csv as pa_csv
 
-    table = pa.table([rows[:, j] for j in range(rows.shape[1])], names=[""] * rows.shape[1])
+    # Arrays made from the columns' buffers: pa.table or pa.array on NumPy arrays would
+    # import pandas (0.2 s of every fastlinreg predict).
+    columns = [np.ascontiguousarray(rows[:, j]) for j in range(rows.shape[1])]
+    batch = pa.RecordBatch.from_arrays(
+        [pa.Array.from_buffers(pa.float64(), len(c), [None, pa.py_buffer(c)]) for c in columns],
+        names=[""] * len(columns),
+    )
     sink = pa.BufferOutputStream()
-    pa_csv.write_csv(table, sink, write_options=pa_csv.WriteOptions(include_header=False))
+    pa_csv.write_csv(batch, sink, write_options=pa_csv.WriteOptions(include_header=False))
     return sink.getvalue().to_pybytes()
 
 

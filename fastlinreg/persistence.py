@@ -31,10 +31,9 @@ import struct
 import zipfile
 import zlib
 from operator import index
-from typing import TYPE_CHECKING, Any, TypeGuard
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeGuard
 
 import numpy as np
-from sklearn.utils.validation import check_is_fitted
 
 from .outputs import output_file
 
@@ -118,7 +117,9 @@ def save(model: LinearRegression, path: str | os.PathLike[str]) -> None:
     >>> np.array_equal(loaded.predict(X), model.predict(X))
     True
     """
-    from . import __version__  # here: the package sets it after importing this module
+    from sklearn.utils.validation import check_is_fitted
+
+    from . import __version__
 
     model_type = type(model)
     if f"{model_type.__module__.partition('.')[0]}.{model_type.__qualname__}" != _ESTIMATOR:
@@ -161,16 +162,52 @@ def save(model: LinearRegression, path: str | os.PathLike[str]) -> None:
     _write_archive(os.fsdecode(os.fspath(path)), arrays)
 
 
+class SavedModel(NamedTuple):
+    """What a model file holds, each part checked (:func:`read_model`)."""
+
+    params: dict[str, Any]
+    """The estimator's parameters as saved (checked by :func:`load_model` only)."""
+    attributes: dict[str, Any]
+    """The fitted attributes of the header, ``solver_`` filled in."""
+    coef: np.ndarray
+    intercept: np.ndarray
+    """Shape () for a single target, else (n_targets,)."""
+    loss_history: np.ndarray
+    time_history: np.ndarray
+
+    @property
+    def feature_names(self) -> list[str] | None:
+        return self.attributes.get("feature_names_in_")
+
+
+def read_model(path: str | os.PathLike[str]) -> SavedModel:
+    """The content of the model file ``path``: the format, the fitted attributes and the
+    arrays checked as :func:`fastlinreg.load` checks them, but not the estimator's
+    parameters, which need the estimator (and scikit-learn) to check and which a
+    prediction does not read. ``fastlinreg predict`` reads models this way: it starts
+    without importing scikit-learn.
+
+    Raises FileNotFoundError, or ValueError naming the file and what is wrong with it.
+    """
+    return _read_checked(path, _checked_model)
+
+
 def load_model(
     path: str | os.PathLike[str], model_class: type[LinearRegression]
 ) -> LinearRegression:
-    """A ``model_class`` instance read from ``path`` and checked (see
-    :func:`fastlinreg.load`, which passes :class:`fastlinreg.LinearRegression`)."""
+    """A ``model_class`` instance read from ``path`` and checked, parameters included
+    (see :func:`fastlinreg.load`, which passes :class:`fastlinreg.LinearRegression`)."""
+    return _read_checked(path, lambda header, arrays: _rebuild(header, arrays, model_class))
+
+
+def _read_checked(path: str | os.PathLike[str], build):
+    """``build(header, arrays)`` of the model file ``path``, what is wrong with the file
+    raised as a ValueError that names it."""
     name = os.fsdecode(os.fspath(path))
     with open(name, "rb") as file:  # a missing file raises FileNotFoundError here
         try:
             header, arrays = _read(file)
-            return _rebuild(header, arrays, model_class)
+            return build(header, arrays)
         except _NewerFormat as error:
             raise ValueError(f"{name}: {error}") from None
         except _Invalid as error:
@@ -298,22 +335,26 @@ def _rebuild(
 ) -> LinearRegression:
     """A fitted ``model_class`` from a checked header and the raw arrays, checked here."""
     model = _unfitted_model(header["params"], model_class)
-    attributes = _checked_attributes(header["attributes"], header["params"])
-    coef, intercept, loss_history, time_history = _checked_arrays(
-        arrays, attributes["n_features_in_"], attributes["n_iter_"]
-    )
+    saved = _checked_model(header, arrays)
+    attributes = saved.attributes
     # The attributes in the order fit sets them (validate_data first).
     model.n_features_in_ = attributes["n_features_in_"]
-    feature_names = attributes.get("feature_names_in_")
-    if feature_names is not None:
-        model.feature_names_in_ = np.asarray(feature_names, dtype=object)
-    model.coef_ = coef
-    model.intercept_ = intercept[()] if coef.ndim == 1 else intercept
-    model.loss_history_ = loss_history
-    model.time_history_ = time_history
+    if saved.feature_names is not None:
+        model.feature_names_in_ = np.asarray(saved.feature_names, dtype=object)
+    model.coef_ = saved.coef
+    model.intercept_ = saved.intercept[()] if saved.coef.ndim == 1 else saved.intercept
+    model.loss_history_ = saved.loss_history
+    model.time_history_ = saved.time_history
     for name in ("n_iter_", "converged_", "learning_rate_", "rank_", "solver_"):
         setattr(model, name, attributes[name])
     return model
+
+
+def _checked_model(header: dict[str, Any], arrays: dict[str, np.ndarray]) -> SavedModel:
+    """The attributes and arrays of a checked header and the raw arrays, checked here."""
+    attributes = _checked_attributes(header["attributes"], header["params"])
+    arrays_checked = _checked_arrays(arrays, attributes["n_features_in_"], attributes["n_iter_"])
+    return SavedModel(header["params"], attributes, *arrays_checked)
 
 
 def _unfitted_model(params: dict[str, Any], model_class) -> LinearRegression:

@@ -7,6 +7,7 @@ cases that only root can set up (a device node) or only a non-root user can see 
 directory without write permission) are skipped for the other.
 """
 
+import importlib
 import os
 import signal
 import stat
@@ -16,6 +17,7 @@ import threading
 import time
 
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.datasets import make_regression
 
@@ -258,6 +260,60 @@ def test_version(tmp_path):
     assert (
         result.returncode == 0 and result.stdout.strip() == f"fastlinreg {fastlinreg.__version__}"
     )
+
+
+# What each command imports: predict and --version start without scikit-learn, SciPy's
+# statistics and sparse matrices, pandas or matplotlib (about a second of start-up).
+_HEAVY = ("sklearn", "pandas", "scipy.sparse", "scipy.stats", "matplotlib", "dask")
+_IMPORTS = """
+import sys
+from fastlinreg.cli import main
+try:
+    status = main(sys.argv[1:])
+except SystemExit as stop:
+    status = stop.code
+print(sorted(name for name in {heavy!r} if name in sys.modules))
+sys.exit(status)
+"""
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--version"],
+        ["predict", "model.npz", "train.csv", "--out", "p.csv"],
+        ["predict", "model.npz", "train.csv", "--out", "-", "--quiet"],
+    ],
+    ids=["version", "predict", "predict-to-stdout"],
+)
+def test_predict_and_version_import_no_scikit_learn_or_pandas(folder, args):
+    code = _IMPORTS.format(heavy=_HEAVY)
+    result = subprocess.run(
+        [sys.executable, "-c", code, *args], cwd=folder, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == "[]"
+
+
+@pytest.mark.parametrize("package", ["fastlinreg", "fastlinreg.sources"])
+def test_every_public_name_of_the_lazy_packages_resolves(package):
+    """The packages import their modules on first use of a name: each name of __all__
+    resolves (and is listed by dir), an unknown one is an AttributeError."""
+    module = importlib.import_module(package)
+    for name in module.__all__:
+        assert getattr(module, name) is not None and name in dir(module)
+    with pytest.raises(AttributeError, match=f"module '{package}' has no attribute 'nope'"):
+        module.nope  # noqa: B018
+
+
+def test_predict_writes_what_the_loaded_estimator_predicts(folder):
+    """predict reads the model file without the estimator: the same bits as
+    fastlinreg.load(...).predict on the same rows."""
+    assert run("predict", "model.npz", "train.csv", "--out", "p.csv", cwd=folder).returncode == 0
+    X = pd.read_csv(folder / "train.csv").drop(columns="y")
+    expected = fastlinreg.load(folder / "model.npz").predict(X)
+    written = np.loadtxt(folder / "p.csv", delimiter=",", skiprows=1)
+    assert np.array_equal(written, expected)
 
 
 def test_the_summary_counts_epochs_and_rows_read_and_warns_on_stderr(folder):

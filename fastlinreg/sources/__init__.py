@@ -12,18 +12,25 @@ the factor is in :mod:`._factor`, its block arithmetic in :mod:`._tsqr`, and the
 that keeps squares of tiny and huge values finite in :mod:`._powers_of_two`.
 """
 
-from .base import (
-    ColumnFactoringSource,
-    DataSource,
-    FactoringSource,
-    PassSource,
-    SliceableSource,
-)
-from .dask import DaskSource
-from .file import FileSource
-from .memory import InMemorySource
-from .precomputed import PrecomputedSource
-from .sparse import SparseSource
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+# Each source is imported on first use (PEP 562): reading a file does not import SciPy's
+# sparse matrices or the Dask source.
+_SOURCES = {
+    "ColumnFactoringSource": ".base",
+    "DataSource": ".base",
+    "FactoringSource": ".base",
+    "PassSource": ".base",
+    "SliceableSource": ".base",
+    "DaskSource": ".dask",
+    "FileSource": ".file",
+    "InMemorySource": ".memory",
+    "PrecomputedSource": ".precomputed",
+    "SparseSource": ".sparse",
+}
 
 __all__ = [
     "ColumnFactoringSource",
@@ -38,11 +45,39 @@ __all__ = [
     "SparseSource",
 ]
 
-# Checked by mypy: each source offers its part of the protocol.
-_DATA_SOURCES: tuple[type[DataSource], ...] = (
-    InMemorySource,
-    FileSource,
-    DaskSource,
-    SparseSource,
-)
-_PASS_SOURCES: tuple[type[PassSource], ...] = (PrecomputedSource, *_DATA_SOURCES)
+
+def __getattr__(name: str):
+    module = _SOURCES.get(name)
+    if module is None:
+        raise AttributeError(f"module 'fastlinreg.sources' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+if TYPE_CHECKING:
+    from .base import (
+        ColumnFactoringSource,
+        DataSource,
+        FactoringSource,
+        PassSource,
+        SliceableSource,
+    )
+    from .dask import DaskSource
+    from .file import FileSource
+    from .memory import InMemorySource
+    from .precomputed import PrecomputedSource
+    from .sparse import SparseSource
+
+    # Checked by mypy: each source offers its part of the protocol.
+    _DATA_SOURCES: tuple[type[DataSource], ...] = (
+        InMemorySource,
+        FileSource,
+        DaskSource,
+        SparseSource,
+    )
+    _PASS_SOURCES: tuple[type[PassSource], ...] = (PrecomputedSource, *_DATA_SOURCES)

@@ -428,7 +428,18 @@ def _arrow_csv_block(text: memoryview, pa, pa_csv, n_columns: int, options) -> n
         return None
     block = np.empty((table.num_rows, n_columns))
     for j in range(n_columns):
-        block[:, j] = table.column(j).to_numpy()
+        column = table.column(j)
+        if column.null_count:  # none without null_values; to be sure
+            raise ArrowRefused
+        # From the chunks' data buffers: pyarrow's to_numpy imports pandas (0.2 s).
+        start = 0
+        for chunk in column.chunks:
+            values = chunk.buffers()[1]
+            stop = start + len(chunk)
+            block[start:stop, j] = np.frombuffer(
+                values, dtype=np.float64, count=len(chunk), offset=8 * chunk.offset
+            )
+            start = stop
     if not np.isfinite(block).all():
         raise ArrowRefused
     return block
