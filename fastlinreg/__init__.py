@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import pkgutil
 from typing import TYPE_CHECKING
 
 from . import _config  # noqa: F401  (sets the thread-safe threading layer first)
@@ -48,9 +49,12 @@ if TYPE_CHECKING:
 
 def __getattr__(name: str):
     module = _LAZY.get(name)
-    if module is None:
+    if module is not None:
+        value = getattr(importlib.import_module(module, __name__), name)
+    elif not name.startswith("__") and name in {m.name for m in pkgutil.iter_modules(__path__)}:
+        value = importlib.import_module(f".{name}", __name__)  # fastlinreg.{name}, a module
+    else:
         raise AttributeError(f"module 'fastlinreg' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
     globals()[name] = value  # found directly from now on
     return value
 

@@ -306,6 +306,19 @@ def test_every_public_name_of_the_lazy_packages_resolves(package):
         module.nope  # noqa: B018
 
 
+def test_submodules_are_attributes_of_a_freshly_imported_package():
+    """As before the packages became lazy: after ``import fastlinreg`` alone, its
+    modules and the sources' are reached as attributes (imported then)."""
+    code = (
+        "import fastlinreg\n"
+        "assert callable(fastlinreg.kernels.predict)\n"
+        "assert fastlinreg.sources.memory.InMemorySource is fastlinreg.sources.InMemorySource\n"
+        "assert not hasattr(fastlinreg, '__main__')\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
 def test_predict_writes_what_the_loaded_estimator_predicts(folder):
     """predict reads the model file without the estimator: the same bits as
     fastlinreg.load(...).predict on the same rows."""

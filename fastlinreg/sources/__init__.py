@@ -15,6 +15,7 @@ that keeps squares of tiny and huge values finite in :mod:`._powers_of_two`.
 from __future__ import annotations
 
 import importlib
+import pkgutil
 from typing import TYPE_CHECKING
 
 # Each source is imported on first use (PEP 562): reading a file does not import SciPy's
@@ -48,9 +49,12 @@ __all__ = [
 
 def __getattr__(name: str):
     module = _SOURCES.get(name)
-    if module is None:
+    if module is not None:
+        value = getattr(importlib.import_module(module, __name__), name)
+    elif not name.startswith("__") and name in {m.name for m in pkgutil.iter_modules(__path__)}:
+        value = importlib.import_module(f".{name}", __name__)  # fastlinreg.sources.{name}, a module
+    else:
         raise AttributeError(f"module 'fastlinreg.sources' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
     globals()[name] = value
     return value
 
