@@ -16,7 +16,7 @@ import statsmodels.api as sm
 from nist import DATASETS, load, lre
 from problems import linear_problem
 
-from fastlinreg import FileSource, LinearRegression
+from fastlinreg import FileSource, LinearRegression, inference
 from fastlinreg.cli import main
 
 STATISTICS = (
@@ -338,6 +338,20 @@ def test_robust_covariances_equal_statsmodels(cov_type, fit_intercept, weighted)
     text = model.summary()
     assert re.search(rf"Covariance Type:\s+{cov_type}\s", text) and "P>|z|" in text
     assert model.to_frame().columns[2:4].tolist() == ["z", "P>|z|"]
+
+
+@pytest.mark.parametrize("cov_type", ["HC1", "HC3"])
+def test_the_robust_pass_sums_a_block_in_chunks_of_rows(monkeypatch, cov_type):
+    """A block is worked through in chunks of rows (inference._MEAT_CHUNK_BYTES): chunks
+    of 7 rows, the last one short, with weights, give statsmodels' numbers as one chunk
+    per block does."""
+    X, y, weights = heteroskedastic_problem()
+    whole = LinearRegression(cov_type=cov_type).fit(X, y, sample_weight=weights)
+    monkeypatch.setattr(inference, "_MEAT_CHUNK_BYTES", 7 * 8 * X.shape[1])
+    chunked = LinearRegression(cov_type=cov_type).fit(X, y, sample_weight=weights)
+    results = sm.WLS(y, sm.add_constant(X), weights=weights).fit(cov_type=cov_type)
+    assert_statsmodels(chunked, results, rtol=1e-10)
+    np.testing.assert_allclose(chunked.bse_, whole.bse_, rtol=1e-12)
 
 
 @pytest.mark.parametrize("data", CORPUS[:8], ids=[data.name for data in CORPUS[:8]])
