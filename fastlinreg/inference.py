@@ -38,6 +38,7 @@ from .sources._factor import (
     Factor,
     centring_rounding,
     scaled_targets,
+    statistics_of_blocks,
     target_scale,
 )
 from .sources._powers_of_two import column_norms
@@ -264,9 +265,16 @@ def _robust_meat(rows, W, b, y_scale, inverse, norms, center, S, fit_intercept, 
     if isinstance(rows, BlockSummingSource):
         total = rows.sum_over_blocks("robust-covariance", _block_meat, size, **settings)
     else:
+
+        def meat(X, Y, weights):
+            # NumPy's default warnings, which the threads' error state turns off.
+            with np.errstate(divide="warn", over="warn", invalid="warn"):
+                return _block_meat(X, Y, weights, skip=False, **settings)
+
         total = np.zeros(size)
-        for X, Y, weights in rows.row_blocks():
-            total += _block_meat(X, Y, weights, skip=False, **settings)
+        for group in statistics_of_blocks(rows, meat):  # on threads, summed in block order
+            for sums in group:
+                total += sums
     return (
         total[: k * r * r].reshape(k, r, r),
         total[k * r * r : k * r * r + k * r].reshape(k, r),

@@ -16,7 +16,7 @@ import statsmodels.api as sm
 from nist import DATASETS, load, lre
 from problems import linear_problem
 
-from fastlinreg import FileSource, LinearRegression, inference
+from fastlinreg import FileSource, LinearRegression, _config, inference
 from fastlinreg.cli import main
 
 STATISTICS = (
@@ -352,6 +352,18 @@ def test_the_robust_pass_sums_a_block_in_chunks_of_rows(monkeypatch, cov_type):
     results = sm.WLS(y, sm.add_constant(X), weights=weights).fit(cov_type=cov_type)
     assert_statsmodels(chunked, results, rtol=1e-10)
     np.testing.assert_allclose(chunked.bse_, whole.bse_, rtol=1e-12)
+
+
+def test_the_robust_pass_on_threads_is_the_serial_pass_bit_for_bit(monkeypatch):
+    """Blocks of 256 rows (12 of them) on numba's threads, summed in block order: the
+    same bits as on the caller's thread alone, and statsmodels' numbers."""
+    monkeypatch.setattr(_config, "rows_per_factor_block", lambda n_columns: 256)
+    X, y, weights = heteroskedastic_problem(n=3000, seed=5)
+    threaded = LinearRegression(cov_type="HC3").fit(X, y, sample_weight=weights)
+    serial = LinearRegression(cov_type="HC3", parallel=False).fit(X, y, sample_weight=weights)
+    np.testing.assert_array_equal(serial.bse_, threaded.bse_)
+    results = sm.WLS(y, sm.add_constant(X), weights=weights).fit(cov_type="HC3")
+    assert_statsmodels(threaded, results, rtol=1e-10)
 
 
 @pytest.mark.parametrize("data", CORPUS[:8], ids=[data.name for data in CORPUS[:8]])

@@ -175,7 +175,7 @@ def _checked_pass(source: DataSource, factor_pass: Callable[[], Factor]) -> Fact
 def _one_pass(source: DataSource, block_statistic, merge):
     """Per-block (statistic, mean, weight), merged in groups of blocks, in order."""
     merged = None
-    for chunk in _chunks_of_blocks(source, block_statistic):
+    for chunk in statistics_of_blocks(source, block_statistic):
         # A block of zero weight is left out of the merge: a NaN in it must still count.
         if not all(np.isfinite(part[0]).all() and np.isfinite(part[1]).all() for part in chunk):
             raise FloatingPointError("a block of rows holds NaN or infinity")
@@ -185,7 +185,7 @@ def _one_pass(source: DataSource, block_statistic, merge):
     return merged
 
 
-def _chunks_of_blocks(source: DataSource, block_statistic) -> Iterator[list]:
+def statistics_of_blocks(source: DataSource, block_statistic) -> Iterator[list]:
     """block_statistic of every block, in groups of ``tsqr.blocks_per_merge`` in block
     order, computed on
     numba's threads (one unless the source is parallel), each with a single BLAS thread
