@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from typing import TYPE_CHECKING
 
 from . import _config  # noqa: F401  (sets the thread-safe threading layer first)
+from ._lazy import lazy_attributes
 from .errors import DataError, DivergenceError, PredictionOverflowWarning
 
 __version__ = "0.1.0"
@@ -47,17 +46,4 @@ if TYPE_CHECKING:
     from .sources.sparse import open_npz
 
 
-def __getattr__(name: str):
-    module = _LAZY.get(name)
-    if module is not None:
-        value = getattr(importlib.import_module(module, __name__), name)
-    elif not name.startswith("__") and name in {m.name for m in pkgutil.iter_modules(__path__)}:
-        value = importlib.import_module(f".{name}", __name__)  # fastlinreg.{name}, a module
-    else:
-        raise AttributeError(f"module 'fastlinreg' has no attribute {name!r}")
-    globals()[name] = value  # found directly from now on
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_attributes(__name__, __path__, _LAZY)

@@ -14,9 +14,9 @@ that keeps squares of tiny and huge values finite in :mod:`._powers_of_two`.
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from typing import TYPE_CHECKING
+
+from .._lazy import lazy_attributes
 
 # Each source is imported on first use (PEP 562): reading a file does not import SciPy's
 # sparse matrices or the Dask source.
@@ -47,21 +47,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):
-    module = _SOURCES.get(name)
-    if module is not None:
-        value = getattr(importlib.import_module(module, __name__), name)
-    elif not name.startswith("__") and name in {m.name for m in pkgutil.iter_modules(__path__)}:
-        value = importlib.import_module(f".{name}", __name__)  # fastlinreg.sources.{name}, a module
-    else:
-        raise AttributeError(f"module 'fastlinreg.sources' has no attribute {name!r}")
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
-
+__getattr__, __dir__ = lazy_attributes(__name__, __path__, _SOURCES)
 
 if TYPE_CHECKING:
     from .base import (
