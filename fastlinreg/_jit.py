@@ -323,25 +323,84 @@ def centred_block(X, Y, sample_weight, weighted, out):
 
 
 @njit(**JIT_OPTIONS)
-def block_moments(X, Y, sums, cross, y_squares):
-    """Column sums of [X Y] (d + k,), X'Y (d, k) and Y'Y (k, k) of one block, float64,
-    overwritten. Written out rather than left to BLAS, whose dot and gemv split long
-    sums over its threads (and so gave different bits in different threads)."""
-    m, d = X.shape
+def block_moments(X, Y, sums, xx, cross, y_squares):
+    """Column sums of [X Y] (d + k,), X'Y (d, k) and Y'Y (k, k) of one block of float64
+    X (m, d) and Y (m, k), into float64 arrays, overwritten; also X'X into xx (d, d)
+    unless xx is (0, 0) (wide X: the caller's BLAS syrk is faster there).
+
+    Written out rather than left to BLAS, whose dot and gemv split long sums over its
+    threads (and so gave different bits in different threads). Four rows at a time, as
+    :func:`_rows_of_width`: one update of each sum per four rows, vectorized over the
+    columns into contiguous sums (cross, a strided view of the caller's Gram matrix, is
+    filled at the end), each sum in the same order whoever runs the block.
+    """
+    d = X.shape[1]
+    with_xx = xx.shape[0] == d
+    # A width known at compile time unrolls the loops over the columns (narrow X is
+    # where this kernel, not BLAS, computes X'X).
+    if d == 1:
+        return _moments_of_width(X, Y, sums, xx, cross, y_squares, 1, with_xx)
+    if d == 2:
+        return _moments_of_width(X, Y, sums, xx, cross, y_squares, 2, with_xx)
+    if d == 3:
+        return _moments_of_width(X, Y, sums, xx, cross, y_squares, 3, with_xx)
+    if d == 4:
+        return _moments_of_width(X, Y, sums, xx, cross, y_squares, 4, with_xx)
+    return _moments_of_width(X, Y, sums, xx, cross, y_squares, d, with_xx)
+
+
+@njit(inline="always", **JIT_OPTIONS)
+def _moments_of_width(X, Y, sums, xx, cross, y_squares, d, with_xx):
+    """:func:`block_moments` for X of ``d`` columns (inlined, so d may be a constant)."""
+    m = X.shape[0]
     k = Y.shape[1]
     sums[:] = 0.0
-    cross[:, :] = 0.0
+    xx[:, :] = 0.0
     y_squares[:, :] = 0.0
-    for i in range(m):
+    cross_t = np.zeros((k, d))  # X'Y transposed: contiguous sums over the columns
+    i = 0
+    while i + 4 <= m:
+        for j in range(d):
+            x0 = X[i, j]
+            x1 = X[i + 1, j]
+            x2 = X[i + 2, j]
+            x3 = X[i + 3, j]
+            sums[j] += (x0 + x1) + (x2 + x3)
+            if with_xx:
+                for u in range(d):
+                    xx[j, u] += (x0 * X[i, u] + x1 * X[i + 1, u]) + (
+                        x2 * X[i + 2, u] + x3 * X[i + 3, u]
+                    )
+        for t in range(k):
+            y0 = Y[i, t]
+            y1 = Y[i + 1, t]
+            y2 = Y[i + 2, t]
+            y3 = Y[i + 3, t]
+            sums[d + t] += (y0 + y1) + (y2 + y3)
+            for j in range(d):
+                cross_t[t, j] += (X[i, j] * y0 + X[i + 1, j] * y1) + (
+                    X[i + 2, j] * y2 + X[i + 3, j] * y3
+                )
+            for u in range(k):
+                y_squares[u, t] += (Y[i, u] * y0 + Y[i + 1, u] * y1) + (
+                    Y[i + 2, u] * y2 + Y[i + 3, u] * y3
+                )
+        i += 4
+    while i < m:
         for j in range(d):
             sums[j] += X[i, j]
+            if with_xx:
+                for u in range(d):
+                    xx[j, u] += X[i, j] * X[i, u]
         for t in range(k):
             y_t = Y[i, t]
             sums[d + t] += y_t
             for j in range(d):
-                cross[j, t] += X[i, j] * y_t
+                cross_t[t, j] += X[i, j] * y_t
             for u in range(k):
                 y_squares[u, t] += Y[i, u] * y_t
+        i += 1
+    cross[:, :] = cross_t.T
 
 
 # The bound may reorder its additions (its value is irrelevant), so LLVM vectorizes it

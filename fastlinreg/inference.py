@@ -308,14 +308,16 @@ def _chunk_meat(
     k, r = W.shape[0], inverse.shape[1]
     sums = np.empty(k * r * r + k * r + k)
     X = np.asarray(X, dtype=np.float64)
-    V = ((X - center) / norms) @ inverse
+    # np.dot, not @: matmul holds the GIL (see sources._tsqr._gram_without_copy), and
+    # this runs on the pass's threads.
+    V = np.dot((X - center) / norms, inverse)
     w = np.ones(X.shape[0]) if weights is None else weights
-    E = np.asarray(Y, dtype=np.float64) * to_our_units - (X @ W.T + b)
+    E = np.asarray(Y, dtype=np.float64) * to_our_units - (np.dot(X, W.T) + b)
     leverage = w * (np.sum(V**2, axis=1) + (1.0 / S if fit_intercept else 0.0))
     U2 = (w[:, None] * E) ** 2 / ((1.0 - leverage) ** (2.0 * power))[:, None]
     for t in range(k):  # BLAS products: an einsum of three operands would not be one
-        sums[t * r * r : (t + 1) * r * r] = (V.T @ (V * U2[:, t, None])).ravel()
-    sums[k * r * r : k * r * r + k * r] = (U2.T @ V).ravel()
+        sums[t * r * r : (t + 1) * r * r] = np.dot(V.T, V * U2[:, t, None]).ravel()
+    sums[k * r * r : k * r * r + k * r] = np.dot(U2.T, V).ravel()
     sums[k * r * r + k * r :] = U2.sum(axis=0)
     return sums
 
