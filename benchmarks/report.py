@@ -14,7 +14,7 @@ import sys
 from collections import defaultdict
 from types import SimpleNamespace
 
-EPOCH_IMPLS = ("serial", "parallel", "numpy", "stream", "predict")
+EPOCH_IMPLS = ("serial", "parallel", "numpy", "stream", "predict", "precompute")
 SPARSE_IMPLS = ("serial", "parallel", "scipy", "stream", "predict")
 
 
@@ -50,9 +50,9 @@ def epoch_table(benches: list[dict]) -> list[str]:
         rows[(d, n, dtype)] = {k: v["stats"]["median"] for k, v in impls.items()}, impls
     out = [
         "| d | n | dtype | serial ms | parallel ms | numpy ms | stream ms | predict ms "
-        "| parallel vs numpy | parallel / stream | predict / stream | parallel GB/s "
-        "| f32 / f64 (parallel) | serial / parallel |",
-        "|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| precompute ms | parallel vs numpy | parallel / stream | predict / stream "
+        "| precompute / stream | parallel GB/s | f32 / f64 (parallel) | serial / parallel |",
+        "|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     order = sorted(rows, key=lambda k: (k[0], k[1], k[2] != "float64"))
     for d, n, dtype in order:
@@ -63,6 +63,9 @@ def epoch_table(benches: list[dict]) -> list[str]:
         to_stream = par / med["stream"] if par and "stream" in med else None
         stream_s = med.get("stream")
         predict_to_stream = med["predict"] / stream_s if "predict" in med and stream_s else None
+        factor_to_stream = (
+            med["precompute"] / stream_s if "precompute" in med and stream_s else None
+        )
         threads = med["serial"] / par if par and "serial" in med else None
         gbps = impls["parallel"]["extra_info"].get("gbps_X") if par else None
         f32 = None
@@ -73,13 +76,15 @@ def epoch_table(benches: list[dict]) -> list[str]:
             f"| {d} | {n} | {dtype} | "
             + " | ".join(ms)
             + f" | {_fmt(speedup, '.2f')}x | {_fmt(to_stream, '.2f')} "
-            f"| {_fmt(predict_to_stream, '.2f')} | {_fmt(gbps, '.1f')} | {_fmt(f32, '.2f')} "
+            f"| {_fmt(predict_to_stream, '.2f')} | {_fmt(factor_to_stream, '.2f')} "
+            f"| {_fmt(gbps, '.1f')} | {_fmt(f32, '.2f')} "
             f"| {_fmt(threads, '.2f')}x |"
         )
     out.append("")
     out.append(
         "ms: median per epoch. parallel / stream: the parallel median over the median of a "
-        "streaming read of the same X in the same run (predict / stream likewise). GB/s: "
+        "streaming read of the same X in the same run (predict / stream and precompute / "
+        "stream likewise; precompute: the pass that builds the factor of [X y]). GB/s: "
         "X.nbytes / median. serial / parallel: the speed-up from one thread to all of "
         "numba's threads."
     )

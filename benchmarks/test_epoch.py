@@ -3,8 +3,11 @@
 Each group ``epoch|{n}x{d}|{dtype}`` holds four implementations of the same pass:
 "serial" (one thread) and "parallel" (all of numba's threads; ``kernels.loss_grad``),
 "numpy" (``reference.loss_grad``) and "stream" (``kernels.streaming_read``, the
-memory-bandwidth bound); and "predict" (``kernels.predict``, parallel), the forward pass
-alone, which has the same bound. extra_info records
+memory-bandwidth bound); "predict" (``kernels.predict``, parallel), the forward pass
+alone, which has the same bound; and "precompute", the one pass that builds the factor
+of [X y] for the exact solver and ``precompute`` (``triangular_factor``, parallel), timed
+up to PRECOMPUTE_MAX_FEATURES columns (its arithmetic grows as d² per row: at d = 1000
+one pass takes seconds here, and the target, 3x the stream, is for d <= 32). extra_info records
 ``gbps_X`` (X.nbytes / median), ``gbps_X_y`` ((X.nbytes + y.nbytes) / median),
 ``ratio_to_stream`` (median / the streaming-read bound of the same array, timed in the
 fixture of the same run) and, for float32, ``ratio_f32_f64`` (median / the float64
@@ -17,12 +20,15 @@ import numpy as np
 import pytest
 
 from fastlinreg import kernels, reference
+from fastlinreg.sources import InMemorySource
+from fastlinreg.sources._factor import triangular_factor
 
 from ._common import benchmark_median, make_problem, median_time
 
 MIB = 1 << 20
 LARGE_BYTES = 256 * MIB  # X's size in float64; float32 uses the same n, so half the bytes
 ROUNDS = 7
+PRECOMPUTE_MAX_FEATURES = 100
 
 
 def _shapes():
@@ -63,6 +69,9 @@ class Problem:
         if impl == "predict":
             out = np.empty(self.n, dtype=X.dtype)
             return lambda: kernels.predict(X, self.w64, b, parallel=True, out=out)
+        if impl == "precompute":
+            source = InMemorySource(X, y[:, None], parallel=True)
+            return lambda: triangular_factor(source)
         raise ValueError(impl)
 
 
@@ -87,8 +96,21 @@ def _check(result, expected, dtype: str) -> None:
     np.testing.assert_allclose(float(np.ravel(grad_b)[0]), grad_b_e, rtol=rtol, atol=rtol * scale)
 
 
-@pytest.mark.parametrize("impl", ["serial", "parallel", "numpy", "stream", "predict"])
+def _check_factor(factor, X, y) -> None:
+    """The factor's means, and the first row of RᵀR (the centred Gram of [X y]) against
+    NumPy's: a check of the whole pass for the cost of one product, not of a Gram."""
+    mean = np.append(X.mean(axis=0, dtype=np.float64), y.mean(dtype=np.float64))
+    np.testing.assert_allclose(factor.mean, mean, rtol=1e-8, atol=1e-10)
+    first = X[:, 0] - mean[0]  # float64
+    expected = np.append(X.T @ first - mean[:-1] * first.sum(), first @ (y - mean[-1]))
+    got = factor.R.T @ factor.R[:, 0]
+    np.testing.assert_allclose(got, expected, rtol=1e-8, atol=1e-8 * np.abs(expected).max())
+
+
+@pytest.mark.parametrize("impl", ["serial", "parallel", "numpy", "stream", "predict", "precompute"])
 def test_epoch(benchmark, problem, impl, float64_medians):
+    if impl == "precompute" and problem.d > PRECOMPUTE_MAX_FEATURES:
+        pytest.skip(f"the precompute pass is timed up to {PRECOMPUTE_MAX_FEATURES} features")
     f = problem.run(impl)
     f()  # compile (for the kernels) and warm the caches outside the timing
     benchmark.group = problem.group
@@ -99,6 +121,8 @@ def test_epoch(benchmark, problem, impl, float64_medians):
         expected = reference.predict(problem.X.astype(np.float64), problem.w64, problem.b)
         rtol = 1e-6 if problem.dtype == "float32" else 1e-12
         np.testing.assert_allclose(result, expected, rtol=rtol, atol=rtol * np.abs(expected).max())
+    elif impl == "precompute":
+        _check_factor(result, problem.X, problem.y)
     elif impl == "stream":
         # streaming_read may accumulate in X's dtype: tolerance relative to sum(|X|).
         abs_sum = float(np.abs(problem.X).sum(dtype=np.float64))
