@@ -31,7 +31,7 @@ from numba import njit, prange
 from ._config import JIT_OPTIONS
 
 
-@njit(**JIT_OPTIONS)
+@njit(inline="always", **JIT_OPTIONS)
 def _row_dot(X, i, w, d):
     """sum_j X[i, j] * w[j] as four interleaved partial sums.
 
@@ -89,9 +89,16 @@ def _block_forward(X, w, b, pred):
     """
     m, d = X.shape
     if X.strides[0] >= X.strides[1]:
-        for i in range(m):
-            pred[i] = b + _row_dot(X, i, w, d)
-        return
+        # As in _rows_loss_grad: narrow rows with their width a constant (unrolled).
+        if d == 1:
+            return _rows_forward(X, w, b, pred, 1)
+        if d == 2:
+            return _rows_forward(X, w, b, pred, 2)
+        if d == 3:
+            return _rows_forward(X, w, b, pred, 3)
+        if d == 4:
+            return _rows_forward(X, w, b, pred, 4)
+        return _rows_forward(X, w, b, pred, d)
     lanes = np.zeros((4, m))
     full = d - d % 4  # columns from here on all go to lane 0, as in _row_dot
     for j in range(d):
@@ -101,6 +108,14 @@ def _block_forward(X, w, b, pred):
             lanes[lane, i] += X[i, j] * wj
     for i in range(m):
         pred[i] = b + ((lanes[0, i] + lanes[1, i]) + (lanes[2, i] + lanes[3, i]))
+
+
+@njit(inline="always", **JIT_OPTIONS)
+def _rows_forward(X, w, b, pred, d):
+    """The row-major case of :func:`_block_forward`, X of ``d`` columns (inlined, so d
+    may be a constant)."""
+    for i in range(X.shape[0]):
+        pred[i] = b + _row_dot(X, i, w, d)
 
 
 @njit(**JIT_OPTIONS)
