@@ -339,9 +339,10 @@ def centred_block(X, Y, sample_weight, weighted, out):
 
 @njit(**JIT_OPTIONS)
 def block_moments(X, Y, sums, xx, cross, y_squares):
-    """Column sums of [X Y] (d + k,), X'Y (d, k) and Y'Y (k, k) of one block of float64
-    X (m, d) and Y (m, k), into float64 arrays, overwritten; also X'X into xx (d, d)
-    unless xx is (0, 0) (wide X: the caller's BLAS syrk is faster there).
+    """Column sums of [X Y] (d + k,), X'Y (d, k) and Y'Y (k, k) of one block of X (m, d)
+    and Y (m, k) (float32 or float64; the products and sums in float64) into float64
+    arrays, overwritten; also X'X into xx (d, d) unless xx is (0, 0) (wide X: the
+    caller's BLAS syrk is faster there).
 
     Written out rather than left to BLAS, whose dot and gemv split long sums over its
     threads (and so gave different bits in different threads). Four rows at a time, as
@@ -376,10 +377,10 @@ def _moments_of_width(X, Y, sums, xx, cross, y_squares, d, with_xx):
     i = 0
     while i + 4 <= m:
         for j in range(d):
-            x0 = X[i, j]
-            x1 = X[i + 1, j]
-            x2 = X[i + 2, j]
-            x3 = X[i + 3, j]
+            x0 = np.float64(X[i, j])
+            x1 = np.float64(X[i + 1, j])
+            x2 = np.float64(X[i + 2, j])
+            x3 = np.float64(X[i + 3, j])
             sums[j] += (x0 + x1) + (x2 + x3)
             if with_xx:
                 for u in range(d):
@@ -387,10 +388,10 @@ def _moments_of_width(X, Y, sums, xx, cross, y_squares, d, with_xx):
                         x2 * X[i + 2, u] + x3 * X[i + 3, u]
                     )
         for t in range(k):
-            y0 = Y[i, t]
-            y1 = Y[i + 1, t]
-            y2 = Y[i + 2, t]
-            y3 = Y[i + 3, t]
+            y0 = np.float64(Y[i, t])
+            y1 = np.float64(Y[i + 1, t])
+            y2 = np.float64(Y[i + 2, t])
+            y3 = np.float64(Y[i + 3, t])
             sums[d + t] += (y0 + y1) + (y2 + y3)
             for j in range(d):
                 cross_t[t, j] += (X[i, j] * y0 + X[i + 1, j] * y1) + (
@@ -403,12 +404,13 @@ def _moments_of_width(X, Y, sums, xx, cross, y_squares, d, with_xx):
         i += 4
     while i < m:
         for j in range(d):
-            sums[j] += X[i, j]
+            x_j = np.float64(X[i, j])
+            sums[j] += x_j
             if with_xx:
                 for u in range(d):
-                    xx[j, u] += X[i, j] * X[i, u]
+                    xx[j, u] += x_j * X[i, u]
         for t in range(k):
-            y_t = Y[i, t]
+            y_t = np.float64(Y[i, t])
             sums[d + t] += y_t
             for j in range(d):
                 cross_t[t, j] += X[i, j] * y_t

@@ -66,7 +66,9 @@ def block_factor(X, Y, weights) -> tuple[np.ndarray, np.ndarray, float]:
     :func:`fastlinreg.sources._powers_of_two.power_of_two_exponents`) are scaled by powers
     of two first, and R and the mean scaled back: their squares would underflow to zero
     (1e-170) or overflow (1e+160)."""
-    gram_route = X.dtype == np.float64
+    # float32 goes by the Gram matrix only where the kernel computes all of it in float64
+    # (BLAS's syrk would sum float32 in float32).
+    gram_route = X.dtype == np.float64 or X.shape[1] <= _config.GRAM_KERNEL_MAX_FEATURES
     R, mean, weight = _unscaled_block_factor(X, Y, weights, gram_route)
     if not out_of_range(np.vstack([R, mean])):
         return R, mean, weight
