@@ -73,13 +73,6 @@ def rows_per_block(n_features: int) -> int:
 FACTOR_BLOCK_BYTES = 4 * 1024 * 1024
 
 
-# The precompute pass computes X'X of a block with its own kernel (block_moments, with
-# the column sums it needs anyway, in one read) up to this many features, and by BLAS
-# syrk beyond: syrk's set-up costs most on a few columns (per 4 MB block at d = 2: 0.57
-# ms against 1.17 ms for syrk + the sums; at d = 8, 0.96 against 0.64).
-GRAM_KERNEL_MAX_FEATURES = 4
-
-
 def rows_per_factor_block(n_columns: int) -> int:
     """Rows in one block of the precompute pass over [X Y] with ``n_columns`` columns."""
     return max(FACTOR_BLOCK_BYTES // (8 * n_columns), 2 * n_columns)

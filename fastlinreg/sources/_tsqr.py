@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
-from .. import _config, _jit
+from .. import _jit
 from ._powers_of_two import max_abs, out_of_range, power_of_two_exponents
 
 
@@ -66,9 +66,7 @@ def block_factor(X, Y, weights) -> tuple[np.ndarray, np.ndarray, float]:
     :func:`fastlinreg.sources._powers_of_two.power_of_two_exponents`) are scaled by powers
     of two first, and R and the mean scaled back: their squares would underflow to zero
     (1e-170) or overflow (1e+160)."""
-    # float32 goes by the Gram matrix only where the kernel computes all of it in float64
-    # (BLAS's syrk would sum float32 in float32).
-    gram_route = X.dtype == np.float64 or X.shape[1] <= _config.GRAM_KERNEL_MAX_FEATURES
+    gram_route = X.dtype == np.float64
     R, mean, weight = _unscaled_block_factor(X, Y, weights, gram_route)
     if not out_of_range(np.vstack([R, mean])):
         return R, mean, weight
@@ -111,9 +109,9 @@ def centred_block(X, Y, weights) -> tuple[np.ndarray, np.ndarray, float]:
 
 def _gram_without_copy(X, Y) -> tuple[np.ndarray | None, np.ndarray, float]:
     """The centred Gram matrix of [X Y] from the block as it lies in memory (X'X by BLAS
-    syrk, or by the kernel that sums the rest when X is narrow), centred afterwards
-    (G - m mean mean'), which is accurate when no column's mean exceeds its spread;
-    None otherwise. It spares the pass the centred copy of every block."""
+    syrk, the rest by a kernel), centred afterwards (G - m mean mean'), which is
+    accurate when no column's mean exceeds its spread; None otherwise. It spares the
+    pass the centred copy of every block."""
     # NumPy hands unaligned data (a buffer from the network, say) not to BLAS but to a
     # slow loop of its own, which also sums in another order: an aligned copy of the
     # block keeps the bits, and the speed, of aligned X.
@@ -122,14 +120,11 @@ def _gram_without_copy(X, Y) -> tuple[np.ndarray | None, np.ndarray, float]:
     p = d + Y.shape[1]
     gram = np.empty((p, p))
     sums = np.empty(p)
-    narrow = d <= _config.GRAM_KERNEL_MAX_FEATURES
-    xx = gram[:d, :d] if narrow else gram[:0, :0]
-    _jit.block_moments(X, Y, sums, xx, gram[:d, d:], gram[d:, d:])
-    if not narrow:
-        # np.dot, not @: NumPy's matmul holds the GIL through BLAS (numpy/numpy#11821),
-        # so the pass's threads queued behind each other's X'X (2 threads: as slow as
-        # one; np.dot: 1.7x faster). The same BLAS call (syrk), the same bits.
-        gram[:d, :d] = np.dot(X.T, X)
+    _jit.block_moments(X, Y, sums, gram[:d, d:], gram[d:, d:])
+    # np.dot, not @: NumPy's matmul holds the GIL through BLAS (numpy/numpy#11821), so
+    # the pass's threads queued behind each other's X'X (2 threads: as slow as one;
+    # np.dot: 1.7x faster). The same BLAS call (syrk), the same bits.
+    gram[:d, :d] = np.dot(X.T, X)
     gram[d:, :d] = gram[:d, d:].T
     mean = sums / m
     mean_squares = m * mean**2
