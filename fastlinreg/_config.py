@@ -73,6 +73,13 @@ def rows_per_block(n_features: int) -> int:
 FACTOR_BLOCK_BYTES = 4 * 1024 * 1024
 
 
+# Blocks of X with at most this many columns sum their moments (column sums, X'Y, Y'Y)
+# column by column (fastlinreg._jit.narrow_block_moments), wider ones row by row
+# (block_moments): the same sums, the same bits; each is the faster on its side (docs/
+# design.md, Measurements).
+NARROW_MOMENTS_MAX_FEATURES = 2
+
+
 def rows_per_factor_block(n_columns: int) -> int:
     """Rows in one block of the precompute pass over [X Y] with ``n_columns`` columns."""
     return max(FACTOR_BLOCK_BYTES // (8 * n_columns), 2 * n_columns)

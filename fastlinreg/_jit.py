@@ -363,6 +363,49 @@ def block_moments(X, Y, sums, cross, y_squares):
             cross[j, t] = cross_t[t, j]
 
 
+# Rows of narrow_block_moments's chunks: a chunk of a few columns stays in L1 while
+# each of its sums goes through it.
+MOMENT_CHUNK_ROWS = 256
+
+
+@njit(**JIT_OPTIONS)
+def narrow_block_moments(X, Y, sums, cross, y_squares):
+    """:func:`block_moments` for narrow X (the caller decides: a few columns), with the
+    same sums in the same order (the same bits), column by column: each sum is kept in a
+    register through a chunk of MOMENT_CHUNK_ROWS rows (in L1) at a time. On a row of
+    one or two numbers, block_moments's loop over the columns cost more than the
+    arithmetic; on wide rows, these chains, one addition waiting for the last, are the
+    slower (docs/design.md, Measurements).
+    """
+    m, d = X.shape
+    k = Y.shape[1]
+    sums[:] = 0.0
+    cross[:, :] = 0.0
+    y_squares[:, :] = 0.0
+    for start in range(0, m, MOMENT_CHUNK_ROWS):
+        stop = min(start + MOMENT_CHUNK_ROWS, m)
+        for j in range(d):
+            total = sums[j]
+            for i in range(start, stop):
+                total += X[i, j]
+            sums[j] = total
+            for t in range(k):
+                total = cross[j, t]
+                for i in range(start, stop):
+                    total += X[i, j] * Y[i, t]
+                cross[j, t] = total
+        for t in range(k):
+            total = sums[d + t]
+            for i in range(start, stop):
+                total += Y[i, t]
+            sums[d + t] = total
+            for u in range(k):
+                total = y_squares[u, t]
+                for i in range(start, stop):
+                    total += Y[i, u] * Y[i, t]
+                y_squares[u, t] = total
+
+
 # The bound may reorder its additions (its value is irrelevant), so LLVM vectorizes it
 # fully and it reads at memory speed.
 @njit(parallel=True, **{**JIT_OPTIONS, "fastmath": {"reassoc", "contract", "nsz", "arcp"}})

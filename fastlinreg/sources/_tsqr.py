@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
-from .. import _jit
+from .. import _config, _jit
 from ._powers_of_two import max_abs, out_of_range, power_of_two_exponents
 
 
@@ -120,7 +120,9 @@ def _gram_without_copy(X, Y) -> tuple[np.ndarray | None, np.ndarray, float]:
     p = d + Y.shape[1]
     gram = np.empty((p, p))
     sums = np.empty(p)
-    _jit.block_moments(X, Y, sums, gram[:d, d:], gram[d:, d:])
+    narrow = d <= _config.NARROW_MOMENTS_MAX_FEATURES
+    moments = _jit.narrow_block_moments if narrow else _jit.block_moments
+    moments(X, Y, sums, gram[:d, d:], gram[d:, d:])
     # np.dot, not @: NumPy's matmul holds the GIL through BLAS (numpy/numpy#11821), so
     # the pass's threads queued behind each other's X'X (2 threads: as slow as one;
     # np.dot: 1.7x faster). The same BLAS call (syrk), the same bits.
