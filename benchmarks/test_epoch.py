@@ -1,14 +1,14 @@
 """One epoch (one loss/gradient pass over X): fused kernels vs NumPy vs a streaming read.
 
-Each group ``epoch|{n}x{d}|{dtype}`` holds four implementations of the same pass:
+Each group ``epoch|{n}x{d}|{dtype}`` holds the passes over one X:
 "serial" (one thread) and "parallel" (all of numba's threads; ``kernels.loss_grad``),
 "numpy" (``reference.loss_grad``) and "stream" (``kernels.streaming_read``, the
 memory-bandwidth bound); "predict" (``kernels.predict``, parallel), the forward pass
 alone, which has the same bound; and "precompute", the one pass that builds the factor
 of [X y] for the exact solver and ``precompute`` (``triangular_factor``, parallel), timed
 up to PRECOMPUTE_MAX_FEATURES columns (its arithmetic grows as d² per row: at d = 1000
-one pass takes seconds here, and the target, 3x the stream, is for d <= 32). extra_info records
-``gbps_X`` (X.nbytes / median), ``gbps_X_y`` ((X.nbytes + y.nbytes) / median),
+one pass takes seconds here, and the target, 3x the stream, is for d <= 32).
+extra_info records ``gbps_X`` (X.nbytes / median), ``gbps_X_y`` ((X.nbytes + y.nbytes) / median),
 ``ratio_to_stream`` (median / the streaming-read bound of the same array, timed in the
 fixture of the same run) and, for float32, ``ratio_f32_f64`` (median / the float64
 median of the same implementation and shape, when that ran first in the session).

@@ -13,8 +13,9 @@ function's docstring states, and everything else goes through those three:
   its ``EPOCHS_*`` status codes), on the float64 arrays that
   ``fastlinreg._objective.Objective.factor_arrays`` builds from the factor;
 - ``fastlinreg.sources._tsqr``, the factor of a block of rows for the precompute pass
-  (``centred_block``, ``block_moments``), on the blocks a source hands out: going
-  through ``kernels`` there would validate every block of every pass again.
+  (``centred_block``, ``block_moments``, ``narrow_block_moments``), on the blocks a
+  source hands out: going through ``kernels`` there would validate every block of every
+  pass again.
 
 Every pass cuts the rows into ``n_blocks`` blocks of ``row_block`` rows (the last one
 shorter). Block ``blk`` writes only ``partial_*[blk]``; the caller combines the partials in
