@@ -77,7 +77,7 @@ FACTOR_BLOCK_BYTES = 4 * 1024 * 1024
 # column by column (fastlinreg._jit.narrow_block_moments), wider ones row by row
 # (block_moments): the same sums, the same bits; each is the faster on its side (docs/
 # design.md, Measurements).
-NARROW_MOMENTS_MAX_FEATURES = 2
+NARROW_MOMENTS_MAX_FEATURES = 3
 
 
 def rows_per_factor_block(n_columns: int) -> int:

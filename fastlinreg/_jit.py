@@ -373,7 +373,8 @@ MOMENT_CHUNK_ROWS = 256
 def narrow_block_moments(X, Y, sums, cross, y_squares):
     """:func:`block_moments` for narrow X (the caller decides: a few columns), with the
     same sums in the same order (the same bits), column by column: each sum is kept in a
-    register through a chunk of MOMENT_CHUNK_ROWS rows (in L1) at a time. On a row of
+    register through a chunk of MOMENT_CHUNK_ROWS rows (in L1) at a time. Y has at least
+    one column. On a row of
     one or two numbers, block_moments's loop over the columns cost more than the
     arithmetic; on wide rows, these chains, one addition waiting for the last, are the
     slower (docs/design.md, Measurements).
@@ -386,25 +387,34 @@ def narrow_block_moments(X, Y, sums, cross, y_squares):
     for start in range(0, m, MOMENT_CHUNK_ROWS):
         stop = min(start + MOMENT_CHUNK_ROWS, m)
         for j in range(d):
+            # Two chains in one loop (a column's sum and its product with the first
+            # target): each waits on its own last addition, so two run in the time of one.
             total = sums[j]
+            product = cross[j, 0]
             for i in range(start, stop):
                 total += X[i, j]
+                product += X[i, j] * Y[i, 0]
             sums[j] = total
-            for t in range(k):
-                total = cross[j, t]
+            cross[j, 0] = product
+            for t in range(1, k):
+                product = cross[j, t]
                 for i in range(start, stop):
-                    total += X[i, j] * Y[i, t]
-                cross[j, t] = total
+                    product += X[i, j] * Y[i, t]
+                cross[j, t] = product
         for t in range(k):
             total = sums[d + t]
+            square = y_squares[t, t]
             for i in range(start, stop):
                 total += Y[i, t]
+                square += Y[i, t] * Y[i, t]
             sums[d + t] = total
+            y_squares[t, t] = square
             for u in range(k):
-                total = y_squares[u, t]
-                for i in range(start, stop):
-                    total += Y[i, u] * Y[i, t]
-                y_squares[u, t] = total
+                if u != t:
+                    product = y_squares[u, t]
+                    for i in range(start, stop):
+                        product += Y[i, u] * Y[i, t]
+                    y_squares[u, t] = product
 
 
 # The bound may reorder its additions (its value is irrelevant), so LLVM vectorizes it
