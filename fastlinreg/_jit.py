@@ -374,10 +374,9 @@ def narrow_block_moments(X, Y, sums, cross, y_squares):
     """:func:`block_moments` for narrow X (the caller decides: a few columns), with the
     same sums in the same order (the same bits), column by column: each sum is kept in a
     register through a chunk of MOMENT_CHUNK_ROWS rows (in L1) at a time. Y has at least
-    one column. On a row of
-    one or two numbers, block_moments's loop over the columns cost more than the
-    arithmetic; on wide rows, these chains, one addition waiting for the last, are the
-    slower (docs/design.md, Measurements).
+    one column. On rows of one to three numbers, block_moments's loop over the columns
+    cost more than the arithmetic; on wide rows, these chains, one addition waiting for
+    the last, are the slower (docs/design.md, Measurements).
     """
     m, d = X.shape
     k = Y.shape[1]
