@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from . import _config  # noqa: F401  (sets the thread-safe threading layer first)
 from ._lazy import lazy_attributes
 from .errors import DataError, DivergenceError, PredictionOverflowWarning
 

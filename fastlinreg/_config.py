@@ -4,6 +4,10 @@ JIT_OPTIONS are read when ``fastlinreg._jit`` is imported; the block sizes and t
 by ``fastlinreg.kernels`` and the sources at each call (they are passed to the JIT code as
 arguments, so the on-disk JIT cache never holds a stale value). The measurements behind
 the values: docs/design.md, Measurements.
+
+This module does not import numba: importing it and setting up its compiler cost a
+process about half a second, which a fit small enough for NumPy never pays
+(``NUMPY_MAX_ELEMENTS``). The two modules of kernels call :func:`configure_numba` first.
 """
 
 from __future__ import annotations
@@ -11,18 +15,15 @@ from __future__ import annotations
 import os
 from typing import Any
 
-import numba
-
-from . import _jit_cache
-
 # No "nnan"/"ninf" (they would drop the solvers' divergence checks) and no "reassoc"/
 # "contract": with them LLVM chooses the order of a sum anew in each compiled context,
 # and a serial and a parallel driver, or a fresh compile and the on-disk cache,
 # disagreed in the last bit (docs/design.md, bit-reproducibility).
 FASTMATH_FLAGS = frozenset({"nsz", "arcp"})
 
-# cache: a second process loads the compiled kernels instead of compiling them again;
-# nogil: several Python threads run kernels at once.
+# cache: a second process loads the compiled kernels instead of compiling them again
+# (unless configure_numba finds no usable cache); nogil: several Python threads run
+# kernels at once.
 # Any: numba's typed njit overloads cannot see through a ** of a dict[str, object].
 JIT_OPTIONS: dict[str, Any] = {
     "cache": True,
@@ -31,10 +32,27 @@ JIT_OPTIONS: dict[str, Any] = {
     "error_model": "numpy",
 }
 
-# The cache must never break the library: see _jit_cache (NUMBA_DISABLE_JIT: njit returns
-# plain Python functions and no cache is made).
-if not numba.config.DISABLE_JIT:  # type: ignore[attr-defined]
-    JIT_OPTIONS["cache"] = _jit_cache.usable()
+# numba's default "workqueue" layer aborts when two Python threads enter a parallel
+# region (numba #7133; Dask's threaded scheduler does): TBB, else OpenMP. A user's
+# NUMBA_THREADING_LAYER wins.
+THREADING_LAYER = "threadsafe"
+
+
+def configure_numba() -> None:
+    """Import numba and prepare it for the kernels: the thread-safe threading layer, and
+    the on-disk cache only where it can never break the library (see _jit_cache;
+    NUMBA_DISABLE_JIT: njit returns plain Python functions and no cache is made).
+    Called by ``_jit`` and ``_jit_sparse`` before they define a kernel; idempotent."""
+    import numba
+
+    from . import _jit_cache
+
+    if "NUMBA_THREADING_LAYER" not in os.environ:
+        # numba.config fills its attributes at import time; its stubs do not list them.
+        numba.config.THREADING_LAYER = THREADING_LAYER  # type: ignore[attr-defined]
+    if not numba.config.DISABLE_JIT:  # type: ignore[attr-defined]
+        JIT_OPTIONS["cache"] = _jit_cache.usable()
+
 
 # Blocks of about BLOCK_BYTES of X: the second read of a column-major block finds it in
 # L2, and prange has enough blocks to balance. The layout depends on the shape only, never
@@ -52,13 +70,13 @@ ROW_LANES_MIN_FEATURES = 16
 # to win (benchmarks/bench_threshold.py; docs/design.md, Measurements).
 PARALLEL_MIN_ELEMENTS = 1 << 17
 
-# numba's default "workqueue" layer aborts when two Python threads enter a parallel
-# region (numba #7133; Dask's threaded scheduler does): TBB, else OpenMP. A user's
-# NUMBA_THREADING_LAYER wins.
-THREADING_LAYER = "threadsafe"
-if "NUMBA_THREADING_LAYER" not in os.environ:
-    # numba.config fills its attributes at import time; its stubs do not list them.
-    numba.config.THREADING_LAYER = THREADING_LAYER  # type: ignore[attr-defined]
+# X (or a block of the precompute pass) of at most this many elements is predicted, and
+# its moments summed, by the NumPy twins of those kernels (fastlinreg._numpy_twins: the
+# same sums in the same order, the same bits): a fit and predict of such data never
+# import numba, which costs a new process 0.6-0.8 s once. Up to here the twins cost a
+# fit at most about 0.5 ms more than the kernels; at 2**16, up to 6 ms (docs/design.md,
+# Measurements: benchmarks/bench_numpy_twins.py).
+NUMPY_MAX_ELEMENTS = 1 << 14
 
 
 def rows_per_block(n_features: int) -> int:

@@ -29,7 +29,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from ._config import JIT_OPTIONS
+from ._config import JIT_OPTIONS, configure_numba
+
+configure_numba()
 
 
 def _four_lane_dot(X, i, w, d):
@@ -321,7 +323,9 @@ def centred_block(X, Y, sample_weight, weighted, out):
             sums[j] += s * X[i, j]
         for t in range(k):
             sums[d + t] += s * Y[i, t]
-    mean = sums / weight if weight > 0.0 else sums
+    # A product with the reciprocal: what LLVM makes of the division anyway (fastmath
+    # "arcp"), written out so that the NumPy twin can make the same.
+    mean = sums * (1.0 / weight) if weight > 0.0 else sums
     for i in range(m):
         root = np.sqrt(sample_weight[i]) if weighted else 1.0
         for j in range(d):

@@ -20,7 +20,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from ._config import JIT_OPTIONS
+from ._config import JIT_OPTIONS, configure_numba
+
+configure_numba()
 
 # Entries are addressed with unsigned integers: numba then drops the wraparound of
 # negative indices, a compare and select on every gather and scatter.

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
-from . import _jit
 from ._objective import Objective
 from .errors import DivergenceError
 from .sources._factor import (
@@ -337,6 +336,8 @@ def _descend_on_factor(
     milliseconds; with a callback, every epoch's iterate is recorded for it, and the
     fit ends at the epoch where it returns true.
     """
+    from . import _jit  # numba: loaded by the first fit that runs epochs on the factor
+
     L, mu = curvature
     arrays = objective.factor_arrays()
     theta, beta = objective.to_solver(np.array(coef, np.float64), np.array(intercept, np.float64))

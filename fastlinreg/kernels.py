@@ -2,6 +2,10 @@
 
 One call of :func:`loss_grad` is one epoch's worth of work: a single pass over the rows
 of X computing the forward pass, the MSE and both gradients. X is never copied.
+
+numba and the JIT modules are imported where a function first needs them, not here: a
+small X is predicted by NumPy (``_config.NUMPY_MAX_ELEMENTS``), and a process that fits
+and predicts only such data never pays for numba (about half a second).
 """
 
 from __future__ import annotations
@@ -10,10 +14,9 @@ import contextlib
 from collections.abc import Iterator
 from typing import NamedTuple
 
-import numba
 import numpy as np
 
-from . import _config, _jit, _jit_sparse
+from . import _config, _numpy_twins
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 # Passed in place of sample_weight when there is none (the kernel does not read it).
@@ -54,6 +57,8 @@ def _threads(parallel: bool) -> Iterator[None]:
     if parallel:
         yield
         return
+    import numba
+
     before = numba.get_num_threads()
     numba.set_num_threads(1)
     try:
@@ -114,6 +119,8 @@ def loss_grad(
     row_block, n_blocks = block_layout(X)
     partials = p.partials(n_blocks)
     column_major = X.strides[0] < X.strides[1]
+    from . import _jit
+
     with _threads(use_parallel(X, parallel)):
         _jit.loss_grad_partials(X, p.Y, p.W, p.bias, p.weights, p.weighted, row_block,
                                 column_major, X.shape[1] >= _config.ROW_LANES_MIN_FEATURES,
@@ -167,6 +174,8 @@ class _Pass:
         k, d = self.W.shape
         r_sum = np.empty(k)
         grad_w = np.empty((k, d))
+        from . import _jit
+
         sq_sum = _jit.combine_partials(partial_sq, partial_r, partial_g, r_sum, grad_w)
         grad_w *= -2.0 / self.total_weight
         grad_b = -2.0 / self.total_weight * r_sum
@@ -210,6 +219,11 @@ def predict(
     """
     X = _check_X(X)
     w, out = _predict_arrays(X.shape, X.dtype, w, out)
+    if X.size <= _config.NUMPY_MAX_ELEMENTS:
+        _numpy_twins.block_forward(X, w, float(b), out)
+        return out
+    from . import _jit
+
     row_block, _ = block_layout(X)
     run = _jit.predict_parallel if use_parallel(X, parallel) else _jit.predict_serial
     run(X, w, float(b), row_block, out)
@@ -271,6 +285,8 @@ def csr_block_starts(
     n_blocks = max(1, min(-(-work_total // _config.SPARSE_BLOCK_WORK), most, n))
     starts = np.empty(n_blocks + 1, dtype=np.int64)
     # A walk over indptr: no array of n (a memory-mapped X's indptr stays on disk).
+    from . import _jit_sparse
+
     _jit_sparse.csr_block_cuts(indptr, n_blocks, starts)
     return np.unique(starts)  # a row longer than a block leaves an empty one
 
@@ -340,6 +356,8 @@ def csr_loss_grad(
     if block_starts is None:
         block_starts = csr_block_starts(indptr, X.shape[1], p.Y.shape[1])
     partials = p.partials(block_starts.shape[0] - 1)
+    from . import _jit_sparse
+
     with _threads(_use_parallel_csr(data, parallel)):
         _jit_sparse.csr_loss_grad_partials(data, indices, indptr, p.Y, p.W, p.bias, p.weights,
                                            p.weighted, block_starts, *partials)  # fmt: skip
@@ -359,6 +377,8 @@ def csr_predict(
     Never copies X."""
     data, indices, indptr = _check_csr(X)
     w, out = _predict_arrays(X.shape, X.dtype, w, out)
+    from . import _jit_sparse
+
     with _threads(_use_parallel_csr(data, parallel)):
         _jit_sparse.csr_predict(data, indices, indptr, w, float(b),
                                 csr_block_starts(indptr, 1, 1), out)  # fmt: skip
@@ -404,6 +424,8 @@ def csr_gram(
     partial_gram = np.empty((n_blocks, p, p))
     partial_sums = np.empty((n_blocks, p))
     partial_weight = np.empty(n_blocks)
+    from . import _jit_sparse
+
     with _threads(_use_parallel_csr(data, parallel)):
         _jit_sparse.csr_gram_partials(data, indices, indptr, Y, weights, weighted, block_starts,
                                       partial_gram, partial_sums, partial_weight)  # fmt: skip
@@ -441,6 +463,8 @@ def streaming_read(X: np.ndarray) -> float:
     flat = X.reshape(-1, order="A" if X.flags.f_contiguous else "C")
     if not np.shares_memory(flat, X):
         raise ValueError("streaming_read needs a contiguous X")
+    from . import _jit
+
     return float(_jit.streaming_sum(flat, 1 << 15))
 
 
@@ -450,6 +474,8 @@ def csr_streaming_read(X) -> float:
     benchmarks' "stream"). Row pointers and y are left out: a fraction of the bytes."""
     data, indices, indptr = _check_csr(X)
     entries = slice(int(indptr[0]), int(indptr[-1]))
+    from . import _jit
+
     return float(_jit.streaming_sum(data[entries], 1 << 15)) + float(
         _jit.streaming_sum(indices[entries], 1 << 15)
     )

@@ -49,11 +49,13 @@ def fit_results(dtype, parallel):
     """Bytes of a gd fit's coef_, intercept_, loss_history_ and predict, as hex."""
     import numpy as np
 
-    from fastlinreg import LinearRegression
+    from fastlinreg import LinearRegression, _config
 
+    # Rows enough for the kernels: smaller X is predicted by their NumPy twins.
+    n = _config.NUMPY_MAX_ELEMENTS // 4 + 300
     rng = np.random.default_rng(0)
-    X = rng.standard_normal((300, 4)) * [1.0, 2.0, 0.5, 3.0]
-    y = X @ [1.0, -2.0, 3.0, 0.5] + 0.7 + rng.standard_normal(300)
+    X = rng.standard_normal((n, 4)) * [1.0, 2.0, 0.5, 3.0]
+    y = X @ [1.0, -2.0, 3.0, 0.5] + 0.7 + rng.standard_normal(n)
     X, y = X.astype(dtype), y.astype(dtype)
     model = LinearRegression(solver="gd", precompute=False, max_iter=20, tol=None,
                              parallel=parallel).fit(X, y)

@@ -25,7 +25,6 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from itertools import chain, islice
 
-import numba
 import numpy as np
 
 from . import _tsqr as tsqr
@@ -195,7 +194,6 @@ def statistics_of_blocks(source: DataSource, block_statistic) -> Iterator[list]:
     A block is handed to a thread as it is read and let go once its statistic is known:
     at most ``workers + 1`` blocks are alive at once, not a whole group (for a file, each
     block is a new array: 16 of 4 MB were 64 MB of a fit's peak memory)."""
-    workers = numba.get_num_threads() if source.parallel is not False else 1
 
     def statistic(block):
         # NaN, infinity and overflow are looked for in the results (_checked_pass): no
@@ -205,7 +203,8 @@ def statistics_of_blocks(source: DataSource, block_statistic) -> Iterator[list]:
 
     blocks = source.row_blocks()
     first_two = list(islice(blocks, 2))
-    one_at_a_time = len(first_two) < 2 or workers == 1  # no thread to start
+    workers = _threads_for(source) if len(first_two) == 2 else 1
+    one_at_a_time = workers == 1  # no thread to start
     blocks = chain(first_two, blocks)
     del first_two
     with tsqr.single_threaded_blas(), ThreadPoolExecutor(workers) as pool:
@@ -217,6 +216,16 @@ def statistics_of_blocks(source: DataSource, block_statistic) -> Iterator[list]:
         per_merge = tsqr.blocks_per_merge(source.n_features + source.n_targets)
         while group := list(islice(results, per_merge)):
             yield group
+
+
+def _threads_for(source: DataSource) -> int:
+    """numba's thread count for a parallel source, else 1 (numba is imported only then:
+    a source of one block is factored on this thread)."""
+    if source.parallel is False:
+        return 1
+    import numba
+
+    return numba.get_num_threads()
 
 
 def _in_order(pool: ThreadPoolExecutor, function, items, ahead: int) -> Iterator:

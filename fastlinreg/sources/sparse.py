@@ -27,7 +27,7 @@ from collections.abc import Iterator
 import numpy as np
 import scipy.sparse
 
-from .. import _config, _jit_sparse, kernels
+from .. import _config, kernels
 from ..kernels import CSRRows
 from ._powers_of_two import max_abs, power_of_two_exponents
 from ._tsqr import Factor, gram_factor
@@ -143,6 +143,8 @@ class SparseSource(RowsInMemory):
         where :func:`fastlinreg.sources._tsqr.gram_factor` finds that as accurate as the
         dense pass; None otherwise (columns beyond 2**±256, a NaN or infinity, an
         ill-conditioned X), and the factor pass then factors dense blocks of rows."""
+        from .. import _jit_sparse
+
         X, d = self.X, self.n_features
         entries = slice(int(X.indptr[0]), int(X.indptr[-1]))
         largest = np.zeros(d)
@@ -172,6 +174,8 @@ class SparseSource(RowsInMemory):
         entries alone: a :class:`Factor` whose R is the single row of those norms, which
         is all feature scaling reads of it. Columns beyond 2**±256 are scaled by powers
         of two before they are squared."""
+        from .. import _jit_sparse
+
         X, d = self.X, self.n_features
         largest = np.zeros(d)
         entries = slice(int(X.indptr[0]), int(X.indptr[-1]))
@@ -193,6 +197,8 @@ class SparseSource(RowsInMemory):
         """max_i |(x_i - center) / scale|² over the rows of positive weight, from each
         row's stored entries: |center / scale|² plus, per entry, v (v - 2 c) with
         v = x / scale and c = center / scale (the zeros' terms are the constant)."""
+        from .. import _jit_sparse
+
         X = self.X
         inv_scale = 1.0 / np.asarray(scale, dtype=np.float64)
         shift = np.asarray(center, dtype=np.float64) * inv_scale
@@ -225,6 +231,8 @@ class SparseSource(RowsInMemory):
     def _refuse_bad_entries(self, limit: float, n_columns: int) -> None:
         """ValueError naming X's first non-finite entry, or the largest entry of the
         first column whose weighted norm exceeds ``limit``."""
+        from .. import _jit_sparse
+
         X, d = self.X, self.n_features
         offset = int(X.indptr[0])
         data = X.data[offset : X.indptr[-1]]
