@@ -165,23 +165,25 @@ def compile_table(benches: list[dict]) -> list[str]:
     rows = [b for b in benches if (b.get("group") or "").startswith("compile|")]
     if not rows:
         return []
-    sk = next((b["stats"]["median"] for b in rows if _impl(b) == "sklearn"), None)
+    sklearn = {b["group"]: b["stats"]["median"] for b in rows if _impl(b) == "sklearn"}
     out = [
-        "| process | median s | min s | max s | vs sklearn | target |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| n x d | process | median s | min s | max s | vs sklearn | target |",
+        "|---|---|---:|---:|---:|---:|---:|",
     ]
     for b in rows:
         s, info = b["stats"], b.get("extra_info", {})
+        sk = sklearn.get(b["group"])
         ratio = s["median"] / sk if sk else None
         target = info.get("target_ratio")
         out.append(
-            f"| {_impl(b)} | {s['median']:.2f} | {s['min']:.2f} | {s['max']:.2f} "
-            f"| {_fmt(ratio, '.2f')}x | {'<= ' + format(target, 'g') + 'x' if target else ''} |"
+            f"| {b['group'].split('|')[1]} | {_impl(b)} | {s['median']:.2f} | {s['min']:.2f} "
+            f"| {s['max']:.2f} | {_fmt(ratio, '.2f')}x "
+            f"| {'<= ' + format(target, 'g') + 'x' if target else ''} |"
         )
     out.append("")
     out.append(
-        "Wall time of a fresh `python -c` process: import, fit and predict on a 1000x10 "
-        "make_regression problem."
+        "Wall time of a fresh `python -c` process: import, fit and predict on a "
+        "make_regression problem of n x d (1000 x 10 never imports numba)."
     )
     return out
 
