@@ -6,7 +6,7 @@ arguments, so the on-disk JIT cache never holds a stale value). The measurements
 the values: docs/design.md, Measurements.
 
 This module does not import numba: importing it and setting up its compiler cost a
-process about half a second, which a fit small enough for NumPy never pays
+process 0.6-0.9 s, which a fit small enough for NumPy never pays
 (``NUMPY_MAX_ELEMENTS``). The two modules of kernels call :func:`configure_numba` first.
 """
 
@@ -73,8 +73,8 @@ PARALLEL_MIN_ELEMENTS = 1 << 17
 # X (or a block of the precompute pass) of at most this many elements is predicted, and
 # its moments summed, by the NumPy twins of those kernels (fastlinreg._numpy_twins: the
 # same sums in the same order, the same bits): a fit and predict of such data never
-# import numba, which costs a new process 0.6-0.8 s once. Up to here the twins cost a
-# fit at most about 0.5 ms more than the kernels; at 2**16, up to 6 ms (docs/design.md,
+# import numba, which costs a new process 0.6-0.9 s once. Up to here the twins cost a
+# fit at most about 0.5 ms more than the kernels; at 2**16, up to 9 ms (docs/design.md,
 # Measurements: benchmarks/bench_numpy_twins.py).
 NUMPY_MAX_ELEMENTS = 1 << 14
 

@@ -1,8 +1,8 @@
 """NumPy twins of three kernels of ``fastlinreg._jit``, for data too small to be worth
 numba: the same additions in the same order, so the same bits (tests/test_numpy_twins.py).
 
-Importing numba and setting up its compiler on the first kernel cost a new process about
-half a second, three times what scikit-learn's whole fit of a 1000 × 10 problem costs.
+Importing numba and setting up its compiler on the first kernel cost a new process
+0.6-0.9 s, about a hundred times scikit-learn's whole fit and predict of 1000 × 10.
 ``fastlinreg.kernels.predict`` and the precompute pass (``fastlinreg.sources._tsqr``)
 call these instead of the kernels for X of at most ``_config.NUMPY_MAX_ELEMENTS``
 elements; a row's prediction, or a block's moments, do not depend on which ran.

@@ -5,7 +5,7 @@ of X computing the forward pass, the MSE and both gradients. X is never copied.
 
 numba and the JIT modules are imported where a function first needs them, not here: a
 small X is predicted by NumPy (``_config.NUMPY_MAX_ELEMENTS``), and a process that fits
-and predicts only such data never pays for numba (about half a second).
+and predicts only such data never pays for numba (0.6-0.9 s).
 """
 
 from __future__ import annotations

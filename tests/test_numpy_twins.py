@@ -165,3 +165,39 @@ def test_a_small_fit_and_predict_never_import_numba():
     assert not numba_imported_by_a_fit(1000, 10)
     # ... and the check can fail: a larger X is the kernels' business.
     assert numba_imported_by_a_fit(_config.NUMPY_MAX_ELEMENTS // 10 + 10, 10)
+
+
+THREADS_FIRST = """
+import sys, threading
+import numpy as np
+from fastlinreg import LinearRegression
+assert "fastlinreg._jit" not in sys.modules
+rng = np.random.default_rng(0)
+X = rng.standard_normal((40_000, 8)) + 3.0
+y = X @ np.arange(8.0) + rng.standard_normal(40_000)
+solvers = ["exact", "agd", "gd", "exact"] * 2
+results = [None] * len(solvers)
+def fit(i):
+    try:
+        results[i] = LinearRegression(solver=solvers[i]).fit(X, y).coef_.tobytes()
+    except BaseException as error:
+        results[i] = repr(error)
+threads = [threading.Thread(target=fit, args=(i,)) for i in range(len(solvers))]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+assert all(isinstance(r, bytes) for r in results), results
+exact = {r for r, s in zip(results, solvers) if s == "exact"}
+print(len(results), len(exact))
+"""
+
+
+@pytest.mark.slow
+def test_threads_that_import_the_kernels_at_once_all_get_them():
+    # numba and the JIT modules are imported by the first fit that needs them, here by
+    # eight threads at once (the precompute pass's own threads among them).
+    result = subprocess.run(
+        [sys.executable, "-c", THREADS_FIRST], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.split() == ["8", "1"]  # 8 fits; the exact ones have one answer
