@@ -2,12 +2,13 @@
 
     python benchmarks/bench_row_lanes.py [--mib 64] [--repeat 7]
 
-For row-major float64 X of ``--mib`` MiB and several widths d, times one parallel
-epoch (``kernels.loss_grad``) with each row's prediction as one chain of additions
-(four rows at a time) and as four interleaved lanes over its columns (``_jit._row_dot``,
-as predict sums it), samples interleaved, and prints the medians. Lanes are used from
-``fastlinreg._config.ROW_LANES_MIN_FEATURES`` columns; both give results within rounding
-of each other (tests/test_properties.py draws either). About 30 s.
+For row-major X of ``--mib`` MiB (float64 and float32) and several widths d, times one
+parallel epoch (``kernels.loss_grad``) with each row's prediction as one chain of
+additions (four rows at a time: "chains") and as four interleaved lanes over its columns
+(``_jit._row_dot``, as predict sums it: "lanes"), samples interleaved, and prints the
+medians. Lanes are used from ``fastlinreg._config.ROW_LANES_MIN_FEATURES`` columns; both
+give results within rounding of each other (tests/test_properties.py draws either).
+About a minute.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import numpy as np
 
 from fastlinreg import _config, kernels
 
-WIDTHS = (2, 4, 8, 12, 16, 24, 32, 64, 128)
+WIDTHS = (8, 12, 16, 20, 24, 32, 40, 48, 56, 64, 96, 128)
 # ROW_LANES_MIN_FEATURES is read at each call: a huge value forces chains, 0 lanes.
 NESTS = {"chains": 1 << 30, "lanes": 0}
 
@@ -48,17 +49,21 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=7)
     args = parser.parse_args()
     print(f"ROW_LANES_MIN_FEATURES = {_config.ROW_LANES_MIN_FEATURES}; X of {args.mib} MiB")
-    print("| d | n | chains ms | lanes ms | chains / lanes |")
-    print("|---:|---:|---:|---:|---:|")
+    print("| dtype | d | n | chains ms | lanes ms | chains / lanes |")
+    print("|---|---:|---:|---:|---:|---:|")
     rng = np.random.default_rng(0)
-    for d in WIDTHS:
-        n = args.mib * (1 << 20) // (8 * d)
-        X = rng.standard_normal((n, d))
-        y = rng.standard_normal(n)
-        w = rng.standard_normal(d) / np.sqrt(d)
-        t = epoch_times(X, y, w, args.repeat)
-        chains, lanes = t["chains"], t["lanes"]
-        print(f"| {d} | {n} | {chains * 1e3:.1f} | {lanes * 1e3:.1f} | {chains / lanes:.2f} |")
+    for dtype in (np.float64, np.float32):
+        for d in WIDTHS:
+            n = args.mib * (1 << 20) // (np.dtype(dtype).itemsize * d)
+            X = rng.standard_normal((n, d)).astype(dtype)
+            y = rng.standard_normal(n).astype(dtype)
+            w = rng.standard_normal(d) / np.sqrt(d)
+            t = {nest: 1e3 * s for nest, s in epoch_times(X, y, w, args.repeat).items()}
+            print(
+                f"| {np.dtype(dtype).name} | {d} | {n} | {t['chains']:.1f} | {t['lanes']:.1f} "
+                f"| {t['chains'] / t['lanes']:.2f} |",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

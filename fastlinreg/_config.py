@@ -62,9 +62,12 @@ MIN_ROWS_PER_BLOCK = 16
 MAX_ROWS_PER_BLOCK = 16384
 
 # Row-major X from this width: each row's prediction in four interleaved lanes over its
-# columns (as predict sums it); narrower X: one chain per row, four rows at a time,
-# which spares the lanes' set-up on rows of a few numbers (docs/design.md, Measurements).
-ROW_LANES_MIN_FEATURES = 16
+# columns (as predict sums it); narrower X: one chain per row, four rows at a time
+# (four independent chains in one loop, where lanes are a call per row). Chains were
+# 1.2-3x faster up to 32 columns in both dtypes (and at 40 in float32), about even in
+# float64 from 40 to 56 and 19-25% faster in float32 at 48 and 56; lanes faster from 64
+# (docs/design.md, Measurements).
+ROW_LANES_MIN_FEATURES = 64
 
 # parallel=None runs the parallel kernel from this many elements of X, where it starts
 # to win (benchmarks/bench_threshold.py; docs/design.md, Measurements).

@@ -195,6 +195,10 @@ def predict(
 ) -> np.ndarray:
     """``X @ w + b`` accumulated in float64, returned in X's dtype.
 
+    X of at most ``_config.NUMPY_MAX_ELEMENTS`` elements is predicted by the kernel's
+    NumPy twin (``fastlinreg._numpy_twins.block_forward``, the same bits), on this
+    thread, without importing numba.
+
     Parameters
     ----------
     X : ndarray of shape (n_samples, n_features), float32 or float64
@@ -202,7 +206,7 @@ def predict(
     w : ndarray of shape (n_features,)
     b : float
     parallel : bool or None, default=None
-        As in :func:`loss_grad`.
+        As in :func:`loss_grad` (for X above that size).
     out : ndarray of shape (n_samples,), optional
         Written in place and returned if given.
 
