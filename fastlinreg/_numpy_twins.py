@@ -20,6 +20,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import _config
+
+
+def small_enough(X) -> bool:
+    """Whether X (or a block of it) is for the twins rather than the kernels."""
+    return X.size <= _config.NUMPY_MAX_ELEMENTS
+
 
 def _sums_in_row_order(A: np.ndarray) -> np.ndarray:
     """Column sums of A (m, c) in float64, added row after row from 0.0."""

@@ -223,7 +223,7 @@ def predict(
     """
     X = _check_X(X)
     w, out = _predict_arrays(X.shape, X.dtype, w, out)
-    if X.size <= _config.NUMPY_MAX_ELEMENTS:
+    if _numpy_twins.small_enough(X):
         _numpy_twins.block_forward(X, w, float(b), out)
         return out
     from . import _jit

@@ -103,21 +103,14 @@ def centred_block(X, Y, weights) -> tuple[np.ndarray, np.ndarray, float]:
     """(sqrt(s) * ([X Y] - mean) as a new float64 array, mean, weight) of one block."""
     out = np.empty((X.shape[0], X.shape[1] + Y.shape[1]))
     weighted = weights is not None
-    centre = _numpy_twins.centred_block if _numpy_sized(X) else _jit_kernels().centred_block
+    if _numpy_twins.small_enough(X):  # the same bits, without loading numba
+        centre = _numpy_twins.centred_block
+    else:
+        from .. import _jit
+
+        centre = _jit.centred_block
     mean, weight = centre(X, Y, weights if weighted else _NO_WEIGHTS, weighted, out)
     return out, mean, weight
-
-
-def _numpy_sized(X) -> bool:
-    """Whether a block is small enough for the kernels' NumPy twins (the same bits)."""
-    return X.size <= _config.NUMPY_MAX_ELEMENTS
-
-
-def _jit_kernels():
-    """fastlinreg._jit, imported on first use: a fit of small blocks never loads numba."""
-    from .. import _jit
-
-    return _jit
 
 
 def _gram_without_copy(X, Y) -> tuple[np.ndarray | None, np.ndarray, float]:
@@ -133,12 +126,13 @@ def _gram_without_copy(X, Y) -> tuple[np.ndarray | None, np.ndarray, float]:
     p = d + Y.shape[1]
     gram = np.empty((p, p))
     sums = np.empty(p)
-    if _numpy_sized(X):
+    if _numpy_twins.small_enough(X):  # the same bits, without loading numba
         moments = _numpy_twins.block_moments
-    elif d <= _config.NARROW_MOMENTS_MAX_FEATURES:
-        moments = _jit_kernels().narrow_block_moments
     else:
-        moments = _jit_kernels().block_moments
+        from .. import _jit
+
+        narrow = d <= _config.NARROW_MOMENTS_MAX_FEATURES
+        moments = _jit.narrow_block_moments if narrow else _jit.block_moments
     moments(X, Y, sums, gram[:d, d:], gram[d:, d:])
     # np.dot, not @: NumPy's matmul holds the GIL through BLAS (numpy/numpy#11821), so
     # the pass's threads queued behind each other's X'X (2 threads: as slow as one;
