@@ -181,12 +181,14 @@ def _predict(args: argparse.Namespace) -> int:
     columns = _feature_columns(model, source, by_position=args.by_position)
     with outputs.PredictionWriter(args.out) as writer:
         for batch in source.feature_batches():
+            _stop_if_signalled()
             # A C-contiguous copy, as the whole-file command made: the same kernel path,
             # so the same predictions to the last bit (the estimator's predict's).
             X = batch if columns is None else np.ascontiguousarray(batch[:, columns])
             predictions = kernels.predict_targets(X, model.coef, model.intercept)
             _refuse_overflow(predictions, source, first_row=writer.n_rows)
             writer.write(predictions.ravel() if model.coef.ndim == 1 else predictions)
+        _stop_if_signalled()  # before the output is renamed into place
     report = _report_stream(args.out)
     print(f"{writer.n_rows} predictions written to {args.out}", file=report)
     return 0
@@ -481,8 +483,34 @@ class _Terminated(BaseException):
         self.signum = signum
 
 
-def _terminate(signum, frame):
-    raise _Terminated(signum)
+# The stopping signal received, if any. Raising from a signal handler is not enough on
+# its own: when the signal lands while Python runs a weakref callback or a __del__ (an
+# import's module-lock callback, say), the exception is printed as "ignored" and the
+# program carries on. What is recorded here is raised again between batches.
+_received_signal: int | None = None
+
+
+def _stopping(signum: int) -> BaseException:
+    return KeyboardInterrupt() if signum == signal.SIGINT else _Terminated(signum)
+
+
+def _on_signal(signum, frame):
+    global _received_signal
+    _received_signal = signum
+    raise _stopping(signum)
+
+
+def _unraisable_unless_our_signal(unraisable) -> None:
+    """sys.unraisablehook while the command runs: a stopping signal's swallowed exception
+    is raised again at the next check, so its "Exception ignored" traceback is noise."""
+    if not isinstance(unraisable.exc_value, KeyboardInterrupt | _Terminated):
+        sys.__unraisablehook__(unraisable)
+
+
+def _stop_if_signalled() -> None:
+    """Raise for a stopping signal whose first exception was swallowed (see above)."""
+    if _received_signal is not None:
+        raise _stopping(_received_signal)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -491,10 +519,17 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     args = build_parser().parse_args(argv)
     args.started = started
-    handled = [getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)]
-    previous = {signum: signal.signal(signum, _terminate) for signum in handled}
+    global _received_signal
+    _received_signal = None
+    # A signal the caller ignores stays ignored (nohup's SIGHUP, a background job's SIGINT).
+    names = ("SIGINT", "SIGTERM", "SIGHUP")
+    handled = [getattr(signal, name) for name in names if hasattr(signal, name)]
+    handled = [signum for signum in handled if signal.getsignal(signum) != signal.SIG_IGN]
+    previous = {signum: signal.signal(signum, _on_signal) for signum in handled}
+    unraisablehook, sys.unraisablehook = sys.unraisablehook, _unraisable_unless_our_signal
     try:
         status = int(args.run(args))
+        _stop_if_signalled()  # a signal that came after the last check still stops
         sys.stdout.flush()  # here, so that a closed pipe is found while it can be handled
         return status
     except BrokenPipeError:
@@ -515,5 +550,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"fastlinreg: stopped by {signal.Signals(stop.signum).name}", file=sys.stderr)
         return 128 + stop.signum
     finally:
+        sys.unraisablehook = unraisablehook
         for signum, handler in previous.items():
             signal.signal(signum, handler)

@@ -211,6 +211,30 @@ def test_a_signal_during_predict_leaves_no_temporary_file(folder, signum):
     assert sorted(os.listdir(folder)) == ["long.csv", "model.npz", "train.csv"]
 
 
+def test_a_signal_the_caller_ignores_stays_ignored(folder):
+    # `nohup fastlinreg predict ...`: SIGHUP is ignored when the command starts, and the
+    # terminal closing must not stop it (the command used to install its handler anyway).
+    header, *rows = (folder / "train.csv").read_text().splitlines()
+    (folder / "long.csv").write_text("\n".join([header, *rows * 5]) + "\n")
+    process = subprocess.Popen(
+        command("predict", "model.npz", "long.csv", "--out", "pred.csv", "--batch-rows", "1"),
+        cwd=folder,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN),
+    )
+    deadline = time.monotonic() + 60
+    while not any(name.endswith(".tmp") for name in os.listdir(folder)):
+        assert process.poll() is None, "predict ended before its temporary file was seen"
+        assert time.monotonic() < deadline
+        time.sleep(0.005)
+    process.send_signal(signal.SIGHUP)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0, stderr
+    assert len(np.loadtxt(folder / "pred.csv", skiprows=1)) == 1000
+
+
 def test_a_closed_standard_output_does_not_lose_the_model(folder):
     # The reading end closed before anything is printed: `fit ... | head -0`.
     read_end, write_end = os.pipe()
