@@ -117,3 +117,19 @@ SPARSE_PARTIALS_BYTES = 64 * 1024 * 1024
 # The Gram matrix's pass keeps a (d + k)² matrix per block: fewer of them (its rows cost
 # their entries squared, so its blocks are no less balanced for being longer).
 SPARSE_GRAM_PARTIALS_BYTES = 8 * 1024 * 1024
+
+
+# A sparse pass whose per-block partial gradient (8 * d * k bytes) is at least this sums
+# the gradient down the columns of a CSC copy of X instead (kernels.csc_columns: X's
+# stored entries again in memory), its rows' pass storing each row's residual: beyond
+# the L2 cache, scattering into a partial per block costs more than gathering the
+# residuals. At 1,000,000 x 1,000,000 with 19 entries a row the epoch took 62 ms against
+# the fused pass's 150 (2 threads); at 100,000 columns and 99 entries a row the fused
+# pass was faster (164 ms against 200), at 200,000 and 19 the column pass (56 against 76):
+# a conservative threshold, where the measured gain was large (docs/design.md).
+SPARSE_COLUMNS_MIN_PARTIAL_BYTES = 4 * 1024 * 1024
+
+
+def sparse_gradient_by_columns(n_features: int, n_targets: int) -> bool:
+    """Whether a whole sparse source sums its gradient down the columns (above)."""
+    return 8 * n_features * n_targets >= SPARSE_COLUMNS_MIN_PARTIAL_BYTES

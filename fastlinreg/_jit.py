@@ -265,14 +265,18 @@ def loss_grad_partials(
 def combine_partials(partial_sq, partial_r, partial_g, r_out, g_out):
     """Sum the partials in block order: returns sum s r²; writes sum s r to r_out (k,)
     and sum x s r to g_out (k, d)."""
-    n_blocks, k, d = partial_g.shape
+    k = partial_r.shape[1]
     sq_sum = 0.0
     r_out[:] = 0.0
     g_out[:, :] = 0.0
-    for blk in range(n_blocks):
+    for blk in range(partial_sq.shape[0]):
         sq_sum += partial_sq[blk]
         for t in range(k):
             r_out[t] += partial_r[blk, t]
+    # The gradient may have other blocks than the rows' sums (one, from csc_gradient).
+    n_blocks, k, d = partial_g.shape
+    for blk in range(n_blocks):
+        for t in range(k):
             for j in range(d):
                 g_out[t, j] += partial_g[blk, t, j]
     return sq_sum

@@ -147,6 +147,52 @@ def csr_loss_grad_partials(
 
 
 @njit(parallel=True, **JIT_OPTIONS)
+def csr_residuals(
+    data, indices, indptr, Y, W, b, sample_weight, weighted, block_starts,
+    R, partial_sq, partial_r,
+):  # fmt: skip
+    """The rows' half of a pass whose gradient is summed down the columns
+    (``csc_gradient``): writes R[t, i] = s_i r_it, and partial_sq and partial_r as
+    ``csr_loss_grad_partials`` does (the same sums in the same order)."""
+    n_blocks = block_starts.shape[0] - 1
+    k = W.shape[0]
+    for blk in prange(n_blocks):
+        r_sums = partial_r[blk]
+        r_sums[:] = 0.0
+        sq = 0.0
+        for i in range(block_starts[blk], block_starts[blk + 1]):
+            s = sample_weight[i] if weighted else 1.0
+            start = np.uint64(indptr[i])
+            stop = np.uint64(indptr[i + 1])
+            for t in range(k):
+                r = Y[i, t] - (_row_dot(data, indices, start, stop, W[t]) + b[t])
+                sr = s * r
+                sq += sr * r
+                r_sums[t] += sr
+                R[t, i] = sr
+        partial_sq[blk] = sq
+
+
+@njit(parallel=True, **JIT_OPTIONS)
+def csc_gradient(data, indices, indptr, R, column_starts, G):
+    """G[t, j] = sum_i x_ij R[t, i] over the stored entries of column j of a CSC X
+    (data, row indices, column pointers), in their order (rows ascending, four lanes:
+    ``_row_dot``). Every column is summed whole by one thread, so the blocks of columns
+    (``column_starts``) only spread the work: the same bits on any thread count.
+
+    A gather from R instead of the fused pass's scatter into a partial gradient per
+    block: for very wide X those partials leave the caches (docs/design.md, sparse X)."""
+    n_blocks = column_starts.shape[0] - 1
+    k = R.shape[0]
+    for blk in prange(n_blocks):
+        for j in range(column_starts[blk], column_starts[blk + 1]):
+            start = np.uint64(indptr[j])
+            stop = np.uint64(indptr[j + 1])
+            for t in range(k):
+                G[t, j] = _row_dot(data, indices, start, stop, R[t])
+
+
+@njit(parallel=True, **JIT_OPTIONS)
 def csr_predict(data, indices, indptr, w, b, block_starts, out):
     """out[i] = X[i] @ w + b (summed in float64 as the fused pass sums it, stored in
     out's dtype). Each row is summed on its own: the blocks only spread rows over

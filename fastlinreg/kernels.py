@@ -314,6 +314,34 @@ class CSRRows(NamedTuple):
         return self.data.dtype
 
 
+class CSCColumns(NamedTuple):
+    """A CSR X's entries again, column by column (:func:`csc_columns`): ``data`` at rows
+    ``indices``, column j in ``indptr[j]:indptr[j + 1]`` with its rows ascending, and
+    ``column_starts``, the blocks of columns a pass over them spreads over threads."""
+
+    data: np.ndarray
+    indices: np.ndarray
+    indptr: np.ndarray
+    column_starts: np.ndarray
+
+
+def csc_columns(X) -> CSCColumns:
+    """X (CSR, or :class:`CSRRows`) copied into columns for :func:`csr_loss_grad`'s
+    ``columns``: as much memory again as X's stored entries, once per fit."""
+    import scipy.sparse
+
+    data, indices, indptr = _check_csr(X)
+    first, last = int(indptr[0]), int(indptr[-1])
+    rows = scipy.sparse.csr_matrix(
+        (data[first:last], indices[first:last], indptr - first), shape=X.shape
+    )
+    columns = rows.tocsc()  # a stable transposition: each column's rows ascending
+    # A column block is balanced as a row block is (entries plus one per column); its
+    # "partial" is one number per column and target, so one target stands for all.
+    starts = csr_block_starts(columns.indptr, 1, 1)
+    return CSCColumns(columns.data, columns.indices, columns.indptr, starts)
+
+
 def _check_csr(X) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(data, indices, indptr) of a SciPy CSR matrix or array or a :class:`CSRRows`,
     never copied."""
@@ -336,8 +364,10 @@ def csr_loss_grad(
     sample_weight: np.ndarray | None = None,
     parallel: bool | None = None,
     block_starts: np.ndarray | None = None,
+    columns: CSCColumns | None = None,
 ) -> tuple[float, np.ndarray, float | np.ndarray]:
-    """:func:`loss_grad` for a sparse X: one pass over the stored entries of its rows.
+    """:func:`loss_grad` for a sparse X: one pass over the stored entries of its rows
+    (or, with ``columns``, one over its rows and one over its columns).
 
     Parameters
     ----------
@@ -350,6 +380,14 @@ def csr_loss_grad(
     block_starts : ndarray, optional
         The layout from :func:`csr_block_starts` (computed when None); a source that
         runs many passes computes it once.
+    columns : CSCColumns, optional
+        X copied into columns (:func:`csc_columns`). Given, the pass over the rows
+        stores each row's weighted residual and the gradient is summed down the
+        columns, one number at a time, instead of in a partial gradient per block: for
+        very wide X, where those partials leave the caches
+        (``_config.sparse_gradient_by_columns``). The loss and the intercept's gradient
+        have the same bits either way; the coefficients' gradient is summed in another
+        order (to 1e-10 of the reference, as the fused one).
 
     Returns
     -------
@@ -359,13 +397,31 @@ def csr_loss_grad(
     p = _Pass(X.shape, X.dtype, y, w, b, sample_weight)
     if block_starts is None:
         block_starts = csr_block_starts(indptr, X.shape[1], p.Y.shape[1])
-    partials = p.partials(block_starts.shape[0] - 1)
+    n_blocks = block_starts.shape[0] - 1
     from . import _jit_sparse
 
+    if columns is None:
+        partials = p.partials(n_blocks)
+        with _threads(_use_parallel_csr(data, parallel)):
+            _jit_sparse.csr_loss_grad_partials(data, indices, indptr, p.Y, p.W, p.bias,
+                                               p.weights, p.weighted, block_starts, *partials)  # fmt: skip
+        return p.result(*partials)
+    stored = int(indptr[-1]) - int(indptr[0])
+    if columns.indptr.shape[0] != X.shape[1] + 1 or columns.data.shape[0] != stored:
+        raise ValueError(
+            f"columns hold {columns.indptr.shape[0] - 1} columns and {columns.data.shape[0]}"
+            f" entries, X {X.shape[1]} and {stored}: they are not X's (csc_columns(X))"
+        )
+    k = p.W.shape[0]
+    partial_sq, partial_r = np.empty(n_blocks), np.empty((n_blocks, k))
+    R = np.empty((k, X.shape[0]))
+    gradient = np.empty((1, k, X.shape[1]))  # the whole gradient as one block's partial
     with _threads(_use_parallel_csr(data, parallel)):
-        _jit_sparse.csr_loss_grad_partials(data, indices, indptr, p.Y, p.W, p.bias, p.weights,
-                                           p.weighted, block_starts, *partials)  # fmt: skip
-    return p.result(*partials)
+        _jit_sparse.csr_residuals(data, indices, indptr, p.Y, p.W, p.bias, p.weights,
+                                  p.weighted, block_starts, R, partial_sq, partial_r)  # fmt: skip
+        _jit_sparse.csc_gradient(columns.data, columns.indices, columns.indptr, R,
+                                 columns.column_starts, gradient[0])  # fmt: skip
+    return p.result(partial_sq, partial_r, gradient)
 
 
 def csr_predict(

@@ -60,14 +60,17 @@ def shuffled_with_duplicates(X):
 @pytest.mark.parametrize("index", [np.int32, np.int64])
 @pytest.mark.parametrize("k", [1, 3])
 @pytest.mark.parametrize("weighted", [False, True])
-def test_kernel_equals_the_scipy_reference(dtype, index, k, weighted):
+@pytest.mark.parametrize("by_columns", [False, True])
+def test_kernel_equals_the_scipy_reference(dtype, index, k, weighted, by_columns):
     X, y = sparse_problem(k=k, dtype=dtype, index=index)
     rng = np.random.default_rng(1)
     d = X.shape[1]
     w = rng.standard_normal(d if k == 1 else (k, d))
     b = rng.standard_normal(k)[0] if k == 1 else rng.standard_normal(k)
     s = rng.uniform(0.0, 3.0, X.shape[0]) if weighted else None
-    loss, gw, gb = kernels.csr_loss_grad(X, y.astype(dtype), w, b, sample_weight=s)
+    columns = kernels.csc_columns(X) if by_columns else None
+    loss, gw, gb = kernels.csr_loss_grad(X, y.astype(dtype), w, b, sample_weight=s,
+                                         columns=columns)  # fmt: skip
     X64, y64 = X.astype(np.float64), y.astype(dtype).astype(np.float64)
     if weighted:
         # The reference has no weights: its forward pass, and the weighted sums by hand.
@@ -112,21 +115,73 @@ def restore_threads():
     numba.set_num_threads(before)
 
 
-def test_serial_parallel_and_thread_counts_give_the_same_bits(restore_threads, monkeypatch):
+@pytest.mark.parametrize("by_columns", [False, True])
+def test_serial_parallel_and_thread_counts_give_the_same_bits(
+    restore_threads, monkeypatch, by_columns
+):
     monkeypatch.setattr(_config, "SPARSE_BLOCK_WORK", 1000)
     X, Y = sparse_problem(n=3000, d=40, density=0.3, k=2)
     W = np.random.default_rng(2).standard_normal((2, 40))
     b = np.array([0.1, -0.2])
     assert kernels.csr_block_starts(X.indptr, 40, 2).size > 30  # many blocks
-    results = [kernels.csr_loss_grad(X, Y, W, b, parallel=False)]
+    columns = kernels.csc_columns(X) if by_columns else None
+    if by_columns:
+        assert columns.column_starts.size > 10  # columns over several blocks too
+    results = [kernels.csr_loss_grad(X, Y, W, b, parallel=False, columns=columns)]
     for threads in range(1, numba.config.NUMBA_NUM_THREADS + 1):
         numba.set_num_threads(threads)
-        results.append(kernels.csr_loss_grad(X, Y, W, b, parallel=True))
+        results.append(kernels.csr_loss_grad(X, Y, W, b, parallel=True, columns=columns))
     for loss, gw, gb in results[1:]:
         assert loss == results[0][0]
         assert np.array_equal(gw, results[0][1]) and np.array_equal(gb, results[0][2])
     serial = kernels.csr_predict(X, W[0], 0.5, parallel=False)
     assert np.array_equal(serial, kernels.csr_predict(X, W[0], 0.5, parallel=True))
+
+
+def test_by_columns_the_loss_and_intercept_keep_their_bits_and_rows_may_be_a_slice():
+    X, Y = sparse_problem(n=400, d=30, k=2)
+    W = np.random.default_rng(3).standard_normal((2, 30))
+    b = np.array([0.4, -1.0])
+    s = np.random.default_rng(4).uniform(0.5, 2.0, 400)
+    fused = kernels.csr_loss_grad(X, Y, W, b, sample_weight=s)
+    by_columns = kernels.csr_loss_grad(X, Y, W, b, sample_weight=s,
+                                       columns=kernels.csc_columns(X))  # fmt: skip
+    assert by_columns[0] == fused[0] and np.array_equal(by_columns[2], fused[2])
+    np.testing.assert_allclose(by_columns[1], fused[1], rtol=1e-13, atol=1e-15)
+    assert not np.array_equal(X.indices, kernels.csc_columns(X).indices)  # not a no-op
+    # Rows 100..300 as views (indptr not starting at 0): the columns of those rows only.
+    rows = kernels.CSRRows(X.data, X.indices, X.indptr[100:301], 30)
+    sliced = kernels.csr_loss_grad(rows, Y[100:300], W, b, columns=kernels.csc_columns(rows))
+    expected = kernels.csr_loss_grad(X[100:300], Y[100:300], W, b)
+    assert sliced[0] == expected[0]
+    np.testing.assert_allclose(sliced[1], expected[1], rtol=1e-13, atol=1e-15)
+    with pytest.raises(ValueError, match="not X's"):
+        kernels.csr_loss_grad(X[:200], Y[:200], W, b, columns=kernels.csc_columns(X))
+
+
+def test_wide_sparse_sources_sum_by_columns_and_sgd_batches_never_copy(monkeypatch):
+    # The rule by d and k alone, and a fit through the copy equals the fit without it.
+    assert not _config.sparse_gradient_by_columns(100_000, 1)
+    assert _config.sparse_gradient_by_columns(1_000_000, 1)
+    assert _config.sparse_gradient_by_columns(200_000, 3)
+    X, y = sparse_problem(n=500, d=20)
+    assert not SparseSource(X, y[:, None]).by_columns
+    copies = []
+    csc_columns = kernels.csc_columns
+    monkeypatch.setattr(kernels, "csc_columns", lambda X: copies.append(X.shape) or csc_columns(X))
+    params = {"solver": "agd", "precompute": False, "tol": 1e-12, "max_iter": 100_000}
+    fused = LinearRegression(**params).fit(X, y)
+    assert copies == []
+    monkeypatch.setattr(_config, "SPARSE_COLUMNS_MIN_PARTIAL_BYTES", 8 * 20)
+    assert SparseSource(X, y[:, None]).by_columns
+    by_columns = LinearRegression(**params).fit(X, y)
+    assert copies == [X.shape]  # one copy for the whole fit
+    np.testing.assert_allclose(by_columns.coef_, fused.coef_, rtol=1e-10)
+    assert by_columns.intercept_ == pytest.approx(fused.intercept_, rel=1e-10)
+    copies.clear()
+    sgd = LinearRegression(solver="sgd", batch_size=50, max_iter=3, tol=None, random_state=0)
+    sgd.fit(X, y)
+    assert set(copies) <= {X.shape}  # of the whole X only: mini-batches are passed once
 
 
 def test_blocks_are_cut_by_stored_entries_and_bounded_by_the_partials(monkeypatch):

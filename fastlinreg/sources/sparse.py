@@ -50,6 +50,11 @@ class SparseSource(RowsInMemory):
         canonical copy (duplicates added, as SciPy's products add them).
     Y, sample_weight, parallel, y_scale
         As for :class:`fastlinreg.sources.InMemorySource`.
+    by_columns : bool or None, default=None
+        Whether passes sum the gradient down the columns of a CSC copy of X
+        (``kernels.csc_columns``, made at the first pass: X's stored entries again in
+        memory). None: where the fused pass's per-block partial gradients would leave
+        the caches (``_config.sparse_gradient_by_columns``, decided by d and k only).
     """
 
     def __init__(
@@ -60,6 +65,7 @@ class SparseSource(RowsInMemory):
         *,
         parallel: bool | None = None,
         y_scale: float | None = None,
+        by_columns: bool | None = None,
     ):
         if not isinstance(X, CSRRows):
             if X.format != "csr":
@@ -70,15 +76,19 @@ class SparseSource(RowsInMemory):
             X = CSRRows(X.data, X.indices, X.indptr, X.shape[1])
         self._hold(X, Y, sample_weight, parallel, y_scale)
         self._block_starts: np.ndarray | None = None
+        if by_columns is None:
+            by_columns = _config.sparse_gradient_by_columns(self.n_features, self.n_targets)
+        self.by_columns = by_columns
+        self._columns: kernels.CSCColumns | None = None
 
     def rows(self, start: int, stop: int) -> SparseSource:
-        """The source of rows [start, stop): views of the CSR arrays, nothing copied."""
+        """The source of rows [start, stop): views of the CSR arrays, nothing copied
+        (and never a copy by columns: a mini-batch is passed over once)."""
         X = self.X
         weights = None if self.sample_weight is None else self.sample_weight[start:stop]
         rows = CSRRows(X.data, X.indices, X.indptr[start : stop + 1], X.n_features)
-        return SparseSource(
-            rows, self.Y[start:stop], weights, parallel=self.parallel, y_scale=self.y_scale
-        )
+        return SparseSource(rows, self.Y[start:stop], weights, parallel=self.parallel,
+                            y_scale=self.y_scale, by_columns=False)  # fmt: skip
 
     def _layout(self) -> np.ndarray:
         # Computed once: a fit runs many passes over the same rows.
@@ -87,6 +97,11 @@ class SparseSource(RowsInMemory):
                 self.X.indptr, self.n_features, self.n_targets
             )
         return self._block_starts
+
+    def _by_columns(self) -> kernels.CSCColumns | None:
+        if self.by_columns and self._columns is None:
+            self._columns = kernels.csc_columns(self.X)
+        return self._columns
 
     def loss_grad(self, W: np.ndarray, b: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
         """(Weighted) MSE over rows and targets, and the gradients of each target's MSE:
@@ -99,6 +114,7 @@ class SparseSource(RowsInMemory):
             sample_weight=self.sample_weight,
             parallel=self.parallel,
             block_starts=self._layout(),
+            columns=self._by_columns(),
         )
         return loss, G, np.asarray(gb)
 
@@ -112,6 +128,7 @@ class SparseSource(RowsInMemory):
             sample_weight=self.sample_weight,
             parallel=self.parallel,
             block_starts=self._layout(),
+            columns=self._by_columns(),
         )
         return hv, np.asarray(hvb)
 
