@@ -15,7 +15,7 @@ from collections import defaultdict
 from types import SimpleNamespace
 
 EPOCH_IMPLS = ("serial", "parallel", "numpy", "stream", "predict", "precompute")
-SPARSE_IMPLS = ("serial", "parallel", "scipy", "stream", "predict")
+SPARSE_IMPLS = ("serial", "parallel", "fused", "scipy", "stream", "predict")
 
 
 def _load(paths: list[str]) -> tuple[list[dict], list[dict]]:
@@ -104,9 +104,9 @@ def sparse_epoch_table(benches: list[dict]) -> list[str]:
     if not groups:
         return []
     out = [
-        "| X | n | d | entries / row | serial ms | parallel ms | scipy ms | stream ms "
-        "| predict ms | parallel vs scipy | parallel / stream | serial / parallel |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| X | n | d | entries / row | gradient | serial ms | parallel ms | fused ms | scipy ms "
+        "| stream ms | predict ms | parallel vs scipy | parallel / stream | serial / parallel |",
+        "|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for group, impls in groups:
         _, shape, per_row = group.split("|")
@@ -118,8 +118,10 @@ def sparse_epoch_table(benches: list[dict]) -> list[str]:
         vs_scipy = med["scipy"] / par if par and "scipy" in med else None
         to_stream = par / med["stream"] if par and "stream" in med else None
         threads = med["serial"] / par if par and "serial" in med else None
+        copy_s = impls.get("parallel", {}).get("extra_info", {}).get("columns_copy_s")
+        gradient = "rows" if copy_s is None else f"columns (copy {copy_s:.2f} s)"
         out.append(
-            f"| {kind} | {n:,} | {d:,} | {per_row} | "
+            f"| {kind} | {n:,} | {d:,} | {per_row} | {gradient} | "
             + " | ".join(ms)
             + f" | {_fmt(vs_scipy, '.2f')}x | {_fmt(to_stream, '.2f')} | {_fmt(threads, '.2f')}x |"
         )
@@ -127,7 +129,9 @@ def sparse_epoch_table(benches: list[dict]) -> list[str]:
     out.append(
         "ms: median per epoch. scipy: `X @ w`, then `X.T @ r` (the reference on the CSR "
         "matrix). stream: the stored values and column indices read once, in parallel. "
-        "parallel vs scipy: how many times faster."
+        "parallel vs scipy: how many times faster. gradient: summed in the pass over the "
+        "rows, or down the columns of a CSC copy of X (made once per fit, in the time "
+        "given); fused: there, the one pass over the rows."
     )
     return out
 

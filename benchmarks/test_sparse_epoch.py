@@ -2,11 +2,14 @@
 streaming read of the stored entries.
 
 Each group ``sparse-epoch|{n}x{d}|{entries per row}`` holds: "serial" and "parallel"
-(``kernels.csr_loss_grad`` on one thread / all of numba's), "scipy" (``reference.loss_grad``
-on the CSR matrix: ``X @ w``, then ``X.T @ r``), "stream" (``kernels.csr_streaming_read``:
-the values and column indices read once, in parallel; the memory bound of an epoch) and
-"predict" (``kernels.csr_predict``, parallel). extra_info records ``ratio_to_stream`` and
-``ratio_to_scipy`` (median / the same group's stream or scipy median, timed in this run's
+(``kernels.csr_loss_grad`` on one thread / all of numba's, as ``SparseSource`` runs it:
+for very wide X by the columns of a CSC copy, whose making is recorded as
+``columns_copy_s``), "fused" (there, the one pass over the rows, parallel), "scipy"
+(``reference.loss_grad`` on the CSR matrix: ``X @ w``, then ``X.T @ r``), "stream"
+(``kernels.csr_streaming_read``: the values and column indices read once, in parallel;
+the memory bound of an epoch) and "predict" (``kernels.csr_predict``, parallel).
+extra_info records ``ratio_to_stream`` and ``ratio_to_scipy`` (median / the same
+group's stream or scipy median, timed in this run's
 fixture). The issue's goals: parallel <= 1/2 of scipy, <= 1.5x stream.
 
     python -m pytest benchmarks/test_sparse_epoch.py -m large --benchmark-enable \\
@@ -19,10 +22,12 @@ at densities of 0.1% to 5%.
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 
-from fastlinreg import kernels, reference
+from fastlinreg import _config, kernels, reference
 
 from ._common import benchmark_median, median_time, one_hot, random_rows
 
@@ -57,15 +62,26 @@ class Problem:
         self.group = f"sparse-epoch|{n}x{d}|{per_row}"
         self.label = f"{name}|{n}x{d}|{per_row}"
         self.expected = reference.loss_grad(self.X, self.y, self.w, self.b)
+        # As a SparseSource runs it: very wide X sums its gradient down a CSC copy, made
+        # once per fit (timed here, outside the epochs).
+        self.columns = None
+        self.copy_s = None
+        if _config.sparse_gradient_by_columns(d, 1):
+            started = time.perf_counter()
+            self.columns = kernels.csc_columns(self.X)
+            self.copy_s = time.perf_counter() - started
         # The two yardsticks of this very matrix, measured in this run.
         self.stream_s = median_time(lambda: kernels.csr_streaming_read(self.X), repeat=7)
         self.scipy_s = median_time(self.run("scipy"), repeat=3)
 
     def run(self, impl: str):
         X, y, w, b = self.X, self.y, self.w, self.b
+        columns = self.columns
         if impl == "serial":
-            return lambda: kernels.csr_loss_grad(X, y, w, b, parallel=False)
+            return lambda: kernels.csr_loss_grad(X, y, w, b, parallel=False, columns=columns)
         if impl == "parallel":
+            return lambda: kernels.csr_loss_grad(X, y, w, b, parallel=True, columns=columns)
+        if impl == "fused":  # the one pass over the rows, where the source takes columns
             return lambda: kernels.csr_loss_grad(X, y, w, b, parallel=True)
         if impl == "scipy":
             return lambda: reference.loss_grad(X, y, w, b)
@@ -82,14 +98,16 @@ def problem(request):
     yield Problem(*request.param)
 
 
-@pytest.mark.parametrize("impl", ["serial", "parallel", "scipy", "stream", "predict"])
+@pytest.mark.parametrize("impl", ["serial", "parallel", "fused", "scipy", "stream", "predict"])
 def test_sparse_epoch(benchmark, problem, impl):
+    if impl == "fused" and problem.columns is None:
+        pytest.skip("parallel is the fused pass over the rows already")
     f = problem.run(impl)
     f()  # compile and warm the caches outside the timing
     benchmark.group = problem.group
     benchmark.name = f"{impl}|{problem.label}"
     result = benchmark.pedantic(f, rounds=ROUNDS, iterations=1, warmup_rounds=1)
-    if impl in ("serial", "parallel", "scipy"):
+    if impl in ("serial", "parallel", "fused", "scipy"):
         loss, grad_w, grad_b = result
         loss_e, grad_w_e, grad_b_e = problem.expected
         scale = np.linalg.norm(grad_w_e) + abs(grad_b_e)
@@ -110,6 +128,8 @@ def test_sparse_epoch(benchmark, problem, impl):
         bytes_entries=int(X.data.nbytes + X.indices.nbytes),
         stream_bound_s=problem.stream_s,
         scipy_s=problem.scipy_s,
+        by_columns=problem.columns is not None,
+        columns_copy_s=problem.copy_s,
     )
     median = benchmark_median(benchmark)
     if median is None:  # --benchmark-disable: the smoke check above is all

@@ -122,11 +122,10 @@ SPARSE_GRAM_PARTIALS_BYTES = 8 * 1024 * 1024
 # A sparse pass whose per-block partial gradient (8 * d * k bytes) is at least this sums
 # the gradient down the columns of a CSC copy of X instead (kernels.csc_columns: X's
 # stored entries again in memory), its rows' pass storing each row's residual: beyond
-# the L2 cache, scattering into a partial per block costs more than gathering the
-# residuals. At 1,000,000 x 1,000,000 with 19 entries a row the epoch took 62 ms against
-# the fused pass's 150 (2 threads); at 100,000 columns and 99 entries a row the fused
-# pass was faster (164 ms against 200), at 200,000 and 19 the column pass (56 against 76):
-# a conservative threshold, where the measured gain was large (docs/design.md).
+# the caches, scattering into a partial per block costs more than gathering the
+# residuals. 1.6-1.7x faster at 1,000,000 x 1,000,000 with 19 entries a row; from 0.87x
+# to 1.4x between 100,000 and 200,000 columns, by the entries per row; 0.2x at 1,000
+# columns (docs/design.md, Measurements, sparse X). Set where it won in every run.
 SPARSE_COLUMNS_MIN_PARTIAL_BYTES = 4 * 1024 * 1024
 
 

@@ -1,4 +1,5 @@
-"""The @njit functions over CSR matrices: the fused epoch, predict and column moments.
+"""The @njit functions over CSR matrices: the fused epoch, predict and column moments
+(and, for very wide X, the gradient summed down the columns of a CSC copy).
 
 Like ``fastlinreg._jit`` they trust their arguments, and only ``fastlinreg.kernels``
 (``csr_loss_grad``, ``csr_predict``) and ``fastlinreg.sources.sparse`` (the column
@@ -181,7 +182,8 @@ def csc_gradient(data, indices, indptr, R, column_starts, G):
     (``column_starts``) only spread the work: the same bits on any thread count.
 
     A gather from R instead of the fused pass's scatter into a partial gradient per
-    block: for very wide X those partials leave the caches (docs/design.md, sparse X)."""
+    block: for very wide X those partials leave the caches (docs/design.md,
+    Measurements, sparse X)."""
     n_blocks = column_starts.shape[0] - 1
     k = R.shape[0]
     for blk in prange(n_blocks):

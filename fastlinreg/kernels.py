@@ -403,8 +403,10 @@ def csr_loss_grad(
     if columns is None:
         partials = p.partials(n_blocks)
         with _threads(_use_parallel_csr(data, parallel)):
-            _jit_sparse.csr_loss_grad_partials(data, indices, indptr, p.Y, p.W, p.bias,
-                                               p.weights, p.weighted, block_starts, *partials)  # fmt: skip
+            _jit_sparse.csr_loss_grad_partials(
+                data, indices, indptr, p.Y, p.W, p.bias, p.weights, p.weighted, block_starts,
+                *partials,
+            )  # fmt: skip
         return p.result(*partials)
     stored = int(indptr[-1]) - int(indptr[0])
     if columns.indptr.shape[0] != X.shape[1] + 1 or columns.data.shape[0] != stored:

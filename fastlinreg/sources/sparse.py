@@ -2,7 +2,8 @@
 
 :class:`SparseSource` offers the whole protocol of
 :class:`fastlinreg.sources.base.DataSource` with the fused CSR kernels
-(``fastlinreg.kernels.csr_loss_grad``: one read of the stored entries per pass), the
+(``fastlinreg.kernels.csr_loss_grad``: one read of the stored entries per pass; for
+very wide X, one over the rows and one over the columns of a CSC copy), the
 optional :class:`fastlinreg.sources.base.SliceableSource` (``rows``: sgd's mini-batches
 are views of the CSR arrays) and :class:`fastlinreg.sources.base.ColumnFactoringSource`
 (the columns' means and centred norms for feature scaling, from the stored entries)
