@@ -546,6 +546,20 @@ def test_open_npz_maps_the_arrays_and_fits_as_the_matrix(tmp_path):
     assert (again != wide).nnz == 0
 
 
+def test_a_memory_mapped_x_is_never_copied_into_columns(tmp_path, monkeypatch):
+    # open_npz is for X bigger than RAM: a copy by columns would have to fit in it.
+    monkeypatch.setattr(_config, "SPARSE_COLUMNS_MIN_PARTIAL_BYTES", 8)
+    X, y = sparse_problem(n=200, d=10)
+    path = tmp_path / "x.npz"
+    sp.save_npz(path, X, compressed=False)
+    assert SparseSource(X, y[:, None]).by_columns
+    mapped = open_npz(path)
+    assert not SparseSource(mapped, y[:, None]).by_columns
+    rows = CSRRows(mapped.data, mapped.indices, mapped.indptr[50:], 10)  # views of the map
+    assert not SparseSource(rows, y[50:, None]).by_columns
+    assert SparseSource(mapped.copy(), y[:, None]).by_columns  # in memory
+
+
 def test_open_npz_refuses_compressed_files_and_other_formats(tmp_path):
     X, _ = sparse_problem()
     sp.save_npz(tmp_path / "packed.npz", X)  # compressed=True by default

@@ -20,6 +20,7 @@ a few MiB of rows at a time.
 from __future__ import annotations
 
 import io
+import mmap
 import os
 import struct
 import zipfile
@@ -55,7 +56,8 @@ class SparseSource(RowsInMemory):
         Whether passes sum the gradient down the columns of a CSC copy of X
         (``kernels.csc_columns``, made at the first pass: X's stored entries again in
         memory). None: where the fused pass's per-block partial gradients would leave
-        the caches (``_config.sparse_gradient_by_columns``, decided by d and k only).
+        the caches (``_config.sparse_gradient_by_columns``, decided by d and k), unless
+        X is memory-mapped (:func:`open_npz`: the copy would be in RAM).
     """
 
     def __init__(
@@ -78,7 +80,10 @@ class SparseSource(RowsInMemory):
         self._hold(X, Y, sample_weight, parallel, y_scale)
         self._block_starts: np.ndarray | None = None
         if by_columns is None:
-            by_columns = _config.sparse_gradient_by_columns(self.n_features, self.n_targets)
+            # Not for a memory-mapped X (open_npz): its copy would have to fit in RAM.
+            by_columns = _config.sparse_gradient_by_columns(
+                self.n_features, self.n_targets
+            ) and not _memory_mapped(X.data)
         self.by_columns = by_columns
         self._columns: kernels.CSCColumns | None = None
 
@@ -279,6 +284,15 @@ class SparseSource(RowsInMemory):
                 "X", float(data[p]), int(entry_rows[p]), int(column), norms[column], limit,
                 n_columns, self.sample_weight,
             )  # fmt: skip
+
+
+def _memory_mapped(array: np.ndarray) -> bool:
+    """Whether ``array`` is a view of a memory-mapped file (an np.memmap's copy is an
+    np.memmap in memory: only the mmap at the end of the chain of bases tells)."""
+    base: object = array
+    while isinstance(base, np.ndarray):
+        base = base.base
+    return isinstance(base, mmap.mmap)
 
 
 def open_npz(path: str | os.PathLike[str]) -> scipy.sparse.csr_matrix:
