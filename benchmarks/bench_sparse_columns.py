@@ -8,9 +8,14 @@ residuals, then the gradient gathered down the columns of a CSC copy), with the 
 make that copy (``kernels.csc_columns``, once per fit) and which way ``SparseSource``
 takes. About 2 minutes and 3 GB of memory with the default shapes.
 
+``--fit N,D,PER_ROW`` times instead the default ``LinearRegression().fit`` on such
+an X (y = X coef + 2 + noise) both ways, one fit each (about a minute at
+300000,1048576,30: hashed features over 2**20 columns).
+
 Usage::
 
     python -m benchmarks.bench_sparse_columns [--repeat 7] [N,D,PER_ROW ...]
+    python -m benchmarks.bench_sparse_columns --fit 300000,1048576,30
 """
 
 from __future__ import annotations
@@ -39,7 +44,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("shapes", nargs="*", help="N,D,PER_ROW (default: a grid)")
+    parser.add_argument("--fit", metavar="N,D,PER_ROW", help="time default fits instead")
     args = parser.parse_args()
+    if args.fit:
+        fits(*map(int, args.fit.split(",")))
+        return
     shapes = [tuple(map(int, s.split(","))) for s in args.shapes] or SHAPES
     print("| n | d | entries / row | fused ms | columns ms | fused / columns | copy s | taken |")
     print("|---:|---:|---:|---:|---:|---:|---:|---|")
@@ -63,6 +72,26 @@ def main() -> None:
         taken = "columns" if _config.sparse_gradient_by_columns(d, 1) else "fused"
         print(f"| {n:,} | {d:,} | {per_row} | {fused * 1e3:.1f} | {by_columns * 1e3:.1f} | "
               f"{fused / by_columns:.2f} | {copy_s:.2f} | {taken} |", flush=True)  # fmt: skip
+
+
+def fits(n: int, d: int, per_row: int) -> None:
+    from fastlinreg import LinearRegression
+
+    X = random_rows(n, d, per_row, seed=3)
+    rng = np.random.default_rng(0)
+    y = X @ rng.standard_normal(d) + 2.0 + 0.1 * rng.standard_normal(n)
+    threshold = _config.SPARSE_COLUMNS_MIN_PARTIAL_BYTES
+    models = {}
+    for way, limit in (("columns", 8), ("fused", 1 << 62)):
+        _config.SPARSE_COLUMNS_MIN_PARTIAL_BYTES = limit  # forced either way
+        started = time.perf_counter()
+        models[way] = LinearRegression().fit(X, y)
+        seconds = time.perf_counter() - started
+        print(f"{way}: {seconds:.2f} s, {models[way].solver_}, {models[way].n_iter_} epochs")
+    _config.SPARSE_COLUMNS_MIN_PARTIAL_BYTES = threshold
+    difference = np.max(np.abs(models["columns"].coef_ - models["fused"].coef_))
+    print(f"largest coefficient difference {difference:.2e}; by default: "
+          f"{'columns' if _config.sparse_gradient_by_columns(d, 1) else 'fused'}")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -186,24 +186,32 @@ def test_an_existing_output_keeps_its_permissions(folder, which):
 # --- stopping early --------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
-def test_a_signal_during_predict_leaves_no_temporary_file(folder, signum):
-    # One row per batch over 4,000 rows: about a second of writing even on a fast host
-    # (200 rows took under 0.1 s, and the signal once arrived after predict had ended).
+def predicting(folder, copies, **popen):
+    """A `predict` of ``copies`` times train.csv's rows, one row a batch, once it is
+    writing its temporary file."""
     header, *rows = (folder / "train.csv").read_text().splitlines()
-    (folder / "long.csv").write_text("\n".join([header, *rows * 20]) + "\n")
+    (folder / "long.csv").write_text("\n".join([header, *rows * copies]) + "\n")
     process = subprocess.Popen(
         command("predict", "model.npz", "long.csv", "--out", "pred.csv", "--batch-rows", "1"),
         cwd=folder,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        **popen,
     )
     deadline = time.monotonic() + 60
     while not any(name.endswith(".tmp") for name in os.listdir(folder)):
         assert process.poll() is None, "predict ended before its temporary file was seen"
         assert time.monotonic() < deadline
         time.sleep(0.005)
+    return process
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_a_signal_during_predict_leaves_no_temporary_file(folder, signum):
+    # One row per batch over 4,000 rows: about a second of writing even on a fast host
+    # (200 rows took under 0.1 s, and the signal once arrived after predict had ended).
+    process = predicting(folder, 20)
     process.send_signal(signum)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 128 + signum, stderr
@@ -214,21 +222,7 @@ def test_a_signal_during_predict_leaves_no_temporary_file(folder, signum):
 def test_a_signal_the_caller_ignores_stays_ignored(folder):
     # `nohup fastlinreg predict ...`: SIGHUP is ignored when the command starts, and the
     # terminal closing must not stop it (the command used to install its handler anyway).
-    header, *rows = (folder / "train.csv").read_text().splitlines()
-    (folder / "long.csv").write_text("\n".join([header, *rows * 5]) + "\n")
-    process = subprocess.Popen(
-        command("predict", "model.npz", "long.csv", "--out", "pred.csv", "--batch-rows", "1"),
-        cwd=folder,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN),
-    )
-    deadline = time.monotonic() + 60
-    while not any(name.endswith(".tmp") for name in os.listdir(folder)):
-        assert process.poll() is None, "predict ended before its temporary file was seen"
-        assert time.monotonic() < deadline
-        time.sleep(0.005)
+    process = predicting(folder, 5, preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))
     process.send_signal(signal.SIGHUP)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 0, stderr
