@@ -27,11 +27,104 @@ bit-for-bit identical for every thread count (docs/design.md, bit-reproducibilit
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from llvmlite import ir
+from numba import config, njit, prange, types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 from ._config import JIT_OPTIONS, configure_numba
 
 configure_numba()
+
+
+# A row's four lanes as one SIMD vector. _four_lane_dot's lanes are four chains of
+# additions in a written order; nothing may be reassociated, so LLVM's loop vectorizer
+# leaves them alone and only its SLP vectorizer could make them one vector, which numba
+# turns off (numba #8705). _four_lanes_vector emits them as one <4 x double> accumulator:
+# one vector multiply and one vector add per four numbers, each element the same IEEE
+# multiplication and addition, in the same order, as the scalar code, so the same bits
+# (float32 is widened to double first, as the scalar code widens each number; no
+# fast-math flags, so nothing is contracted into a fused multiply-add). It reads the row
+# and w as contiguous memory; _four_lanes_strided is the same sum for any strides. Here,
+# not in a module of its own: numba's cache of a kernel is invalidated by changes to the
+# kernel's file only, and the kernels here inline it.
+
+
+def _four_lanes_in_python(X, i, w, chunks):
+    """(a0, a1, a2, a3): a_l = sum over c < chunks of X[i, 4c + l] * w[4c + l], in c's
+    order, each from 0.0."""
+    a0 = 0.0
+    a1 = 0.0
+    a2 = 0.0
+    a3 = 0.0
+    for c in range(chunks):
+        j = 4 * c
+        a0 += X[i, j] * w[j]
+        a1 += X[i, j + 1] * w[j + 1]
+        a2 += X[i, j + 2] * w[j + 2]
+        a3 += X[i, j + 3] * w[j + 3]
+    return a0, a1, a2, a3
+
+
+_four_lanes_strided = njit(inline="always", **{**JIT_OPTIONS, "cache": False})(
+    _four_lanes_in_python
+)
+
+
+@intrinsic
+def _four_lanes_vector(typingctx, X, i, w, chunks):
+    """:func:`_four_lanes_in_python` for X (float32 or float64, 2-D) whose row i is
+    contiguous and a contiguous float64 w, as one vector accumulator."""
+    if not (
+        isinstance(X, types.Array)
+        and X.ndim == 2
+        and X.dtype in (types.float32, types.float64)
+        and isinstance(w, types.Array)
+        and w.ndim == 1
+        and w.dtype == types.float64
+        and isinstance(i, types.Integer)
+        and isinstance(chunks, types.Integer)
+    ):
+        return None
+    signature = types.UniTuple(types.float64, 4)(X, i, w, chunks)
+
+    def codegen(context, builder, sig, args):
+        x_type, i_type, w_type, chunks_type = sig.args
+        x_array = context.make_array(x_type)(context, builder, args[0])
+        w_array = context.make_array(w_type)(context, builder, args[2])
+        row = context.cast(builder, args[1], i_type, types.intp)
+        count = context.cast(builder, args[3], chunks_type, types.intp)
+        element = context.get_data_type(x_type.dtype)
+        double = ir.DoubleType()
+        lanes = ir.VectorType(double, 4)
+        # X[i, 0] at X.data + i * strides[0] bytes.
+        row_stride = cgutils.unpack_tuple(builder, x_array.strides)[0]
+        data = builder.bitcast(x_array.data, ir.IntType(8).as_pointer())
+        row_start = builder.bitcast(
+            builder.gep(data, [builder.mul(row, row_stride)]), element.as_pointer()
+        )
+        accumulator = cgutils.alloca_once_value(builder, ir.Constant(lanes, [0.0] * 4))
+        x_align = 4 if x_type.dtype == types.float32 else 8
+        with cgutils.for_range(builder, count) as loop:
+            j = builder.mul(loop.index, ir.Constant(loop.index.type, 4))
+            x_at = builder.gep(row_start, [j])
+            x = builder.load(builder.bitcast(x_at, ir.VectorType(element, 4).as_pointer()),
+                             align=x_align)  # fmt: skip
+            if x_type.dtype == types.float32:
+                x = builder.fpext(x, lanes)
+            w_at = builder.bitcast(builder.gep(w_array.data, [j]), lanes.as_pointer())
+            product = builder.fmul(x, builder.load(w_at, align=8))
+            builder.store(builder.fadd(builder.load(accumulator), product), accumulator)
+        total = builder.load(accumulator)
+        parts = [builder.extract_element(total, ir.Constant(ir.IntType(32), lane))
+                 for lane in range(4)]  # fmt: skip
+        return context.make_tuple(builder, sig.return_type, parts)
+
+    return signature, codegen
+
+
+# An intrinsic cannot run as Python: without the JIT, the scalar lanes.
+_four_lanes = _four_lanes_strided if config.DISABLE_JIT else _four_lanes_vector  # type: ignore[attr-defined]
 
 
 def _four_lane_dot(X, i, w, d):
@@ -39,20 +132,16 @@ def _four_lane_dot(X, i, w, d):
 
     The order of additions is written out, so the result never depends on how LLVM
     vectorizes (it may not reassociate: see ``_config.FASTMATH_FLAGS``), and four
-    independent chains keep the floating-point units busy where one would wait.
+    independent chains keep the floating-point units busy where one would wait. A
+    contiguous row's four lanes are one vector (:func:`_four_lanes_vector`: the same
+    operations in the same order, the same bits).
     """
-    a0 = 0.0
-    a1 = 0.0
-    a2 = 0.0
-    a3 = 0.0
-    j = 0
-    while j + 4 <= d:
-        a0 += X[i, j] * w[j]
-        a1 += X[i, j + 1] * w[j + 1]
-        a2 += X[i, j + 2] * w[j + 2]
-        a3 += X[i, j + 3] * w[j + 3]
-        j += 4
-    while j < d:
+    if X.strides[1] == X.itemsize and w.strides[0] == w.itemsize:
+        a0, a1, a2, a3 = _four_lanes(X, i, w, d // 4)
+    else:
+        a0, a1, a2, a3 = _four_lanes_strided(X, i, w, d // 4)
+    j = d - d % 4
+    while j < d:  # the last d % 4 numbers go to lane 0
         a0 += X[i, j] * w[j]
         j += 1
     return (a0 + a1) + (a2 + a3)
