@@ -37,20 +37,22 @@ from ._config import JIT_OPTIONS, configure_numba
 configure_numba()
 
 
-# A row's four lanes as one SIMD vector. _four_lane_dot's lanes are four chains of
+# A row's (or a column's) four lanes as one SIMD vector. _four_lane_dot's and
+# _column_dot's lanes are four chains of
 # additions in a written order; nothing may be reassociated, so LLVM's loop vectorizer
 # leaves them alone and only its SLP vectorizer could make them one vector, which numba
-# turns off (numba #8705). _four_lanes_vector emits them as one <4 x double> accumulator:
+# turns off (numba #8705). _lanes_intrinsic emits them as one <4 x double> accumulator:
 # one vector multiply and one vector add per four numbers, each element the same IEEE
 # multiplication and addition, in the same order, as the scalar code, so the same bits
 # (float32 is widened to double first, as the scalar code widens each number; no
 # fast-math flags, so nothing is contracted into a fused multiply-add). It reads the row
-# and w as contiguous memory; _four_lanes_strided is the same sum for any strides. Here,
+# and w as contiguous memory; _row_lanes_strided and _column_lanes_strided are the same
+# sums for any strides. Here,
 # not in a module of its own: numba's cache of a kernel is invalidated by changes to the
 # kernel's file only, and the kernels here inline it.
 
 
-def _four_lanes_in_python(X, i, w, chunks):
+def _row_lanes_in_python(X, i, w, chunks):
     """(a0, a1, a2, a3): a_l = sum over c < chunks of X[i, 4c + l] * w[4c + l], in c's
     order, each from 0.0."""
     a0 = 0.0
@@ -66,53 +68,69 @@ def _four_lanes_in_python(X, i, w, chunks):
     return a0, a1, a2, a3
 
 
-_four_lanes_strided = njit(inline="always", **{**JIT_OPTIONS, "cache": False})(
-    _four_lanes_in_python
-)
+def _column_lanes_in_python(X, j, v, chunks):
+    """(a0, a1, a2, a3): a_l = sum over c < chunks of X[4c + l, j] * v[4c + l], in c's
+    order, each from 0.0."""
+    a0 = 0.0
+    a1 = 0.0
+    a2 = 0.0
+    a3 = 0.0
+    for c in range(chunks):
+        i = 4 * c
+        a0 += X[i, j] * v[i]
+        a1 += X[i + 1, j] * v[i + 1]
+        a2 += X[i + 2, j] * v[i + 2]
+        a3 += X[i + 3, j] * v[i + 3]
+    return a0, a1, a2, a3
 
 
-@intrinsic
-def _four_lanes_vector(typingctx, X, i, w, chunks):
-    """:func:`_four_lanes_in_python` for X (float32 or float64, 2-D) whose row i is
-    contiguous and a contiguous float64 w, as one vector accumulator."""
-    if not (
-        isinstance(X, types.Array)
-        and X.ndim == 2
-        and X.dtype in (types.float32, types.float64)
-        and isinstance(w, types.Array)
-        and w.ndim == 1
-        and w.dtype == types.float64
-        and isinstance(i, types.Integer)
-        and isinstance(chunks, types.Integer)
-    ):
-        return None
-    signature = types.UniTuple(types.float64, 4)(X, i, w, chunks)
+_INLINED = {**JIT_OPTIONS, "cache": False, "inline": "always"}
+_row_lanes_strided = njit(**_INLINED)(_row_lanes_in_python)
+_column_lanes_strided = njit(**_INLINED)(_column_lanes_in_python)
 
-    def codegen(context, builder, sig, args):
-        x_type, i_type, w_type, chunks_type = sig.args
+
+def _lanes_intrinsic(axis: int):
+    """An intrinsic (X, k, w, chunks) -> the four lanes of X's row k (axis 1) or column
+    k (axis 0) times w, as one vector accumulator: X float32 or float64, 2-D, its
+    numbers along ``axis`` contiguous; w float64, contiguous."""
+
+    def typer(typingctx, X, k, w, chunks):
+        if not (
+            isinstance(X, types.Array)
+            and X.ndim == 2
+            and X.dtype in (types.float32, types.float64)
+            and isinstance(w, types.Array)
+            and w.ndim == 1
+            and w.dtype == types.float64
+            and isinstance(k, types.Integer)
+            and isinstance(chunks, types.Integer)
+        ):
+            return None
+        return types.UniTuple(types.float64, 4)(X, k, w, chunks), _codegen
+
+    def _codegen(context, builder, sig, args):
+        x_type, k_type, w_type, chunks_type = sig.args
         x_array = context.make_array(x_type)(context, builder, args[0])
         w_array = context.make_array(w_type)(context, builder, args[2])
-        row = context.cast(builder, args[1], i_type, types.intp)
+        k = context.cast(builder, args[1], k_type, types.intp)
         count = context.cast(builder, args[3], chunks_type, types.intp)
         element = context.get_data_type(x_type.dtype)
-        double = ir.DoubleType()
-        lanes = ir.VectorType(double, 4)
-        # X[i, 0] at X.data + i * strides[0] bytes.
-        row_stride = cgutils.unpack_tuple(builder, x_array.strides)[0]
+        lanes = ir.VectorType(ir.DoubleType(), 4)
+        # Row k starts k * strides[0] bytes into X's data, column k k * strides[1].
+        stride = cgutils.unpack_tuple(builder, x_array.strides)[1 - axis]
         data = builder.bitcast(x_array.data, ir.IntType(8).as_pointer())
-        row_start = builder.bitcast(
-            builder.gep(data, [builder.mul(row, row_stride)]), element.as_pointer()
-        )
+        start = builder.bitcast(builder.gep(data, [builder.mul(k, stride)]),
+                                element.as_pointer())  # fmt: skip
         accumulator = cgutils.alloca_once_value(builder, ir.Constant(lanes, [0.0] * 4))
         x_align = 4 if x_type.dtype == types.float32 else 8
         with cgutils.for_range(builder, count) as loop:
-            j = builder.mul(loop.index, ir.Constant(loop.index.type, 4))
-            x_at = builder.gep(row_start, [j])
-            x = builder.load(builder.bitcast(x_at, ir.VectorType(element, 4).as_pointer()),
-                             align=x_align)  # fmt: skip
+            offset = builder.mul(loop.index, ir.Constant(loop.index.type, 4))
+            x_at = builder.bitcast(builder.gep(start, [offset]),
+                                   ir.VectorType(element, 4).as_pointer())  # fmt: skip
+            x = builder.load(x_at, align=x_align)
             if x_type.dtype == types.float32:
                 x = builder.fpext(x, lanes)
-            w_at = builder.bitcast(builder.gep(w_array.data, [j]), lanes.as_pointer())
+            w_at = builder.bitcast(builder.gep(w_array.data, [offset]), lanes.as_pointer())
             product = builder.fmul(x, builder.load(w_at, align=8))
             builder.store(builder.fadd(builder.load(accumulator), product), accumulator)
         total = builder.load(accumulator)
@@ -120,11 +138,14 @@ def _four_lanes_vector(typingctx, X, i, w, chunks):
                  for lane in range(4)]  # fmt: skip
         return context.make_tuple(builder, sig.return_type, parts)
 
-    return signature, codegen
+    return intrinsic(typer)
 
 
 # An intrinsic cannot run as Python: without the JIT, the scalar lanes.
-_four_lanes = _four_lanes_strided if config.DISABLE_JIT else _four_lanes_vector  # type: ignore[attr-defined]
+if config.DISABLE_JIT:  # type: ignore[attr-defined]
+    _row_lanes, _column_lanes = _row_lanes_strided, _column_lanes_strided
+else:
+    _row_lanes, _column_lanes = _lanes_intrinsic(axis=1), _lanes_intrinsic(axis=0)
 
 
 def _four_lane_dot(X, i, w, d):
@@ -133,13 +154,13 @@ def _four_lane_dot(X, i, w, d):
     The order of additions is written out, so the result never depends on how LLVM
     vectorizes (it may not reassociate: see ``_config.FASTMATH_FLAGS``), and four
     independent chains keep the floating-point units busy where one would wait. A
-    contiguous row's four lanes are one vector (:func:`_four_lanes_vector`: the same
+    contiguous row's four lanes are one vector (:func:`_lanes_intrinsic`: the same
     operations in the same order, the same bits).
     """
     if X.strides[1] == X.itemsize and w.strides[0] == w.itemsize:
-        a0, a1, a2, a3 = _four_lanes(X, i, w, d // 4)
+        a0, a1, a2, a3 = _row_lanes(X, i, w, d // 4)
     else:
-        a0, a1, a2, a3 = _four_lanes_strided(X, i, w, d // 4)
+        a0, a1, a2, a3 = _row_lanes_strided(X, i, w, d // 4)
     j = d - d % 4
     while j < d:  # the last d % 4 numbers go to lane 0
         a0 += X[i, j] * w[j]
@@ -160,18 +181,12 @@ _inlined_row_dot = njit(inline="always", **{**JIT_OPTIONS, "cache": False})(_fou
 def _column_dot(X, j, v, m):
     """sum_i X[i, j] * v[i] for i < m, as four interleaved partial sums (the column
     counterpart of :func:`_row_dot`, with the same order of additions)."""
-    a0 = 0.0
-    a1 = 0.0
-    a2 = 0.0
-    a3 = 0.0
-    i = 0
-    while i + 4 <= m:
-        a0 += X[i, j] * v[i]
-        a1 += X[i + 1, j] * v[i + 1]
-        a2 += X[i + 2, j] * v[i + 2]
-        a3 += X[i + 3, j] * v[i + 3]
-        i += 4
-    while i < m:
+    if X.strides[0] == X.itemsize and v.strides[0] == v.itemsize:
+        a0, a1, a2, a3 = _column_lanes(X, j, v, m // 4)
+    else:
+        a0, a1, a2, a3 = _column_lanes_strided(X, j, v, m // 4)
+    i = m - m % 4
+    while i < m:  # the last m % 4 numbers go to lane 0
         a0 += X[i, j] * v[i]
         i += 1
     return (a0 + a1) + (a2 + a3)

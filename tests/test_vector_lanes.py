@@ -1,4 +1,4 @@
-"""A contiguous row's four lanes as one vector (``fastlinreg._jit._four_lanes_vector``)
+"""A contiguous row's four lanes as one vector (``fastlinreg._jit._lanes_intrinsic``)
 have the bits of the scalar lanes, and every kernel that sums a row in lanes gives the
 same bits in any layout. With NUMBA_DISABLE_JIT both sides are the scalar lanes: run
 with the JIT on (the README's test command, and .ci/run's coverage pass with the JIT)."""
@@ -12,12 +12,22 @@ from fastlinreg import _jit, kernels
 
 @numba.njit
 def vector(X, i, w, chunks):
-    return _jit._four_lanes(X, i, w, chunks)
+    return _jit._row_lanes(X, i, w, chunks)
 
 
 @numba.njit
 def scalar(X, i, w, chunks):
-    return _jit._four_lanes_strided(X, i, w, chunks)
+    return _jit._row_lanes_strided(X, i, w, chunks)
+
+
+@numba.njit
+def column_vector(X, j, v, chunks):
+    return _jit._column_lanes(X, j, v, chunks)
+
+
+@numba.njit
+def column_scalar(X, j, v, chunks):
+    return _jit._column_lanes_strided(X, j, v, chunks)
 
 
 def awkward_rows(n, d, dtype, seed=0):
@@ -43,6 +53,16 @@ def test_the_vector_lanes_are_the_scalar_lanes_bit_for_bit(dtype, d):
         got, expected = vector(X, i, w, d // 4), scalar(X, i, w, d // 4)
         np.testing.assert_array_equal(np.array(got).view(np.int64),
                                       np.array(expected).view(np.int64))  # fmt: skip
+    # The columns of the transpose in F order: the same numbers, down a column.
+    columns = np.asfortranarray(X.T)
+    for i in range(X.shape[0]):
+        got, expected = column_vector(columns, i, w, d // 4), column_scalar(columns, i, w, d // 4)
+        np.testing.assert_array_equal(np.array(got).view(np.int64),
+                                      np.array(expected).view(np.int64))  # fmt: skip
+        assert (
+            np.array(got).view(np.int64).tolist()
+            == np.array(vector(X, i, w, d // 4)).view(np.int64).tolist()
+        )
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -80,3 +100,19 @@ def test_a_row_dot_is_the_sum_it_documents(dtype, d):
             lanes[j % 4 if j < full else 0] += float(X[i, j]) * float(w[j])
         expected = (lanes[0] + lanes[1]) + (lanes[2] + lanes[3])
         assert _jit._row_dot(X, i, w, d) == expected
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_an_epoch_over_column_major_x_has_the_same_bits_contiguous_or_strided(dtype):
+    # Column-major blocks sum each column's gradient in lanes (_column_dot): vector
+    # lanes down a contiguous column, scalar ones down a strided column.
+    rng = np.random.default_rng(6)
+    X = np.asfortranarray(rng.standard_normal((3001, 13)).astype(dtype))
+    tall = np.asfortranarray(np.repeat(X, 2, axis=0))[::2]
+    assert np.array_equal(X, tall) and tall.strides[0] == 2 * X.itemsize
+    y = rng.standard_normal(3001).astype(dtype)
+    w = rng.standard_normal(13)
+    loss, gw, gb = kernels.loss_grad(X, y, w, 0.5)
+    loss_s, gw_s, gb_s = kernels.loss_grad(tall, y, w, 0.5)
+    assert loss == loss_s and gb == gb_s
+    assert np.array_equal(gw.view(np.int64), gw_s.view(np.int64))
