@@ -211,7 +211,9 @@ def predicting(folder, copies, **popen):
 def test_a_signal_during_predict_leaves_no_temporary_file(folder, signum):
     # One row per batch over 4,000 rows: about a second of writing even on a fast host
     # (200 rows took under 0.1 s, and the signal once arrived after predict had ended).
-    process = predicting(folder, 20)
+    # The signal's default disposition, as from a terminal: under a parent that ignores
+    # it (CI started with nohup) the command rightly keeps it ignored (the next test).
+    process = predicting(folder, 20, preexec_fn=lambda: signal.signal(signum, signal.SIG_DFL))
     process.send_signal(signum)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 128 + signum, stderr
