@@ -62,12 +62,12 @@ MIN_ROWS_PER_BLOCK = 16
 MAX_ROWS_PER_BLOCK = 16384
 
 # Row-major X from this width: each row's prediction in four interleaved lanes over its
-# columns (as predict sums it); narrower X: one chain per row, four rows at a time
-# (four independent chains in one loop, where lanes are a call per row). Chains were
-# 1.2-3x faster up to 32 columns in both dtypes (and at 40 in float32), about even in
-# float64 from 40 to 56 and 19-25% faster in float32 at 48 and 56; lanes faster from 64
-# (docs/design.md, Measurements).
-ROW_LANES_MIN_FEATURES = 64
+# columns (as predict sums it; one vector when the row is contiguous, _jit._row_lanes);
+# narrower X: one chain per row, four rows at a time (four independent chains in one
+# loop, where lanes are a call per row). With vector lanes, chains were 1.2-2.7x faster
+# up to 32 columns and lanes 1.03-1.9x faster from 40, in both dtypes (docs/design.md,
+# Measurements).
+ROW_LANES_MIN_FEATURES = 40
 
 # parallel=None runs the parallel kernel from this many elements of X, where it starts
 # to win (benchmarks/bench_threshold.py; docs/design.md, Measurements).
