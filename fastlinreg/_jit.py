@@ -37,17 +37,15 @@ from ._config import JIT_OPTIONS, configure_numba
 configure_numba()
 
 
-# A row's (or a column's) four lanes as one SIMD vector. _four_lane_dot's and
-# _column_dot's lanes are four chains of
+# A row's four lanes as one SIMD vector. _four_lane_dot's lanes are four chains of
 # additions in a written order; nothing may be reassociated, so LLVM's loop vectorizer
 # leaves them alone and only its SLP vectorizer could make them one vector, which numba
-# turns off (numba #8705). _lanes_intrinsic emits them as one <4 x double> accumulator:
+# turns off (numba #8705). _row_lanes_vector emits them as one <4 x double> accumulator:
 # one vector multiply and one vector add per four numbers, each element the same IEEE
 # multiplication and addition, in the same order, as the scalar code, so the same bits
 # (float32 is widened to double first, as the scalar code widens each number; no
 # fast-math flags, so nothing is contracted into a fused multiply-add). It reads the row
-# and w as contiguous memory; _row_lanes_strided and _column_lanes_strided are the same
-# sums for any strides. Here,
+# and w as contiguous memory; _row_lanes_strided is the same sum for any strides. Here,
 # not in a module of its own: numba's cache of a kernel is invalidated by changes to the
 # kernel's file only, and the kernels here inline it.
 
@@ -68,47 +66,27 @@ def _row_lanes_in_python(X, i, w, chunks):
     return a0, a1, a2, a3
 
 
-def _column_lanes_in_python(X, j, v, chunks):
-    """(a0, a1, a2, a3): a_l = sum over c < chunks of X[4c + l, j] * v[4c + l], in c's
-    order, each from 0.0."""
-    a0 = 0.0
-    a1 = 0.0
-    a2 = 0.0
-    a3 = 0.0
-    for c in range(chunks):
-        i = 4 * c
-        a0 += X[i, j] * v[i]
-        a1 += X[i + 1, j] * v[i + 1]
-        a2 += X[i + 2, j] * v[i + 2]
-        a3 += X[i + 3, j] * v[i + 3]
-    return a0, a1, a2, a3
-
-
 _INLINED = {**JIT_OPTIONS, "cache": False, "inline": "always"}
 _row_lanes_strided = njit(**_INLINED)(_row_lanes_in_python)
-_column_lanes_strided = njit(**_INLINED)(_column_lanes_in_python)
 
 
-def _lanes_intrinsic(axis: int):
-    """An intrinsic (X, k, w, chunks) -> the four lanes of X's row k (axis 1) or column
-    k (axis 0) times w, as one vector accumulator: X float32 or float64, 2-D, its
-    numbers along ``axis`` contiguous; w float64, contiguous."""
+@intrinsic
+def _row_lanes_vector(typingctx, X, k, w, chunks):
+    """:func:`_row_lanes_in_python` as one vector accumulator: X float32 or float64,
+    2-D, its row k contiguous; w float64, contiguous."""
+    if not (
+        isinstance(X, types.Array)
+        and X.ndim == 2
+        and X.dtype in (types.float32, types.float64)
+        and isinstance(w, types.Array)
+        and w.ndim == 1
+        and w.dtype == types.float64
+        and isinstance(k, types.Integer)
+        and isinstance(chunks, types.Integer)
+    ):
+        return None
 
-    def typer(typingctx, X, k, w, chunks):
-        if not (
-            isinstance(X, types.Array)
-            and X.ndim == 2
-            and X.dtype in (types.float32, types.float64)
-            and isinstance(w, types.Array)
-            and w.ndim == 1
-            and w.dtype == types.float64
-            and isinstance(k, types.Integer)
-            and isinstance(chunks, types.Integer)
-        ):
-            return None
-        return types.UniTuple(types.float64, 4)(X, k, w, chunks), _codegen
-
-    def _codegen(context, builder, sig, args):
+    def codegen(context, builder, sig, args):
         x_type, k_type, w_type, chunks_type = sig.args
         x_array = context.make_array(x_type)(context, builder, args[0])
         w_array = context.make_array(w_type)(context, builder, args[2])
@@ -116,8 +94,8 @@ def _lanes_intrinsic(axis: int):
         count = context.cast(builder, args[3], chunks_type, types.intp)
         element = context.get_data_type(x_type.dtype)
         lanes = ir.VectorType(ir.DoubleType(), 4)
-        # Row k starts k * strides[0] bytes into X's data, column k k * strides[1].
-        stride = cgutils.unpack_tuple(builder, x_array.strides)[1 - axis]
+        # Row k starts k * strides[0] bytes into X's data.
+        stride = cgutils.unpack_tuple(builder, x_array.strides)[0]
         data = builder.bitcast(x_array.data, ir.IntType(8).as_pointer())
         start = builder.bitcast(builder.gep(data, [builder.mul(k, stride)]),
                                 element.as_pointer())  # fmt: skip
@@ -138,14 +116,11 @@ def _lanes_intrinsic(axis: int):
                  for lane in range(4)]  # fmt: skip
         return context.make_tuple(builder, sig.return_type, parts)
 
-    return intrinsic(typer)
+    return types.UniTuple(types.float64, 4)(X, k, w, chunks), codegen
 
 
 # An intrinsic cannot run as Python: without the JIT, the scalar lanes.
-if config.DISABLE_JIT:  # type: ignore[attr-defined]
-    _row_lanes, _column_lanes = _row_lanes_strided, _column_lanes_strided
-else:
-    _row_lanes, _column_lanes = _lanes_intrinsic(axis=1), _lanes_intrinsic(axis=0)
+_row_lanes = _row_lanes_strided if config.DISABLE_JIT else _row_lanes_vector  # type: ignore[attr-defined]
 
 
 def _four_lane_dot(X, i, w, d):
@@ -154,7 +129,7 @@ def _four_lane_dot(X, i, w, d):
     The order of additions is written out, so the result never depends on how LLVM
     vectorizes (it may not reassociate: see ``_config.FASTMATH_FLAGS``), and four
     independent chains keep the floating-point units busy where one would wait. A
-    contiguous row's four lanes are one vector (:func:`_lanes_intrinsic`: the same
+    contiguous row's four lanes are one vector (:func:`_row_lanes_vector`: the same
     operations in the same order, the same bits).
     """
     if d < 4:
@@ -186,17 +161,9 @@ _inlined_row_dot = njit(inline="always", **{**JIT_OPTIONS, "cache": False})(_fou
 
 @njit(**JIT_OPTIONS)
 def _column_dot(X, j, v, m):
-    """sum_i X[i, j] * v[i] for i < m, as four interleaved partial sums (the column
-    counterpart of :func:`_row_dot`, with the same order of additions)."""
-    if X.strides[0] == X.itemsize and v.strides[0] == v.itemsize:
-        a0, a1, a2, a3 = _column_lanes(X, j, v, m // 4)
-    else:
-        a0, a1, a2, a3 = _column_lanes_strided(X, j, v, m // 4)
-    i = m - m % 4
-    while i < m:  # the last m % 4 numbers go to lane 0
-        a0 += X[i, j] * v[i]
-        i += 1
-    return (a0 + a1) + (a2 + a3)
+    """sum_i X[i, j] * v[i] for i < m, as four interleaved partial sums: the row dot of
+    X's transpose (the same order of additions; one vector down a contiguous column)."""
+    return _inlined_row_dot(X.T, j, v, m)
 
 
 @njit(**JIT_OPTIONS)

@@ -1,4 +1,4 @@
-"""A contiguous row's four lanes as one vector (``fastlinreg._jit._lanes_intrinsic``)
+"""A contiguous row's four lanes as one vector (``fastlinreg._jit._row_lanes_vector``)
 have the bits of the scalar lanes, and every kernel that sums a row in lanes gives the
 same bits in any layout. With NUMBA_DISABLE_JIT both sides are the scalar lanes: run
 with the JIT on (the README's test command, and .ci/run's coverage pass with the JIT)."""
@@ -18,16 +18,6 @@ def vector(X, i, w, chunks):
 @numba.njit
 def scalar(X, i, w, chunks):
     return _jit._row_lanes_strided(X, i, w, chunks)
-
-
-@numba.njit
-def column_vector(X, j, v, chunks):
-    return _jit._column_lanes(X, j, v, chunks)
-
-
-@numba.njit
-def column_scalar(X, j, v, chunks):
-    return _jit._column_lanes_strided(X, j, v, chunks)
 
 
 def awkward_rows(n, d, dtype, seed=0):
@@ -53,16 +43,6 @@ def test_the_vector_lanes_are_the_scalar_lanes_bit_for_bit(dtype, d):
         got, expected = vector(X, i, w, d // 4), scalar(X, i, w, d // 4)
         np.testing.assert_array_equal(np.array(got).view(np.int64),
                                       np.array(expected).view(np.int64))  # fmt: skip
-    # The columns of the transpose in F order: the same numbers, down a column.
-    columns = np.asfortranarray(X.T)
-    for i in range(X.shape[0]):
-        got, expected = column_vector(columns, i, w, d // 4), column_scalar(columns, i, w, d // 4)
-        np.testing.assert_array_equal(np.array(got).view(np.int64),
-                                      np.array(expected).view(np.int64))  # fmt: skip
-        assert (
-            np.array(got).view(np.int64).tolist()
-            == np.array(vector(X, i, w, d // 4)).view(np.int64).tolist()
-        )
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -104,8 +84,9 @@ def test_a_row_dot_is_the_sum_it_documents(dtype, d):
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_an_epoch_over_column_major_x_has_the_same_bits_contiguous_or_strided(dtype):
-    # Column-major blocks sum each column's gradient in lanes (_column_dot): vector
-    # lanes down a contiguous column, scalar ones down a strided column.
+    # Column-major blocks sum each column's gradient in lanes (_column_dot, the row dot
+    # of the transpose): vector lanes down a contiguous column, scalar ones down a
+    # strided column.
     rng = np.random.default_rng(6)
     X = np.asfortranarray(rng.standard_normal((3001, 13)).astype(dtype))
     tall = np.asfortranarray(np.repeat(X, 2, axis=0))[::2]
