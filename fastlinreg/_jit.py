@@ -66,6 +66,8 @@ def _row_lanes_in_python(X, i, w, chunks):
     return a0, a1, a2, a3
 
 
+# Compiled into their callers (numba does not let LLVM inline across its functions), so
+# they need no cache of their own.
 _INLINED = {**JIT_OPTIONS, "cache": False, "inline": "always"}
 _row_lanes_strided = njit(**_INLINED)(_row_lanes_in_python)
 
@@ -156,7 +158,7 @@ def _four_lane_dot(X, i, w, d):
 # ms). Inlined everywhere, it made the fused pass compile in 16 s rather than 9. The
 # inlined one is compiled into its callers, so it needs no cache of its own.
 _row_dot = njit(**JIT_OPTIONS)(_four_lane_dot)
-_inlined_row_dot = njit(inline="always", **{**JIT_OPTIONS, "cache": False})(_four_lane_dot)
+_inlined_row_dot = njit(**_INLINED)(_four_lane_dot)
 
 
 @njit(**JIT_OPTIONS)
