@@ -102,7 +102,9 @@ def _row_lanes_vector(typingctx, X, k, w, chunks):
         start = builder.bitcast(builder.gep(data, [builder.mul(k, stride)]),
                                 element.as_pointer())  # fmt: skip
         accumulator = cgutils.alloca_once_value(builder, ir.Constant(lanes, [0.0] * 4))
-        x_align = 4 if x_type.dtype == types.float32 else 8
+        # What numba promises of the arrays: unaligned ones (a byte buffer) get align 1.
+        x_align = (4 if x_type.dtype == types.float32 else 8) if x_type.aligned else 1
+        w_align = 8 if w_type.aligned else 1
         with cgutils.for_range(builder, count) as loop:
             offset = builder.mul(loop.index, ir.Constant(loop.index.type, 4))
             x_at = builder.bitcast(builder.gep(start, [offset]),
@@ -111,7 +113,7 @@ def _row_lanes_vector(typingctx, X, k, w, chunks):
             if x_type.dtype == types.float32:
                 x = builder.fpext(x, lanes)
             w_at = builder.bitcast(builder.gep(w_array.data, [offset]), lanes.as_pointer())
-            product = builder.fmul(x, builder.load(w_at, align=8))
+            product = builder.fmul(x, builder.load(w_at, align=w_align))
             builder.store(builder.fadd(builder.load(accumulator), product), accumulator)
         total = builder.load(accumulator)
         parts = [builder.extract_element(total, ir.Constant(ir.IntType(32), lane))

@@ -61,8 +61,18 @@ def test_a_row_has_the_same_bits_contiguous_strided_and_column_major(dtype):
         strided = kernels.predict(wide[:, ::2], w, 0.25)
         columns = kernels.predict(np.asfortranarray(X), w, 0.25)
         w_strided = kernels.predict(X, np.repeat(w, 2)[::2], 0.25)
-    for other in (strided, columns, w_strided):
-        np.testing.assert_array_equal(rows.view(np.uint8), other.view(np.uint8))
+        # X at an address that is not a multiple of its item size (a byte buffer).
+        buffer = np.zeros(X.nbytes + X.itemsize, np.uint8)
+        offset = X.itemsize // 2
+        unaligned = np.frombuffer(buffer.data, X.dtype, X.size, offset).reshape(X.shape)
+        unaligned[...] = X
+        assert not unaligned.flags.aligned
+        unaligned = kernels.predict(unaligned, w, 0.25)
+        reversed_rows = kernels.predict(X[::-1], w, 0.25)[::-1]
+    for other in (strided, columns, w_strided, unaligned, reversed_rows):
+        np.testing.assert_array_equal(
+            rows.view(np.uint8), np.ascontiguousarray(other).view(np.uint8)
+        )
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
