@@ -2,6 +2,7 @@ import os
 import signal
 import subprocess
 import sys
+import types
 import warnings
 import weakref
 
@@ -370,3 +371,12 @@ def test_a_signal_whose_exception_python_swallowed_still_stops(
     assert sorted(os.listdir(tmp_path)) == ["m.npz", "train.csv"]
     assert signal.getsignal(signal.SIGTERM) is not cli._on_signal  # handlers restored
     assert sys.unraisablehook is not cli._unraisable_unless_our_signal
+
+
+def test_other_unraisable_exceptions_are_still_printed(monkeypatch):
+    # The command's unraisablehook hides only its own stopping exceptions.
+    seen = []
+    monkeypatch.setattr(sys, "__unraisablehook__", seen.append)
+    for error in (ValueError("a __del__ failed"), KeyboardInterrupt(), cli._Terminated(15)):
+        cli._unraisable_unless_our_signal(types.SimpleNamespace(exc_value=error))
+    assert [type(u.exc_value) for u in seen] == [ValueError]

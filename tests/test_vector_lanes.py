@@ -107,3 +107,15 @@ def test_an_epoch_over_column_major_x_has_the_same_bits_contiguous_or_strided(dt
     loss_s, gw_s, gb_s = kernels.loss_grad(tall, y, w, 0.5)
     assert loss == loss_s and gb == gb_s
     assert np.array_equal(gw.view(np.int64), gw_s.view(np.int64))
+
+
+@pytest.mark.skipif(numba.config.DISABLE_JIT, reason="an intrinsic types only when compiled")
+def test_the_intrinsic_refuses_what_it_cannot_sum():
+    @numba.njit
+    def lanes(X, w):
+        return _jit._row_lanes_vector(X, 0, w, 1)
+
+    with pytest.raises(numba.TypingError):
+        lanes(np.zeros((2, 4), np.int64), np.zeros(4))
+    with pytest.raises(numba.TypingError):
+        lanes(np.zeros((2, 4)), np.zeros(4, np.float32))
