@@ -186,18 +186,25 @@ def test_an_existing_output_keeps_its_permissions(folder, which):
 # --- stopping early --------------------------------------------------------------------
 
 
-def predicting(folder, copies, **popen):
-    """A `predict` of ``copies`` times train.csv's rows, one row a batch, once it is
-    writing its temporary file."""
+def predicting(folder, copies, signum, disposition):
+    """A `predict` of ``copies`` times train.csv's rows, one row a batch, started with
+    ``signum``'s disposition ``disposition`` ("SIG_DFL" as from a terminal, "SIG_IGN" as
+    under nohup), once it is writing its temporary file. The disposition is set by a
+    Python that then execs the command (dispositions survive exec; a preexec_fn is not
+    safe in a test process that has threads)."""
     header, *rows = (folder / "train.csv").read_text().splitlines()
     (folder / "long.csv").write_text("\n".join([header, *rows * copies]) + "\n")
+    setup = (
+        f"import os, signal, sys; signal.signal({int(signum)}, signal.{disposition}); "
+        "os.execv(sys.executable, sys.argv[1:])"
+    )
+    predict = ("predict", "model.npz", "long.csv", "--out", "pred.csv", "--batch-rows", "1")
     process = subprocess.Popen(
-        command("predict", "model.npz", "long.csv", "--out", "pred.csv", "--batch-rows", "1"),
+        [sys.executable, "-c", setup, *command(*predict)],
         cwd=folder,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        **popen,
     )
     deadline = time.monotonic() + 60
     while not any(name.endswith(".tmp") for name in os.listdir(folder)):
@@ -213,7 +220,7 @@ def test_a_signal_during_predict_leaves_no_temporary_file(folder, signum):
     # (200 rows took under 0.1 s, and the signal once arrived after predict had ended).
     # The signal's default disposition, as from a terminal: under a parent that ignores
     # it (CI started with nohup) the command rightly keeps it ignored (the next test).
-    process = predicting(folder, 20, preexec_fn=lambda: signal.signal(signum, signal.SIG_DFL))
+    process = predicting(folder, 20, signum, "SIG_DFL")
     process.send_signal(signum)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 128 + signum, stderr
@@ -224,7 +231,7 @@ def test_a_signal_during_predict_leaves_no_temporary_file(folder, signum):
 def test_a_signal_the_caller_ignores_stays_ignored(folder):
     # `nohup fastlinreg predict ...`: SIGHUP is ignored when the command starts, and the
     # terminal closing must not stop it (the command used to install its handler anyway).
-    process = predicting(folder, 5, preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))
+    process = predicting(folder, 5, signal.SIGHUP, "SIG_IGN")
     process.send_signal(signal.SIGHUP)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 0, stderr
