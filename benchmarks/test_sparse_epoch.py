@@ -3,14 +3,14 @@ streaming read of the stored entries.
 
 Each group ``sparse-epoch|{n}x{d}|{entries per row}`` holds: "serial" and "parallel"
 (``kernels.csr_loss_grad`` on one thread / all of numba's, as ``SparseSource`` runs it:
-for very wide X by the columns of a CSC copy, whose making is recorded as
-``columns_copy_s``), "fused" (there, the one pass over the rows, parallel), "scipy"
-(``reference.loss_grad`` on the CSR matrix: ``X @ w``, then ``X.T @ r``), "stream"
-(``kernels.csr_streaming_read``: the values and column indices read once, in parallel;
-the memory bound of an epoch) and "predict" (``kernels.csr_predict``, parallel).
-extra_info records ``ratio_to_stream`` and ``ratio_to_scipy`` (median / the same
-group's stream or scipy median, timed in this run's
-fixture). The issue's goals: parallel <= 1/2 of scipy, <= 1.5x stream.
+with the block layout computed once, and for very wide X by the columns of a CSC
+copy, whose making is recorded as ``columns_copy_s``), "fused" (there, the one pass
+over the rows, parallel), "scipy" (``reference.loss_grad`` on the CSR matrix: ``X @
+w``, then ``X.T @ r``), "stream" (``kernels.csr_streaming_read``: the values and column
+indices read once, in parallel; the memory bound of an epoch) and "predict"
+(``kernels.csr_predict``, parallel). extra_info records ``ratio_to_stream`` and
+``ratio_to_scipy`` (median / the same group's stream or scipy median, timed in this
+run's fixture). The issue's goals: parallel <= 1/2 of scipy, <= 1.5x stream.
 
     python -m pytest benchmarks/test_sparse_epoch.py -m large --benchmark-enable \\
         --benchmark-json sparse_epoch.json
@@ -62,8 +62,10 @@ class Problem:
         self.group = f"sparse-epoch|{n}x{d}|{per_row}"
         self.label = f"{name}|{n}x{d}|{per_row}"
         self.expected = reference.loss_grad(self.X, self.y, self.w, self.b)
-        # As a SparseSource runs it: very wide X sums its gradient down a CSC copy, made
-        # once per fit (timed here, outside the epochs).
+        # As a SparseSource runs it: the rows' blocks are cut once per fit, and very wide
+        # X sums its gradient down a CSC copy, made once per fit (timed here, outside
+        # the epochs).
+        self.layout = kernels.csr_block_starts(self.X.indptr, d, 1)
         self.columns = None
         self.copy_s = None
         if _config.sparse_gradient_by_columns(d, 1):
@@ -76,13 +78,13 @@ class Problem:
 
     def run(self, impl: str):
         X, y, w, b = self.X, self.y, self.w, self.b
-        columns = self.columns
-        if impl == "serial":
-            return lambda: kernels.csr_loss_grad(X, y, w, b, parallel=False, columns=columns)
-        if impl == "parallel":
-            return lambda: kernels.csr_loss_grad(X, y, w, b, parallel=True, columns=columns)
+        columns, layout = self.columns, self.layout
+        if impl in ("serial", "parallel"):
+            parallel = impl == "parallel"
+            return lambda: kernels.csr_loss_grad(X, y, w, b, parallel=parallel,
+                                                 block_starts=layout, columns=columns)  # fmt: skip
         if impl == "fused":  # the one pass over the rows, where the source takes columns
-            return lambda: kernels.csr_loss_grad(X, y, w, b, parallel=True)
+            return lambda: kernels.csr_loss_grad(X, y, w, b, parallel=True, block_starts=layout)
         if impl == "scipy":
             return lambda: reference.loss_grad(X, y, w, b)
         if impl == "stream":

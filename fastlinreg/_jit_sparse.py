@@ -37,17 +37,24 @@ _FOUR = np.uint64(4)
 def csr_block_cuts(indptr, n_blocks, starts):
     """starts[b] = the first row i whose work before it, (indptr[i] - indptr[0]) + i,
     reaches b * total // n_blocks (total: the work of all rows), for b in [0, n_blocks);
-    starts[n_blocks] = n. One walk over indptr, nothing allocated."""
+    starts[n_blocks] = n. The work before row i grows strictly with i, so each cut is a
+    binary search: about 24 reads of indptr per block, not a walk over all n rows (22
+    ms at 10 million rows, paid by every predict call)."""
     n = indptr.shape[0] - 1
     first = indptr[0]
     total = (indptr[n] - first) + n
     starts[0] = 0
-    blk = 1
-    for i in range(n + 1):
-        work = (indptr[i] - first) + i
-        while blk < n_blocks and work >= blk * total // n_blocks:
-            starts[blk] = i
-            blk += 1
+    lo = 0
+    for blk in range(1, n_blocks):
+        cut = blk * total // n_blocks
+        hi = n  # the work before row n is total >= cut
+        while lo < hi:  # the first i in [lo, hi] with work >= cut
+            mid = (lo + hi) // 2
+            if (indptr[mid] - first) + mid >= cut:
+                hi = mid
+            else:
+                lo = mid + 1
+        starts[blk] = lo
     starts[n_blocks] = n
 
 

@@ -201,6 +201,28 @@ def test_blocks_are_cut_by_stored_entries_and_bounded_by_the_partials(monkeypatc
     assert np.array_equal(kernels.csr_block_starts(indptr[:1], 5, 1), [0])
 
 
+
+@pytest.mark.parametrize("index_dtype", [np.int32, np.int64])
+def test_block_cuts_are_the_first_rows_whose_work_reaches_each_cut(index_dtype):
+    # The binary search against the definition: the work before row i is
+    # (indptr[i] - indptr[0]) + i, and cut b is b * total // n_blocks. Rows of very
+    # different lengths, empty rows, and indptr not starting at 0 (a row slice).
+    from fastlinreg import _jit_sparse
+
+    rng = np.random.default_rng(3)
+    for n, longest, n_blocks in [(0, 1, 1), (1, 5, 1), (7, 1, 7), (200, 3, 17), (300, 900, 40),
+                                 (50, 0, 9), (1000, 60, 3)]:  # fmt: skip
+        lengths = rng.integers(0, longest + 1, size=n)
+        if n > 10:
+            lengths[n // 3] = 20 * longest  # one row longer than several blocks
+        indptr = (np.concatenate([[0], np.cumsum(lengths)]) + 5).astype(index_dtype)
+        starts = np.empty(n_blocks + 1, dtype=np.int64)
+        _jit_sparse.csr_block_cuts(indptr, n_blocks, starts)
+        work = (indptr - indptr[0]).astype(np.int64) + np.arange(n + 1)
+        cuts = np.arange(n_blocks) * work[-1] // n_blocks
+        expected = np.append(np.searchsorted(work, cuts, side="left"), n)
+        assert np.array_equal(starts, expected), (n, longest, n_blocks)
+
 def test_predict_equals_the_dense_product_row_by_row():
     X, _ = sparse_problem(dtype=np.float32)
     w = np.linspace(-2.0, 2.0, X.shape[1])
