@@ -112,6 +112,8 @@ def sparse_epoch_table(benches: list[dict]) -> list[str]:
         _, shape, per_row = group.split("|")
         n, d = (int(v) for v in shape.split("x"))
         kind = next(iter(impls.values()))["name"].split("|")[1]
+        if impls.get("parallel", {}).get("extra_info", {}).get("binary"):
+            kind += ", binary"
         med = {k: v["stats"]["median"] for k, v in impls.items()}
         ms = [_fmt(med[i] * 1e3, ".1f") if i in med else "" for i in SPARSE_IMPLS]
         par = med.get("parallel")
@@ -128,7 +130,9 @@ def sparse_epoch_table(benches: list[dict]) -> list[str]:
     out.append("")
     out.append(
         "ms: median per epoch. scipy: `X @ w`, then `X.T @ r` (the reference on the CSR "
-        "matrix). stream: the stored values and column indices read once, in parallel. "
+        "matrix). stream: the stored values and column indices read once, in parallel "
+        "(binary X, every value 1: its epochs read the indices alone, and so does its "
+        "stream). "
         "parallel vs scipy: how many times faster. gradient: summed in the pass over the "
         "rows, or down the columns of a CSC copy of X (made once per fit, in the time "
         "given); fused: there, the one pass over the rows."

@@ -7,7 +7,8 @@ with the block layout computed once, and for very wide X by the columns of a CSC
 copy, whose making is recorded as ``columns_copy_s``), "fused" (there, the one pass
 over the rows, parallel), "scipy" (``reference.loss_grad`` on the CSR matrix: ``X @
 w``, then ``X.T @ r``), "stream" (``kernels.csr_streaming_read``: the values and column
-indices read once, in parallel; the memory bound of an epoch) and "predict"
+indices read once, in parallel, the memory bound of an epoch; for a binary X, whose
+epochs never read the values, the indices alone) and "predict"
 (``kernels.csr_predict``, parallel). extra_info records ``ratio_to_stream`` and
 ``ratio_to_scipy`` (median / the same group's stream or scipy median, timed in this
 run's fixture). The issue's goals: parallel <= 1/2 of scipy, <= 1.5x stream.
@@ -66,6 +67,7 @@ class Problem:
         # X sums its gradient down a CSC copy, made once per fit (timed here, outside
         # the epochs).
         self.layout = kernels.csr_block_starts(self.X.indptr, d, 1)
+        self.binary = kernels.csr_is_binary(self.X)  # one-hot: values never read
         self.columns = None
         self.copy_s = None
         if _config.sparse_gradient_by_columns(d, 1):
@@ -73,22 +75,23 @@ class Problem:
             self.columns = kernels.csc_columns(self.X)
             self.copy_s = time.perf_counter() - started
         # The two yardsticks of this very matrix, measured in this run.
-        self.stream_s = median_time(lambda: kernels.csr_streaming_read(self.X), repeat=7)
+        self.stream_s = median_time(self.run("stream"), repeat=7)
         self.scipy_s = median_time(self.run("scipy"), repeat=3)
 
     def run(self, impl: str):
         X, y, w, b = self.X, self.y, self.w, self.b
-        columns, layout = self.columns, self.layout
+        columns, layout, binary = self.columns, self.layout, self.binary
         if impl in ("serial", "parallel"):
             parallel = impl == "parallel"
-            return lambda: kernels.csr_loss_grad(X, y, w, b, parallel=parallel,
-                                                 block_starts=layout, columns=columns)  # fmt: skip
+            return lambda: kernels.csr_loss_grad(X, y, w, b, parallel=parallel, block_starts=layout,
+                                                 columns=columns, binary=binary)  # fmt: skip
         if impl == "fused":  # the one pass over the rows, where the source takes columns
-            return lambda: kernels.csr_loss_grad(X, y, w, b, parallel=True, block_starts=layout)
+            return lambda: kernels.csr_loss_grad(X, y, w, b, parallel=True, block_starts=layout,
+                                                 binary=binary)  # fmt: skip
         if impl == "scipy":
             return lambda: reference.loss_grad(X, y, w, b)
-        if impl == "stream":
-            return lambda: kernels.csr_streaming_read(X)
+        if impl == "stream":  # what an epoch must read: a binary X's indices alone
+            return lambda: kernels.csr_streaming_read(X, values=not binary)
         if impl == "predict":
             out = np.empty(X.shape[0])
             return lambda: kernels.csr_predict(X, w, b, parallel=True, out=out)
@@ -127,10 +130,12 @@ def test_sparse_epoch(benchmark, problem, impl):
         n=X.shape[0],
         d=X.shape[1],
         nnz=int(X.nnz),
-        bytes_entries=int(X.data.nbytes + X.indices.nbytes),
+        # The bytes of the entries an epoch must read (a binary X's indices alone).
+        bytes_entries=int(X.indices.nbytes + (0 if problem.binary else X.data.nbytes)),
         stream_bound_s=problem.stream_s,
         scipy_s=problem.scipy_s,
         by_columns=problem.columns is not None,
+        binary=problem.binary,
         columns_copy_s=problem.copy_s,
     )
     median = benchmark_median(benchmark)

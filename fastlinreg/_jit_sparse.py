@@ -7,7 +7,9 @@ moments of feature scaling) call them. A CSR matrix arrives as its three arrays:
 holds ``data[p]`` at column ``indices[p]`` for p in ``indptr[i]:indptr[i + 1]``
 (``indptr[0]`` need not be 0: a row slice is a view of ``indptr``, the other two are
 shared). data is float32 or float64, indices and indptr int32 or int64 (numba compiles
-each combination once).
+each combination once), or None where every stored value is 1 (a binary X: one-hot
+and binary features): the passes over rows and columns then read the indices alone, a
+third of the bytes, with the same bits (1 x v = v exactly).
 
 The rows are cut into blocks by ``block_starts`` (fixed by the matrix, never by the
 thread count: ``fastlinreg.kernels.csr_block_starts``); block ``blk`` writes only
@@ -19,7 +21,8 @@ the order of every sum is written out (four lanes: ``_row_dot``).
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit, prange, types
+from numba.extending import overload
 
 from ._config import JIT_OPTIONS, configure_numba
 
@@ -31,6 +34,19 @@ _ONE = np.uint64(1)
 _TWO = np.uint64(2)
 _THREE = np.uint64(3)
 _FOUR = np.uint64(4)
+
+
+def _value(data, p):
+    """X's stored value at p: data[p], or 1.0 where data is None (a binary X)."""
+    return 1.0 if data is None else data[p]
+
+
+@overload(_value, inline="always")
+def _compiled_value(data, p):
+    # Chosen by data's type when numba compiles: a binary X's kernels never load a value.
+    if isinstance(data, types.NoneType):
+        return lambda data, p: 1.0
+    return lambda data, p: data[p]
 
 
 @njit(**JIT_OPTIONS)
@@ -60,7 +76,7 @@ def csr_block_cuts(indptr, n_blocks, starts):
 
 @njit(inline="always", **JIT_OPTIONS)
 def _row_dot(data, indices, start, stop, w):
-    """sum_p data[p] * w[indices[p]] over p in [start, stop) (uint64), as four
+    """sum_p _value(data, p) * w[indices[p]] over p in [start, stop) (uint64), as four
     interleaved partial sums added as (a0 + a1) + (a2 + a3): the order is written out,
     so no compiled context changes a bit, and four gathers are in flight at once."""
     a0 = 0.0
@@ -69,20 +85,20 @@ def _row_dot(data, indices, start, stop, w):
     a3 = 0.0
     p = start
     while p + _FOUR <= stop:
-        a0 += data[p] * w[np.uint64(indices[p])]
-        a1 += data[p + _ONE] * w[np.uint64(indices[p + _ONE])]
-        a2 += data[p + _TWO] * w[np.uint64(indices[p + _TWO])]
-        a3 += data[p + _THREE] * w[np.uint64(indices[p + _THREE])]
+        a0 += _value(data, p) * w[np.uint64(indices[p])]
+        a1 += _value(data, p + _ONE) * w[np.uint64(indices[p + _ONE])]
+        a2 += _value(data, p + _TWO) * w[np.uint64(indices[p + _TWO])]
+        a3 += _value(data, p + _THREE) * w[np.uint64(indices[p + _THREE])]
         p += _FOUR
     while p < stop:
-        a0 += data[p] * w[np.uint64(indices[p])]
+        a0 += _value(data, p) * w[np.uint64(indices[p])]
         p += _ONE
     return (a0 + a1) + (a2 + a3)
 
 
 @njit(inline="always", **JIT_OPTIONS)
 def _row_scatter(data, indices, start, stop, value, g):
-    """g[indices[p]] += data[p] * value over p in [start, stop) (uint64), in order.
+    """g[indices[p]] += _value(data, p) * value over p in [start, stop) (uint64), in order.
 
     Four entries' indices and products are loaded before their four updates: the CPU
     may not load the next entry before it knows the address of the last update, and
@@ -94,17 +110,17 @@ def _row_scatter(data, indices, start, stop, value, g):
         j1 = np.uint64(indices[p + _ONE])
         j2 = np.uint64(indices[p + _TWO])
         j3 = np.uint64(indices[p + _THREE])
-        v0 = data[p] * value
-        v1 = data[p + _ONE] * value
-        v2 = data[p + _TWO] * value
-        v3 = data[p + _THREE] * value
+        v0 = _value(data, p) * value
+        v1 = _value(data, p + _ONE) * value
+        v2 = _value(data, p + _TWO) * value
+        v3 = _value(data, p + _THREE) * value
         g[j0] += v0
         g[j1] += v1
         g[j2] += v2
         g[j3] += v3
         p += _FOUR
     while p < stop:
-        g[np.uint64(indices[p])] += data[p] * value
+        g[np.uint64(indices[p])] += _value(data, p) * value
         p += _ONE
 
 

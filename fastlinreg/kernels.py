@@ -355,6 +355,23 @@ def _check_csr(X) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return X.data, X.indices, X.indptr
 
 
+def csr_is_binary(X) -> bool:
+    """Whether every stored value of the CSR X (or :class:`CSRRows`) is exactly 1, as
+    in one-hot and binary features: the passes of :func:`csr_loss_grad` then read the
+    column indices alone. Stops at the first block holding another value, so a matrix
+    of other values costs a few thousand comparisons; a binary one, one read of the
+    values."""
+    data, _, indptr = _check_csr(X)
+    start, stop = int(indptr[0]), int(indptr[-1])
+    block = 4096
+    while start < stop:
+        if not np.all(data[start : min(start + block, stop)] == 1):
+            return False
+        start += block
+        block = min(2 * block, 1 << 20)
+    return True
+
+
 def csr_loss_grad(
     X,
     y: np.ndarray,
@@ -365,6 +382,7 @@ def csr_loss_grad(
     parallel: bool | None = None,
     block_starts: np.ndarray | None = None,
     columns: CSCColumns | None = None,
+    binary: bool | None = None,
 ) -> tuple[float, np.ndarray, float | np.ndarray]:
     """:func:`loss_grad` for a sparse X: one pass over the stored entries of its rows
     (or, with ``columns``, one over its rows and one over its columns).
@@ -388,6 +406,11 @@ def csr_loss_grad(
         (``_config.sparse_gradient_by_columns``). The loss and the intercept's gradient
         have the same bits either way; the coefficients' gradient is summed in another
         order (to 1e-10 of the reference, as the fused one).
+    binary : bool, optional
+        Whether every stored value of X is 1 (:func:`csr_is_binary`; checked here when
+        None): the passes then read the column indices and not the values, the same bits
+        from a third of the bytes. A source that runs many passes checks once. True for
+        an X with other values gives wrong results.
 
     Returns
     -------
@@ -398,13 +421,16 @@ def csr_loss_grad(
     if block_starts is None:
         block_starts = csr_block_starts(indptr, X.shape[1], p.Y.shape[1])
     n_blocks = block_starts.shape[0] - 1
+    if binary is None:
+        binary = csr_is_binary(X)
+    values = None if binary else data  # the kernels take None for all ones
     from . import _jit_sparse
 
     if columns is None:
         partials = p.partials(n_blocks)
         with _threads(_use_parallel_csr(data, parallel)):
             _jit_sparse.csr_loss_grad_partials(
-                data, indices, indptr, p.Y, p.W, p.bias, p.weights, p.weighted, block_starts,
+                values, indices, indptr, p.Y, p.W, p.bias, p.weights, p.weighted, block_starts,
                 *partials,
             )  # fmt: skip
         return p.result(*partials)
@@ -419,10 +445,10 @@ def csr_loss_grad(
     R = np.empty((k, X.shape[0]))
     gradient = np.empty((1, k, X.shape[1]))  # the whole gradient as one block's partial
     with _threads(_use_parallel_csr(data, parallel)):
-        _jit_sparse.csr_residuals(data, indices, indptr, p.Y, p.W, p.bias, p.weights,
+        _jit_sparse.csr_residuals(values, indices, indptr, p.Y, p.W, p.bias, p.weights,
                                   p.weighted, block_starts, R, partial_sq, partial_r)  # fmt: skip
-        _jit_sparse.csc_gradient(columns.data, columns.indices, columns.indptr, R,
-                                 columns.column_starts, gradient[0])  # fmt: skip
+        _jit_sparse.csc_gradient(None if binary else columns.data, columns.indices,
+                                 columns.indptr, R, columns.column_starts, gradient[0])  # fmt: skip
     return p.result(partial_sq, partial_r, gradient)
 
 
@@ -530,14 +556,16 @@ def streaming_read(X: np.ndarray) -> float:
     return float(_jit.streaming_sum(flat, 1 << 15))
 
 
-def csr_streaming_read(X) -> float:
+def csr_streaming_read(X, *, values: bool = True) -> float:
     """Sum of a CSR X's stored values plus the sum of its column indices, each array read
     once in parallel: the memory-bandwidth bound of an epoch over sparse X (the
-    benchmarks' "stream"). Row pointers and y are left out: a fraction of the bytes."""
+    benchmarks' "stream"). Row pointers and y are left out: a fraction of the bytes.
+    values=False: the indices alone, all that an epoch over a binary X reads."""
     data, indices, indptr = _check_csr(X)
     entries = slice(int(indptr[0]), int(indptr[-1]))
     from . import _jit
 
-    return float(_jit.streaming_sum(data[entries], 1 << 15)) + float(
-        _jit.streaming_sum(indices[entries], 1 << 15)
-    )
+    total = float(_jit.streaming_sum(indices[entries], 1 << 15))
+    if values:
+        total += float(_jit.streaming_sum(data[entries], 1 << 15))
+    return total

@@ -138,6 +138,77 @@ def test_serial_parallel_and_thread_counts_give_the_same_bits(
     assert np.array_equal(serial, kernels.csr_predict(X, W[0], 0.5, parallel=True))
 
 
+def binary_problem(k=1, dtype=np.float64, index=np.int32):
+    """sparse_problem's pattern with every stored value 1 (one-hot and binary features)."""
+    X, _ = sparse_problem(n=500, d=30, density=0.2, k=k, dtype=dtype, index=index)
+    X.data[:] = 1
+    rng = np.random.default_rng(5)
+    return X, X @ rng.standard_normal((30, k)) + 0.1 * rng.standard_normal((500, k))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("index", [np.int32, np.int64])
+@pytest.mark.parametrize("k", [1, 3])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("by_columns", [False, True])
+def test_a_binary_x_is_passed_over_without_its_values_with_the_same_bits(
+    dtype, index, k, weighted, by_columns
+):
+    X, Y = binary_problem(k, dtype, index)
+    rng = np.random.default_rng(6)
+    W, b = rng.standard_normal((k, 30)), rng.standard_normal(k)
+    s = rng.uniform(0.0, 3.0, 500) if weighted else None
+    columns = kernels.csc_columns(X) if by_columns else None
+    assert kernels.csr_is_binary(X)
+    read = kernels.csr_loss_grad(X, Y, W, b, sample_weight=s, columns=columns, binary=False)
+    # The same indices with NaN values: any value read would make the results NaN.
+    unread = CSRRows(np.full_like(X.data, np.nan), X.indices, X.indptr, 30)
+    unread_columns = None if columns is None else columns._replace(data=columns.data * np.nan)
+    skipped = kernels.csr_loss_grad(unread, Y, W, b, sample_weight=s, columns=unread_columns,
+                                    binary=True)  # fmt: skip
+    assert skipped[0] == read[0]
+    assert np.array_equal(skipped[1], read[1]) and np.array_equal(skipped[2], read[2])
+    # Checked when not said: the same bits again.
+    found = kernels.csr_loss_grad(X, Y, W, b, sample_weight=s, columns=columns)
+    assert found[0] == read[0] and np.array_equal(found[1], read[1])
+
+
+def test_binary_means_every_stored_value_of_the_rows_is_one():
+    X = sp.random(200, 300, density=0.5, format="csr", random_state=0)  # 30,000 entries
+    X.data[:] = 1.0
+    assert kernels.csr_is_binary(X) and kernels.csr_is_binary(X.astype(np.float32))
+    for position in [0, 4095, 4096, 15_000, X.nnz - 1]:  # either side of the checked blocks
+        for value in [2.0, -1.0, 0.0, np.nan, np.nextafter(1.0, 2.0)]:
+            other = X.copy()
+            other.data[position] = value
+            assert not kernels.csr_is_binary(other), (position, value)
+    assert kernels.csr_is_binary(sp.csr_matrix((5, 4)))  # no entries
+    # Rows [10, 20) of a matrix: only their entries count.
+    other = X.copy()
+    other.data[other.indptr[20] :] = 7.0
+    assert kernels.csr_is_binary(CSRRows(other.data, other.indices, other.indptr[10:21], 300))
+    assert not kernels.csr_is_binary(CSRRows(other.data, other.indices, other.indptr[10:22], 300))
+
+
+def test_a_sparse_source_checks_for_a_binary_x_once_per_fit(monkeypatch):
+    X, Y = binary_problem()
+    y = Y[:, 0]
+    checks = []
+    is_binary = kernels.csr_is_binary
+    monkeypatch.setattr(kernels, "csr_is_binary", lambda X: checks.append(X.shape) or is_binary(X))
+    params = {"solver": "agd", "precompute": False, "tol": 1e-10, "max_iter": 10_000}
+    binary = LinearRegression(**params).fit(X, y)
+    assert checks == [X.shape]
+    sgd = LinearRegression(solver="sgd", batch_size=50, max_iter=3, tol=None, random_state=0)
+    sgd.fit(X, y)
+    assert checks == [X.shape] * 2  # not once per mini-batch
+    # Read as values, the fit has the same bits.
+    monkeypatch.setattr(kernels, "csr_is_binary", lambda X: False)
+    read = LinearRegression(**params).fit(X, y)
+    assert np.array_equal(read.coef_, binary.coef_) and read.intercept_ == binary.intercept_
+    assert np.array_equal(sgd.coef_, LinearRegression(**sgd.get_params()).fit(X, y).coef_)
+
+
 def test_by_columns_the_loss_and_intercept_keep_their_bits_and_rows_may_be_a_slice():
     X, Y = sparse_problem(n=400, d=30, k=2)
     W = np.random.default_rng(3).standard_normal((2, 30))
@@ -201,7 +272,6 @@ def test_blocks_are_cut_by_stored_entries_and_bounded_by_the_partials(monkeypatc
     assert np.array_equal(kernels.csr_block_starts(indptr[:1], 5, 1), [0])
 
 
-
 @pytest.mark.parametrize("index_dtype", [np.int32, np.int64])
 def test_block_cuts_are_the_first_rows_whose_work_reaches_each_cut(index_dtype):
     # The binary search against the definition: the work before row i is
@@ -222,6 +292,7 @@ def test_block_cuts_are_the_first_rows_whose_work_reaches_each_cut(index_dtype):
         cuts = np.arange(n_blocks) * work[-1] // n_blocks
         expected = np.append(np.searchsorted(work, cuts, side="left"), n)
         assert np.array_equal(starts, expected), (n, longest, n_blocks)
+
 
 def test_predict_equals_the_dense_product_row_by_row():
     X, _ = sparse_problem(dtype=np.float32)
@@ -634,3 +705,5 @@ def test_streaming_read_sums_the_stored_values_and_indices_of_the_rows():
     part = slice(X.indptr[10], X.indptr[20])
     expected = X.data[part].sum() + X.indices[part].sum()
     assert kernels.csr_streaming_read(rows) == pytest.approx(expected, rel=1e-12)
+    indices_only = kernels.csr_streaming_read(rows, values=False)
+    assert indices_only == pytest.approx(X.indices[part].sum(), rel=1e-12)

@@ -58,6 +58,10 @@ class SparseSource(RowsInMemory):
         memory). None: where the fused pass's per-block partial gradients would leave
         the caches (``_config.sparse_gradient_by_columns``, decided by d and k), unless
         X is memory-mapped (:func:`open_npz`: the copy would be in RAM).
+    binary : bool or None, default=None
+        Whether every stored value of X is 1 (one-hot and binary features), so that
+        passes read only the column indices (``kernels.csr_is_binary``). None: checked
+        once, at the first pass.
     """
 
     def __init__(
@@ -69,6 +73,7 @@ class SparseSource(RowsInMemory):
         parallel: bool | None = None,
         y_scale: float | None = None,
         by_columns: bool | None = None,
+        binary: bool | None = None,
     ):
         if not isinstance(X, CSRRows):
             if X.format != "csr":
@@ -86,15 +91,18 @@ class SparseSource(RowsInMemory):
             ) and not _memory_mapped(X.data)
         self.by_columns = by_columns
         self._columns: kernels.CSCColumns | None = None
+        self._binary = binary
 
     def rows(self, start: int, stop: int) -> SparseSource:
         """The source of rows [start, stop): views of the CSR arrays, nothing copied
-        (and never a copy by columns: a mini-batch is passed over once)."""
+        (and never a copy by columns: a mini-batch is passed over once). Whether X is
+        binary is decided once for all of them, here."""
         X = self.X
         weights = None if self.sample_weight is None else self.sample_weight[start:stop]
         rows = CSRRows(X.data, X.indices, X.indptr[start : stop + 1], X.n_features)
         return SparseSource(rows, self.Y[start:stop], weights, parallel=self.parallel,
-                            y_scale=self.y_scale, by_columns=False)  # fmt: skip
+                            y_scale=self.y_scale, by_columns=False,
+                            binary=self._is_binary())  # fmt: skip
 
     def _layout(self) -> np.ndarray:
         # Computed once: a fit runs many passes over the same rows.
@@ -109,6 +117,12 @@ class SparseSource(RowsInMemory):
             self._columns = kernels.csc_columns(self.X)
         return self._columns
 
+    def _is_binary(self) -> bool:
+        # Checked once: one read of a binary X's values saves one at every pass.
+        if self._binary is None:
+            self._binary = kernels.csr_is_binary(self.X)
+        return self._binary
+
     def loss_grad(self, W: np.ndarray, b: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
         """(Weighted) MSE over rows and targets, and the gradients of each target's MSE:
         one fused pass over the stored entries for all targets."""
@@ -121,6 +135,7 @@ class SparseSource(RowsInMemory):
             parallel=self.parallel,
             block_starts=self._layout(),
             columns=self._by_columns(),
+            binary=self._is_binary(),
         )
         return loss, G, np.asarray(gb)
 
@@ -135,6 +150,7 @@ class SparseSource(RowsInMemory):
             parallel=self.parallel,
             block_starts=self._layout(),
             columns=self._by_columns(),
+            binary=self._is_binary(),
         )
         return hv, np.asarray(hvb)
 
