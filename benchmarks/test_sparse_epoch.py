@@ -5,10 +5,11 @@ Each group ``sparse-epoch|{n}x{d}|{entries per row}`` holds: "serial" and "paral
 (``kernels.csr_loss_grad`` on one thread / all of numba's, as ``SparseSource`` runs it:
 with the block layout computed once, and for very wide X by the columns of a CSC
 copy, whose making is recorded as ``columns_copy_s``), "fused" (there, the one pass
-over the rows, parallel), "scipy" (``reference.loss_grad`` on the CSR matrix: ``X @
-w``, then ``X.T @ r``), "stream" (``kernels.csr_streaming_read``: the values and column
-indices read once, in parallel, the memory bound of an epoch; for a binary X, whose
-epochs never read the values, the indices alone) and "predict"
+over the rows, parallel), "values" (for a binary X, the parallel epoch reading its
+values all the same, ``binary=False``), "scipy" (``reference.loss_grad`` on the CSR
+matrix: ``X @ w``, then ``X.T @ r``), "stream" (``kernels.csr_streaming_read``: the
+values and column indices read once, in parallel, the memory bound of an epoch; for a
+binary X, whose epochs never read the values, the indices alone) and "predict"
 (``kernels.csr_predict``, parallel). extra_info records ``ratio_to_stream`` and
 ``ratio_to_scipy`` (median / the same group's stream or scipy median, timed in this
 run's fixture). The issue's goals: parallel <= 1/2 of scipy, <= 1.5x stream.
@@ -85,6 +86,9 @@ class Problem:
             parallel = impl == "parallel"
             return lambda: kernels.csr_loss_grad(X, y, w, b, parallel=parallel, block_starts=layout,
                                                  columns=columns, binary=binary)  # fmt: skip
+        if impl == "values":  # a binary X's epoch reading its values all the same
+            return lambda: kernels.csr_loss_grad(X, y, w, b, parallel=True, block_starts=layout,
+                                                 columns=columns, binary=False)  # fmt: skip
         if impl == "fused":  # the one pass over the rows, where the source takes columns
             return lambda: kernels.csr_loss_grad(X, y, w, b, parallel=True, block_starts=layout,
                                                  binary=binary)  # fmt: skip
@@ -103,16 +107,20 @@ def problem(request):
     yield Problem(*request.param)
 
 
-@pytest.mark.parametrize("impl", ["serial", "parallel", "fused", "scipy", "stream", "predict"])
+@pytest.mark.parametrize(
+    "impl", ["serial", "parallel", "fused", "values", "scipy", "stream", "predict"]
+)
 def test_sparse_epoch(benchmark, problem, impl):
     if impl == "fused" and problem.columns is None:
         pytest.skip("parallel is the fused pass over the rows already")
+    if impl == "values" and not problem.binary:
+        pytest.skip("parallel reads the values already")
     f = problem.run(impl)
     f()  # compile and warm the caches outside the timing
     benchmark.group = problem.group
     benchmark.name = f"{impl}|{problem.label}"
     result = benchmark.pedantic(f, rounds=ROUNDS, iterations=1, warmup_rounds=1)
-    if impl in ("serial", "parallel", "fused", "scipy"):
+    if impl in ("serial", "parallel", "fused", "values", "scipy"):
         loss, grad_w, grad_b = result
         loss_e, grad_w_e, grad_b_e = problem.expected
         scale = np.linalg.norm(grad_w_e) + abs(grad_b_e)
