@@ -173,6 +173,31 @@ def test_a_binary_x_is_passed_over_without_its_values_with_the_same_bits(
     assert found[0] == read[0] and np.array_equal(found[1], read[1])
 
 
+def test_a_row_without_its_values_has_the_bits_of_a_row_of_ones():
+    # Compiled here, uncached, so that numba resolves _value for None and for arrays in
+    # this process (.ci/run's pass with the JIT on measures the overload).
+    from numba import njit
+
+    from fastlinreg import _jit_sparse
+
+    @njit(cache=False)
+    def dot_then_scatter(data, indices, stop, w, g):
+        total = _jit_sparse._row_dot(data, indices, np.uint64(0), np.uint64(stop), w)
+        _jit_sparse._row_scatter(data, indices, np.uint64(0), np.uint64(stop), total, g)
+        return total
+
+    rng = np.random.default_rng(7)
+    indices = rng.integers(0, 6, size=11).astype(np.int32)  # duplicates among them
+    w = rng.standard_normal(6)
+    for ones in [np.ones(11), np.ones(11, dtype=np.float32)]:
+        for stop in range(12):  # every remainder of the four lanes
+            g_ones, g_none = np.full(6, 0.25), np.full(6, 0.25)
+            with_ones = dot_then_scatter(ones, indices, stop, w, g_ones)
+            assert dot_then_scatter(None, indices, stop, w, g_none) == with_ones
+            assert np.array_equal(g_none, g_ones)
+            assert with_ones != 0.0 or stop == 0
+
+
 def test_binary_means_every_stored_value_of_the_rows_is_one():
     X = sp.random(200, 300, density=0.5, format="csr", random_state=0)  # 30,000 entries
     X.data[:] = 1.0
