@@ -87,6 +87,9 @@ def _fit(args: argparse.Namespace) -> int:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         model.fit(source)
+    # A signal during the fit whose exception Python swallowed stops here, as one it
+    # raised would have: no model file.
+    _stop_if_signalled()
     # Saved first: what comes after (the R² pass, printing to a closed pipe, Ctrl-C)
     # cannot lose a finished fit.
     model.save(args.save)

@@ -373,6 +373,33 @@ def test_a_signal_whose_exception_python_swallowed_still_stops(
     assert sys.unraisablehook is not cli._unraisable_unless_our_signal
 
 
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_swallowed_during_a_fit_leaves_no_model_file(
+    train_csv, tmp_path, monkeypatch, capsys, signum
+):
+    from fastlinreg import LinearRegression
+
+    fit = LinearRegression.fit
+
+    class Dropped:
+        pass
+
+    def signalled_in_a_callback(self, *args, **kwargs):
+        dropped = Dropped()
+        reference = weakref.ref(dropped, lambda _: cli._on_signal(signum, None))
+        del dropped  # the handler's exception is printed as ignored, and the fit goes on
+        assert reference() is None
+        return fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(LinearRegression, "fit", signalled_in_a_callback)
+    model = tmp_path / "m.npz"
+    stopped = 130 if signum == signal.SIGINT else 128 + signum
+    assert cli.main(["fit", str(train_csv), "--target", "y", "--save", str(model)]) == stopped
+    message = "interrupted" if signum == signal.SIGINT else "stopped by SIGTERM"
+    assert capsys.readouterr().err == f"fastlinreg: {message}\n"
+    assert sorted(os.listdir(tmp_path)) == ["train.csv"]  # no model, no temporary file
+
+
 def test_other_unraisable_exceptions_are_still_printed(monkeypatch):
     # The command's unraisablehook hides only its own stopping exceptions.
     seen = []
