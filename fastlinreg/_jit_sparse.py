@@ -8,8 +8,8 @@ holds ``data[p]`` at column ``indices[p]`` for p in ``indptr[i]:indptr[i + 1]``
 (``indptr[0]`` need not be 0: a row slice is a view of ``indptr``, the other two are
 shared). data is float32 or float64, indices and indptr int32 or int64 (numba compiles
 each combination once), or None where every stored value is 1 (a binary X: one-hot
-and binary features): the passes over rows and columns then read the indices alone, a
-third of the bytes, with the same bits (1 x v = v exactly).
+and binary features): the passes over rows and columns and the Gram pass then read the
+indices alone, with the same bits (1 x v = v exactly).
 
 The rows are cut into blocks by ``block_starts`` (fixed by the matrix, never by the
 thread count: ``fastlinreg.kernels.csr_block_starts``); block ``blk`` writes only
@@ -305,13 +305,13 @@ def csr_gram_partials(
                 ja = indices[a]
                 # float64 products of float32 data (numba would widen them anyway;
                 # NumPy, with the JIT off, would multiply float32 by 1.0 in float32).
-                x = np.float64(data[a])
+                x = np.float64(_value(data, a))
                 sx = s * x
                 sums[ja] += sx
                 gram[ja, ja] += sx * x
                 for b in range(a + 1, stop):
                     jb = indices[b]
-                    xb = np.float64(data[b])
+                    xb = np.float64(_value(data, b))
                     if ja < jb:
                         gram[ja, jb] += sx * xb
                     elif ja > jb:

@@ -474,7 +474,12 @@ def csr_predict(
 
 
 def csr_gram(
-    X, Y: np.ndarray, *, sample_weight: np.ndarray | None = None, parallel: bool | None = None
+    X,
+    Y: np.ndarray,
+    *,
+    sample_weight: np.ndarray | None = None,
+    parallel: bool | None = None,
+    binary: bool | None = None,
 ) -> tuple[np.ndarray, np.ndarray, float]:
     """The weighted moments of [X Y] for a sparse X, in one pass over its stored entries.
 
@@ -485,6 +490,8 @@ def csr_gram(
     sample_weight : ndarray of shape (n,), default=None
     parallel : bool or None, default=None
         As in :func:`csr_loss_grad`; the same bits either way.
+    binary : bool or None, default=None
+        As in :func:`csr_loss_grad`: for a binary X the pass reads no values.
 
     Returns
     -------
@@ -514,8 +521,11 @@ def csr_gram(
     partial_weight = np.empty(n_blocks)
     from . import _jit_sparse
 
+    if binary is None:
+        binary = csr_is_binary(X)
+    values = None if binary else data  # the kernel takes None for all ones
     with _threads(_use_parallel_csr(data, parallel)):
-        _jit_sparse.csr_gram_partials(data, indices, indptr, Y, weights, weighted, block_starts,
+        _jit_sparse.csr_gram_partials(values, indices, indptr, Y, weights, weighted, block_starts,
                                       partial_gram, partial_sums, partial_weight)  # fmt: skip
     upper, sums, total = np.zeros((p, p)), np.zeros(p), 0.0
     for blk in range(n_blocks):  # in block order: the same bits on any thread count

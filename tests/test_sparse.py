@@ -641,6 +641,26 @@ def test_gram_kernel_is_scipys_product(dtype, weighted, restore_threads, monkeyp
         kernels.csr_gram(X, Y[:, 0])
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_the_gram_of_a_binary_x_is_summed_without_its_values(dtype, weighted, monkeypatch):
+    monkeypatch.setattr(_config, "SPARSE_BLOCK_WORK", 200)  # several blocks
+    X, Y = binary_problem(k=2, dtype=dtype)
+    X = shuffled_with_duplicates(X).astype(dtype)  # unsorted, a duplicate in each row
+    X.data[:] = 1
+    s = np.random.default_rng(8).uniform(0.0, 2.0, 500) if weighted else None
+    read = kernels.csr_gram(X, Y, sample_weight=s, binary=False)
+    unread = CSRRows(np.full_like(X.data, np.nan), X.indices, X.indptr, 30)
+    skipped = kernels.csr_gram(unread, Y, sample_weight=s, binary=True)
+    found = kernels.csr_gram(X, Y, sample_weight=s)
+    for result in (skipped, found):
+        assert np.array_equal(result[0], read[0]) and np.array_equal(result[1], read[1])
+        assert result[2] == read[2]
+    Z = np.hstack([X.astype(np.float64).toarray(), Y])
+    weights = np.ones(500) if s is None else s
+    np.testing.assert_allclose(read[0], Z.T @ (weights[:, None] * Z), rtol=1e-12, atol=1e-12)
+
+
 def test_open_npz_maps_the_arrays_and_fits_as_the_matrix(tmp_path):
     X, y = sparse_problem()
     path = tmp_path / "x.npz"

@@ -59,9 +59,9 @@ class SparseSource(RowsInMemory):
         the caches (``_config.sparse_gradient_by_columns``, decided by d and k), unless
         X is memory-mapped (:func:`open_npz`: the copy would be in RAM).
     binary : bool or None, default=None
-        Whether every stored value of X is 1 (one-hot and binary features), so that
-        passes read only the column indices (``kernels.csr_is_binary``). None: checked
-        once, at the first pass.
+        Whether every stored value of X is 1 (one-hot and binary features), so that its
+        passes and its Gram pass read only the column indices
+        (``kernels.csr_is_binary``). None: checked once, at the first of them.
     """
 
     def __init__(
@@ -192,8 +192,9 @@ class SparseSource(RowsInMemory):
         if not np.all(np.isfinite(extremes)) or np.any(power_of_two_exponents(extremes)):
             return None
         gram, sums, total = kernels.csr_gram(
-            X, self.Y, sample_weight=self.sample_weight, parallel=self.parallel
-        )
+            X, self.Y, sample_weight=self.sample_weight, parallel=self.parallel,
+            binary=self._is_binary(),
+        )  # fmt: skip
         if not total > 0.0:
             return None  # the pass says what is wrong
         mean = sums / total
