@@ -317,29 +317,31 @@ class CSRRows(NamedTuple):
 class CSCColumns(NamedTuple):
     """A CSR X's entries again, column by column (:func:`csc_columns`): ``data`` at rows
     ``indices``, column j in ``indptr[j]:indptr[j + 1]`` with its rows ascending, and
-    ``column_starts``, the blocks of columns a pass over them spreads over threads."""
+    ``column_starts``, the blocks of columns a pass over them spreads over threads.
+    ``data`` is None for a binary X's copy: its values are all 1."""
 
-    data: np.ndarray
+    data: np.ndarray | None
     indices: np.ndarray
     indptr: np.ndarray
     column_starts: np.ndarray
 
 
-def csc_columns(X) -> CSCColumns:
+def csc_columns(X, *, binary: bool = False) -> CSCColumns:
     """X (CSR, or :class:`CSRRows`) copied into columns for :func:`csr_loss_grad`'s
-    ``columns``: as much memory again as X's stored entries, once per fit."""
+    ``columns``: as much memory again as X's stored entries, once per fit; for a binary
+    X (``binary``: :func:`csr_is_binary`) its indices alone."""
     import scipy.sparse
 
     data, indices, indptr = _check_csr(X)
     first, last = int(indptr[0]), int(indptr[-1])
-    rows = scipy.sparse.csr_matrix(
-        (data[first:last], indices[first:last], indptr - first), shape=X.shape
-    )
+    # A binary X's values are not copied: one byte each stands in while SciPy transposes.
+    values = np.ones(last - first, dtype=np.bool_) if binary else data[first:last]
+    rows = scipy.sparse.csr_matrix((values, indices[first:last], indptr - first), shape=X.shape)
     columns = rows.tocsc()  # a stable transposition: each column's rows ascending
     # A column block is balanced as a row block is (entries plus one per column); its
     # "partial" is one number per column and target, so one target stands for all.
     starts = csr_block_starts(columns.indptr, 1, 1)
-    return CSCColumns(columns.data, columns.indices, columns.indptr, starts)
+    return CSCColumns(None if binary else columns.data, columns.indices, columns.indptr, starts)
 
 
 def _check_csr(X) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -408,9 +410,9 @@ def csr_loss_grad(
         order (to 1e-10 of the reference, as the fused one).
     binary : bool, optional
         Whether every stored value of X is 1 (:func:`csr_is_binary`; checked here when
-        None): the passes then read the column indices and not the values, the same bits
-        from a third of the bytes. A source that runs many passes checks once. True for
-        an X with other values gives wrong results.
+        None): the passes then read the column indices and not the values, with the same
+        bits. A source that runs many passes checks once. True for an X with other
+        values gives wrong results.
 
     Returns
     -------
@@ -435,11 +437,14 @@ def csr_loss_grad(
             )  # fmt: skip
         return p.result(*partials)
     stored = int(indptr[-1]) - int(indptr[0])
-    if columns.indptr.shape[0] != X.shape[1] + 1 or columns.data.shape[0] != stored:
+    if columns.indptr.shape[0] != X.shape[1] + 1 or columns.indices.shape[0] != stored:
         raise ValueError(
-            f"columns hold {columns.indptr.shape[0] - 1} columns and {columns.data.shape[0]}"
-            f" entries, X {X.shape[1]} and {stored}: they are not X's (csc_columns(X))"
+            f"columns hold {columns.indptr.shape[0] - 1} columns and "
+            f"{columns.indices.shape[0]} entries, X {X.shape[1]} and {stored}: they are not "
+            "X's (csc_columns(X))"
         )
+    if columns.data is None and not binary:
+        raise ValueError("columns were copied without values (a binary X's), but X is not binary")
     k = p.W.shape[0]
     partial_sq, partial_r = np.empty(n_blocks), np.empty((n_blocks, k))
     R = np.empty((k, X.shape[0]))

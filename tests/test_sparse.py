@@ -171,6 +171,16 @@ def test_a_binary_x_is_passed_over_without_its_values_with_the_same_bits(
     # Checked when not said: the same bits again.
     found = kernels.csr_loss_grad(X, Y, W, b, sample_weight=s, columns=columns)
     assert found[0] == read[0] and np.array_equal(found[1], read[1])
+    if by_columns:  # a binary X's copy into columns holds no values
+        indices_only = kernels.csc_columns(X, binary=True)
+        assert indices_only.data is None
+        assert np.array_equal(indices_only.indices, columns.indices)
+        assert np.array_equal(indices_only.indptr, columns.indptr)
+        again = kernels.csr_loss_grad(X, Y, W, b, sample_weight=s, columns=indices_only)
+        assert again[0] == read[0] and np.array_equal(again[1], read[1])
+        X.data[0] = 2.0  # no longer binary: its value-less copy is refused
+        with pytest.raises(ValueError, match="copied without values"):
+            kernels.csr_loss_grad(X, Y, W, b, columns=indices_only)
 
 
 def test_a_row_without_its_values_has_the_bits_of_a_row_of_ones():
@@ -227,6 +237,18 @@ def test_a_sparse_source_checks_for_a_binary_x_once_per_fit(monkeypatch):
     sgd = LinearRegression(solver="sgd", batch_size=50, max_iter=3, tol=None, random_state=0)
     sgd.fit(X, y)
     assert checks == [X.shape] * 2  # not once per mini-batch
+    # Summed by columns, its copy holds the indices alone.
+    copies = []
+    csc_columns = kernels.csc_columns
+    monkeypatch.setattr(
+        kernels, "csc_columns", lambda X, **kw: copies.append(csc_columns(X, **kw)) or copies[-1]
+    )
+    threshold = _config.SPARSE_COLUMNS_MIN_PARTIAL_BYTES
+    monkeypatch.setattr(_config, "SPARSE_COLUMNS_MIN_PARTIAL_BYTES", 8 * 30)
+    by_columns = LinearRegression(**params).fit(X, y)
+    assert len(copies) == 1 and copies[0].data is None and checks == [X.shape] * 3
+    np.testing.assert_allclose(by_columns.coef_, binary.coef_, rtol=1e-9)
+    monkeypatch.setattr(_config, "SPARSE_COLUMNS_MIN_PARTIAL_BYTES", threshold)
     # Read as values, the fit has the same bits.
     monkeypatch.setattr(kernels, "csr_is_binary", lambda X: False)
     read = LinearRegression(**params).fit(X, y)
@@ -264,7 +286,9 @@ def test_wide_sparse_sources_sum_by_columns_and_sgd_batches_never_copy(monkeypat
     assert not SparseSource(X, y[:, None]).by_columns
     copies = []
     csc_columns = kernels.csc_columns
-    monkeypatch.setattr(kernels, "csc_columns", lambda X: copies.append(X.shape) or csc_columns(X))
+    monkeypatch.setattr(
+        kernels, "csc_columns", lambda X, **kw: copies.append(X.shape) or csc_columns(X, **kw)
+    )
     params = {"solver": "agd", "precompute": False, "tol": 1e-12, "max_iter": 100_000}
     fused = LinearRegression(**params).fit(X, y)
     assert copies == []

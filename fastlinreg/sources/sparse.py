@@ -55,9 +55,10 @@ class SparseSource(RowsInMemory):
     by_columns : bool or None, default=None
         Whether passes sum the gradient down the columns of a CSC copy of X
         (``kernels.csc_columns``, made at the first pass: X's stored entries again in
-        memory). None: where the fused pass's per-block partial gradients would leave
-        the caches (``_config.sparse_gradient_by_columns``, decided by d and k), unless
-        X is memory-mapped (:func:`open_npz`: the copy would be in RAM).
+        memory, a binary X's indices alone). None: where the fused pass's per-block
+        partial gradients would leave the caches (``_config.sparse_gradient_by_columns``,
+        decided by d and k), unless X is memory-mapped (:func:`open_npz`: the copy would
+        be in RAM).
     binary : bool or None, default=None
         Whether every stored value of X is 1 (one-hot and binary features), so that its
         passes and its Gram pass read only the column indices
@@ -114,7 +115,7 @@ class SparseSource(RowsInMemory):
 
     def _by_columns(self) -> kernels.CSCColumns | None:
         if self.by_columns and self._columns is None:
-            self._columns = kernels.csc_columns(self.X)
+            self._columns = kernels.csc_columns(self.X, binary=self._is_binary())
         return self._columns
 
     def _is_binary(self) -> bool:
