@@ -374,6 +374,14 @@ def csr_is_binary(X) -> bool:
     return True
 
 
+def _values_to_read(X, binary: bool | None) -> np.ndarray | None:
+    """X's stored values for a kernel, or None (the kernels' all ones) where X is
+    binary: as said by the caller, or checked here when ``binary`` is None."""
+    if binary is None:
+        binary = csr_is_binary(X)
+    return None if binary else X.data
+
+
 def csr_loss_grad(
     X,
     y: np.ndarray,
@@ -423,9 +431,7 @@ def csr_loss_grad(
     if block_starts is None:
         block_starts = csr_block_starts(indptr, X.shape[1], p.Y.shape[1])
     n_blocks = block_starts.shape[0] - 1
-    if binary is None:
-        binary = csr_is_binary(X)
-    values = None if binary else data  # the kernels take None for all ones
+    values = _values_to_read(X, binary)
     from . import _jit_sparse
 
     if columns is None:
@@ -443,7 +449,7 @@ def csr_loss_grad(
             f"{columns.indices.shape[0]} entries, X {X.shape[1]} and {stored}: they are not "
             "X's (csc_columns(X))"
         )
-    if columns.data is None and not binary:
+    if columns.data is None and values is not None:
         raise ValueError("columns were copied without values (a binary X's), but X is not binary")
     k = p.W.shape[0]
     partial_sq, partial_r = np.empty(n_blocks), np.empty((n_blocks, k))
@@ -452,7 +458,7 @@ def csr_loss_grad(
     with _threads(_use_parallel_csr(data, parallel)):
         _jit_sparse.csr_residuals(values, indices, indptr, p.Y, p.W, p.bias, p.weights,
                                   p.weighted, block_starts, R, partial_sq, partial_r)  # fmt: skip
-        _jit_sparse.csc_gradient(None if binary else columns.data, columns.indices,
+        _jit_sparse.csc_gradient(None if values is None else columns.data, columns.indices,
                                  columns.indptr, R, columns.column_starts, gradient[0])  # fmt: skip
     return p.result(partial_sq, partial_r, gradient)
 
@@ -526,9 +532,7 @@ def csr_gram(
     partial_weight = np.empty(n_blocks)
     from . import _jit_sparse
 
-    if binary is None:
-        binary = csr_is_binary(X)
-    values = None if binary else data  # the kernel takes None for all ones
+    values = _values_to_read(X, binary)
     with _threads(_use_parallel_csr(data, parallel)):
         _jit_sparse.csr_gram_partials(values, indices, indptr, Y, weights, weighted, block_starts,
                                       partial_gram, partial_sums, partial_weight)  # fmt: skip
